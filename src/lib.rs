@@ -1,0 +1,26 @@
+//! diemcau: a videoconference bridge for chaired national meetings.
+//!
+//! # Layout
+//!
+//! - [`control`]: the pure heart. A [`control::Session`] takes a command and the
+//!   current time and returns events; attendance, floor, roll call and modes are
+//!   a fold over those events, and the [`control::ForwardingPolicy`] is derived
+//!   from the state. No IO, no tokio, no clock reads.
+//! - [`store`]: the append-only SQLite event log, replayed at start.
+//! - [`config`]: the server configuration and the endpoint registries.
+//! - [`auth`]: signed tokens (JWT, HS256) and the roles they carry.
+//! - [`media`]: the SFU. Applies the forwarding policy it is given.
+//! - [`monitor`]: link health from RTCP and client reports.
+//! - [`http`]: the thin edge. Authenticates, turns requests into commands,
+//!   streams events.
+//! - [`server`]: wires the parts together for `diemcau serve`.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod control;
+pub mod http;
+pub mod media;
+pub mod monitor;
+pub mod server;
+pub mod store;
