@@ -41,3 +41,8 @@ pub use types::{
     EndpointCode, EndpointInfo, EndpointRole, Millis, Mode, Phase, RequestId, Rules, SessionId,
     SessionSpec,
 };
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;

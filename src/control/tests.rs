@@ -1,0 +1,707 @@
+//! One test per rule of the control plane.
+
+use super::*;
+
+const T0: Millis = Millis(1_700_000_000_000);
+
+fn code(s: &str) -> EndpointCode {
+    EndpointCode::from(s)
+}
+
+fn spec(rules: Rules) -> SessionSpec {
+    let mut endpoints = vec![EndpointInfo {
+        code: code("00"),
+        name: "Trụ sở Chính phủ".into(),
+        role: EndpointRole::Central,
+    }];
+    for (c, n) in [
+        ("01", "Hà Nội"),
+        ("30", "Hải Dương"),
+        ("31", "Hải Phòng"),
+        ("79", "Hồ Chí Minh"),
+    ] {
+        endpoints.push(EndpointInfo {
+            code: code(c),
+            name: n.into(),
+            role: EndpointRole::Provincial,
+        });
+    }
+    SessionSpec {
+        id: SessionId("phien-1".into()),
+        title: "Hội nghị trực tuyến".into(),
+        endpoints,
+        rules,
+    }
+}
+
+/// A session driven with a clock that advances one second per command.
+struct Run {
+    s: Session,
+    now: Millis,
+}
+
+impl Run {
+    fn new() -> Run {
+        Run::with(Rules::default())
+    }
+    fn with(rules: Rules) -> Run {
+        let (s, _) = Session::create(spec(rules), T0).expect("create");
+        Run { s, now: T0 }
+    }
+    fn at(&mut self, secs: u64) -> &mut Self {
+        self.now = T0.plus_secs(secs);
+        self
+    }
+    fn ok(&mut self, c: Command) -> Vec<EventKind> {
+        match self.s.apply(c.clone(), self.now) {
+            Ok(ev) => ev.into_iter().map(|e| e.kind).collect(),
+            Err(r) => panic!("{c:?} rejected: {r}"),
+        }
+    }
+    fn no(&mut self, c: Command) -> RejectionCode {
+        let before = self.s.clone();
+        let r = self
+            .s
+            .apply(c.clone(), self.now)
+            .expect_err("should be rejected");
+        assert_eq!(before, self.s, "a rejection must leave the state unchanged");
+        r.code
+    }
+    fn connect(&mut self, c: &str) {
+        self.ok(Command::Connect { endpoint: code(c) });
+    }
+    fn live(&mut self, codes: &[&str]) {
+        self.ok(Command::Open);
+        for c in codes {
+            self.connect(c);
+        }
+        self.ok(Command::Start);
+    }
+    fn request(&mut self, c: &str) -> RequestId {
+        let ev = self.ok(Command::RequestFloor {
+            endpoint: code(c),
+            topic: "Báo cáo tình hình".into(),
+        });
+        match &ev[0] {
+            EventKind::FloorRequested { request, .. } => *request,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    fn status(&self, c: &str) -> AttendanceStatus {
+        self.s.attendance[&code(c)].status
+    }
+}
+
+#[test]
+fn lifecycle_runs_scheduled_open_live_ended() {
+    let mut r = Run::new();
+    assert_eq!(r.s.phase, Phase::Scheduled);
+    r.ok(Command::Open);
+    assert_eq!(r.no(Command::Open), RejectionCode::WrongPhase);
+    r.at(10).ok(Command::Start);
+    assert_eq!(r.s.phase, Phase::Live);
+    assert_eq!(r.no(Command::Start), RejectionCode::WrongPhase);
+    r.at(20).ok(Command::End);
+    assert_eq!(r.s.phase, Phase::Ended);
+    assert_eq!(r.no(Command::End), RejectionCode::WrongPhase);
+    assert_eq!(
+        r.no(Command::Connect {
+            endpoint: code("30")
+        }),
+        RejectionCode::WrongPhase
+    );
+}
+
+#[test]
+fn create_rejects_bad_specs() {
+    let mut bad = spec(Rules::default());
+    bad.endpoints.retain(|e| e.role != EndpointRole::Central);
+    assert!(Session::create(bad, T0).is_err(), "no central endpoint");
+    let mut dup = spec(Rules::default());
+    dup.endpoints.push(dup.endpoints[1].clone());
+    assert!(Session::create(dup, T0).is_err(), "duplicate code");
+    let mut id = spec(Rules::default());
+    id.id = SessionId("../etc".into());
+    assert!(Session::create(id, T0).is_err(), "bad id");
+}
+
+#[test]
+fn connect_and_drop_count_disconnects_and_keep_presence_within_grace() {
+    let mut r = Run::new();
+    r.live(&["30"]);
+    r.ok(Command::StartRollCall {
+        deadline_secs: None,
+    });
+    r.ok(Command::ConfirmRollCall {
+        endpoint: code("30"),
+    });
+    r.ok(Command::CloseRollCall);
+    assert_eq!(r.status("30"), AttendanceStatus::Present);
+    r.at(5).ok(Command::Disconnect {
+        endpoint: code("30"),
+    });
+    assert_eq!(r.status("30"), AttendanceStatus::Dropped);
+    r.at(20).ok(Command::Connect {
+        endpoint: code("30"),
+    });
+    // Back within the 30 s grace: still present, one disconnect.
+    assert_eq!(r.status("30"), AttendanceStatus::Present);
+    assert_eq!(r.s.attendance[&code("30")].disconnects, 1);
+}
+
+#[test]
+fn drop_grace_expiry_lapses_presence_and_clears_the_floor() {
+    let mut r = Run::new();
+    r.live(&["30", "31"]);
+    r.ok(Command::StartRollCall {
+        deadline_secs: None,
+    });
+    r.ok(Command::ConfirmRollCall {
+        endpoint: code("30"),
+    });
+    r.ok(Command::CloseRollCall);
+    r.ok(Command::GrantFloor {
+        target: GrantTarget::Endpoint(code("30")),
+    });
+    r.request("31");
+    r.at(1).ok(Command::Disconnect {
+        endpoint: code("30"),
+    });
+    assert_eq!(r.s.next_deadline(), Some(T0.plus_secs(31)));
+    assert!(r.at(30).ok(Command::Tick).is_empty());
+    let ev = r.at(31).ok(Command::Tick);
+    assert!(matches!(ev[0], EventKind::FloorReleased { .. }));
+    assert!(matches!(ev[1], EventKind::DropGraceExpired { .. }));
+    assert!(r.s.floor.holders.is_empty());
+    r.at(40).connect("30");
+    assert_eq!(
+        r.status("30"),
+        AttendanceStatus::Connected,
+        "presence lapsed"
+    );
+}
+
+#[test]
+fn lateness_counts_from_live_start() {
+    let mut r = Run::new();
+    r.ok(Command::Open);
+    r.connect("30");
+    r.at(100).ok(Command::Start);
+    r.at(145).connect("31");
+    assert_eq!(r.s.attendance[&code("30")].lateness_ms, Some(0));
+    assert_eq!(r.s.attendance[&code("31")].lateness_ms, Some(45_000));
+    assert_eq!(r.s.attendance[&code("79")].lateness_ms, None);
+}
+
+#[test]
+fn leave_releases_the_floor_and_cancels_requests() {
+    let mut r = Run::new();
+    r.live(&["30", "31"]);
+    r.ok(Command::GrantFloor {
+        target: GrantTarget::Endpoint(code("30")),
+    });
+    let rid = r.request("31");
+    r.ok(Command::Leave {
+        endpoint: code("30"),
+    });
+    r.ok(Command::Leave {
+        endpoint: code("31"),
+    });
+    assert!(r.s.floor.holders.is_empty());
+    assert_eq!(r.s.floor.requests[&rid].state, RequestState::Cancelled);
+    assert_eq!(r.status("30"), AttendanceStatus::Left);
+    assert_eq!(
+        r.no(Command::Leave {
+            endpoint: code("30")
+        }),
+        RejectionCode::NotConnected
+    );
+}
+
+#[test]
+fn attendance_durations_add_up_to_the_live_length() {
+    let mut r = Run::new();
+    r.live(&["30"]);
+    r.at(10).connect("31");
+    r.at(20).ok(Command::Disconnect {
+        endpoint: code("30"),
+    });
+    r.at(25).connect("30");
+    r.at(60).ok(Command::Leave {
+        endpoint: code("31"),
+    });
+    r.at(90).ok(Command::End);
+    let live = r.s.live_ms(r.now);
+    assert_eq!(live, 90_000);
+    for a in r.s.attendance.values() {
+        assert_eq!(a.status_ms.iter().sum::<u64>(), live, "{}", a.endpoint.code);
+    }
+    let a30 = &r.s.attendance[&code("30")];
+    assert_eq!(a30.connected_ms(), 85_000);
+    assert_eq!(a30.ms_in(AttendanceStatus::Dropped), 5_000);
+}
+
+#[test]
+fn representative_and_headcount_are_recorded_and_checked() {
+    let mut r = Run::new();
+    r.ok(Command::SetRepresentative {
+        endpoint: code("30"),
+        name: "Nguyễn Minh Hùng".into(),
+        title: "Phó Chủ tịch UBND tỉnh".into(),
+        headcount: Some(25),
+    });
+    let a = &r.s.attendance[&code("30")];
+    assert_eq!(
+        a.representative.as_ref().map(|p| p.name.as_str()),
+        Some("Nguyễn Minh Hùng")
+    );
+    assert_eq!(a.headcount, Some(25));
+    let bad = Command::SetRepresentative {
+        endpoint: code("30"),
+        name: " ".into(),
+        title: String::new(),
+        headcount: None,
+    };
+    assert_eq!(r.no(bad), RejectionCode::InvalidValue);
+    let unknown = Command::SetRepresentative {
+        endpoint: code("99"),
+        name: "X".into(),
+        title: String::new(),
+        headcount: None,
+    };
+    assert_eq!(r.no(unknown), RejectionCode::UnknownEndpoint);
+}
+
+#[test]
+fn roll_call_tallies_and_can_be_rerun() {
+    let mut r = Run::new();
+    r.live(&["30", "31"]);
+    assert_eq!(
+        r.no(Command::ConfirmRollCall {
+            endpoint: code("30")
+        }),
+        RejectionCode::RollCallNotRunning
+    );
+    r.ok(Command::StartRollCall {
+        deadline_secs: Some(60),
+    });
+    assert_eq!(
+        r.no(Command::StartRollCall {
+            deadline_secs: None
+        }),
+        RejectionCode::RollCallRunning
+    );
+    r.ok(Command::ConfirmRollCall {
+        endpoint: code("30"),
+    });
+    assert_eq!(
+        r.no(Command::ConfirmRollCall {
+            endpoint: code("30")
+        }),
+        RejectionCode::AlreadyConfirmed
+    );
+    assert_eq!(
+        r.no(Command::ConfirmRollCall {
+            endpoint: code("79")
+        }),
+        RejectionCode::NotConnected
+    );
+    assert_eq!(
+        r.no(Command::ConfirmRollCall {
+            endpoint: code("00")
+        }),
+        RejectionCode::CentralEndpoint
+    );
+    let ev = r.ok(Command::CloseRollCall);
+    let EventKind::RollCallClosed {
+        present, missing, ..
+    } = &ev[0]
+    else {
+        panic!()
+    };
+    assert_eq!(present, &vec![code("30")]);
+    assert_eq!(missing, &vec![code("01"), code("31"), code("79")]);
+    // Rerun: 30 does not answer this time and is no longer present.
+    r.ok(Command::StartRollCall {
+        deadline_secs: None,
+    });
+    r.ok(Command::ConfirmRollCall {
+        endpoint: code("31"),
+    });
+    r.ok(Command::CloseRollCall);
+    assert_eq!(r.status("30"), AttendanceStatus::Connected);
+    assert_eq!(r.status("31"), AttendanceStatus::Present);
+    assert_eq!(r.s.roll_calls.len(), 2);
+}
+
+#[test]
+fn roll_call_closes_at_its_deadline() {
+    let mut r = Run::new();
+    r.live(&["30"]);
+    r.ok(Command::StartRollCall {
+        deadline_secs: Some(10),
+    });
+    assert_eq!(r.s.next_deadline(), Some(T0.plus_secs(10)));
+    assert!(r.at(9).ok(Command::Tick).is_empty());
+    let ev = r.at(10).ok(Command::Tick);
+    assert!(matches!(
+        ev[0],
+        EventKind::RollCallClosed {
+            reason: RollCallEnd::Deadline,
+            ..
+        }
+    ));
+    assert_eq!(
+        r.no(Command::StartRollCall {
+            deadline_secs: Some(1)
+        }),
+        RejectionCode::InvalidValue
+    );
+}
+
+#[test]
+fn floor_request_rules() {
+    let mut r = Run::new();
+    r.ok(Command::Open);
+    r.connect("30");
+    let req = Command::RequestFloor {
+        endpoint: code("30"),
+        topic: String::new(),
+    };
+    assert_eq!(r.no(req.clone()), RejectionCode::WrongPhase);
+    r.ok(Command::Start);
+    assert_eq!(
+        r.no(Command::RequestFloor {
+            endpoint: code("31"),
+            topic: String::new()
+        }),
+        RejectionCode::NotConnected
+    );
+    assert_eq!(
+        r.no(Command::RequestFloor {
+            endpoint: code("00"),
+            topic: String::new()
+        }),
+        RejectionCode::CentralEndpoint
+    );
+    assert_eq!(
+        r.no(Command::RequestFloor {
+            endpoint: code("30"),
+            topic: "x".repeat(201)
+        }),
+        RejectionCode::InvalidValue
+    );
+    r.ok(req.clone());
+    assert_eq!(r.no(req), RejectionCode::AlreadyRequested);
+}
+
+#[test]
+fn grant_deny_cancel_release_revoke() {
+    let mut r = Run::new();
+    r.live(&["30", "31", "79"]);
+    let a = r.request("30");
+    let b = r.request("31");
+    let c = r.request("79");
+    r.ok(Command::GrantFloor {
+        target: GrantTarget::Request(a),
+    });
+    assert_eq!(r.s.floor.latest_holder(), Some(&code("30")));
+    assert_eq!(
+        r.no(Command::GrantFloor {
+            target: GrantTarget::Request(a)
+        }),
+        RejectionCode::RequestNotPending
+    );
+    assert_eq!(
+        r.no(Command::DenyFloor {
+            request: RequestId(99)
+        }),
+        RejectionCode::UnknownRequest
+    );
+    r.ok(Command::DenyFloor { request: b });
+    r.ok(Command::CancelFloorRequest { request: c });
+    assert_eq!(
+        r.no(Command::ReleaseFloor {
+            endpoint: code("31")
+        }),
+        RejectionCode::NotHolder
+    );
+    r.ok(Command::ReleaseFloor {
+        endpoint: code("30"),
+    });
+    assert_eq!(
+        r.no(Command::RevokeFloor { endpoint: None }),
+        RejectionCode::FloorEmpty
+    );
+    r.ok(Command::GrantFloor {
+        target: GrantTarget::Endpoint(code("31")),
+    });
+    r.ok(Command::RevokeFloor { endpoint: None });
+    let states: Vec<_> = r.s.floor.requests.values().map(|q| q.state).collect();
+    use RequestState::*;
+    assert_eq!(states, vec![Released, Denied, Cancelled, Revoked]);
+}
+
+#[test]
+fn calling_on_an_endpoint_replaces_the_holder_when_the_floor_is_full() {
+    let mut r = Run::new();
+    r.live(&["30", "31"]);
+    r.ok(Command::GrantFloor {
+        target: GrantTarget::Endpoint(code("30")),
+    });
+    let ev = r.ok(Command::GrantFloor {
+        target: GrantTarget::Endpoint(code("31")),
+    });
+    assert!(matches!(&ev[0], EventKind::FloorRevoked { endpoint, .. } if endpoint == &code("30")));
+    assert!(
+        matches!(&ev[1], EventKind::FloorGranted { endpoint, called_on: true, .. } if endpoint == &code("31"))
+    );
+    assert_eq!(r.s.floor.holders.len(), 1);
+    assert_eq!(
+        r.no(Command::GrantFloor {
+            target: GrantTarget::Endpoint(code("31"))
+        }),
+        RejectionCode::AlreadyHolding
+    );
+}
+
+#[test]
+fn two_holders_when_configured() {
+    let mut r = Run::with(Rules {
+        max_floor_holders: 2,
+        ..Rules::default()
+    });
+    r.live(&["30", "31", "79"]);
+    r.ok(Command::GrantFloor {
+        target: GrantTarget::Endpoint(code("30")),
+    });
+    r.ok(Command::GrantFloor {
+        target: GrantTarget::Endpoint(code("31")),
+    });
+    assert_eq!(r.s.floor.holders.len(), 2);
+    r.ok(Command::GrantFloor {
+        target: GrantTarget::Endpoint(code("79")),
+    });
+    assert_eq!(r.s.floor.holders.len(), 2, "the oldest holder made room");
+    assert!(r.s.floor.held_by(&code("30")).is_none());
+}
+
+#[test]
+fn granting_an_endpoint_with_a_pending_request_uses_that_request() {
+    let mut r = Run::new();
+    r.live(&["30"]);
+    let a = r.request("30");
+    r.ok(Command::GrantFloor {
+        target: GrantTarget::Endpoint(code("30")),
+    });
+    assert_eq!(r.s.floor.requests[&a].state, RequestState::Granted);
+    assert_eq!(r.s.floor.requests.len(), 1);
+}
+
+#[test]
+fn queue_reorder_must_be_a_permutation() {
+    let mut r = Run::new();
+    r.live(&["30", "31", "79"]);
+    let a = r.request("30");
+    let b = r.request("31");
+    let c = r.request("79");
+    r.ok(Command::ReorderQueue {
+        order: vec![c, a, b],
+    });
+    assert_eq!(r.s.floor.queue, vec![c, a, b]);
+    assert_eq!(r.s.floor.queue_position(b), Some(3));
+    assert_eq!(
+        r.no(Command::ReorderQueue { order: vec![a, b] }),
+        RejectionCode::BadQueueOrder
+    );
+    assert_eq!(
+        r.no(Command::ReorderQueue {
+            order: vec![a, a, b]
+        }),
+        RejectionCode::BadQueueOrder
+    );
+}
+
+#[test]
+fn speaking_limit_warns_then_times_up_or_revokes() {
+    let mut r = Run::with(Rules {
+        speaking_limit_secs: Some(60),
+        warning_lead_secs: 10,
+        ..Rules::default()
+    });
+    r.live(&["30"]);
+    r.ok(Command::GrantFloor {
+        target: GrantTarget::Endpoint(code("30")),
+    });
+    assert_eq!(r.s.next_deadline(), Some(T0.plus_secs(50)));
+    assert!(matches!(
+        r.at(50).ok(Command::Tick)[0],
+        EventKind::SpeakingTimeWarning { .. }
+    ));
+    assert!(r.at(55).ok(Command::Tick).is_empty());
+    assert!(matches!(
+        r.at(60).ok(Command::Tick)[0],
+        EventKind::SpeakingTimeUp { .. }
+    ));
+    assert!(
+        r.at(61).ok(Command::Tick).is_empty(),
+        "time up is said once"
+    );
+    assert_eq!(
+        r.s.floor.holders.len(),
+        1,
+        "no auto-revoke: the floor stays"
+    );
+    r.at(62).ok(Command::SetSpeakingLimit {
+        seconds: Some(120),
+        auto_revoke: Some(true),
+    });
+    // The new limit binds the holder, counted from the grant.
+    let ev = r.at(120).ok(Command::Tick);
+    assert!(
+        matches!(
+            ev[0],
+            EventKind::FloorRevoked {
+                automatic: true,
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
+    assert!(r.s.floor.holders.is_empty());
+    assert_eq!(
+        r.no(Command::SetSpeakingLimit {
+            seconds: Some(1),
+            auto_revoke: None
+        }),
+        RejectionCode::InvalidValue
+    );
+}
+
+#[test]
+fn end_closes_roll_call_floor_and_queue() {
+    let mut r = Run::new();
+    r.live(&["30", "31"]);
+    r.ok(Command::StartRollCall {
+        deadline_secs: None,
+    });
+    r.ok(Command::GrantFloor {
+        target: GrantTarget::Endpoint(code("30")),
+    });
+    let q = r.request("31");
+    r.ok(Command::End);
+    assert!(r.s.running_roll_call().is_none());
+    assert!(r.s.floor.holders.is_empty());
+    assert_eq!(r.s.floor.requests[&q].state, RequestState::Cancelled);
+    assert_eq!(r.s.next_deadline(), None);
+    assert!(r.s.policy().receivers.is_empty());
+}
+
+#[test]
+fn policy_chaired_mode_hears_chair_and_holder() {
+    let mut r = Run::new();
+    r.live(&["00", "30", "31", "79"]);
+    let p = r.s.policy();
+    assert_eq!(p.chair, Some(code("00")));
+    assert!(p.may_hear(&code("30"), &code("00")));
+    assert!(p.may_see(&code("30"), &code("00")));
+    assert!(
+        !p.may_hear(&code("00"), &code("30")),
+        "nobody holds the floor yet"
+    );
+    assert!(
+        p.may_see(&code("00"), &code("30")),
+        "the chair sees every endpoint"
+    );
+    r.ok(Command::GrantFloor {
+        target: GrantTarget::Endpoint(code("30")),
+    });
+    let p = r.s.policy();
+    assert_eq!(p.floor, Some(code("30")));
+    assert!(p.may_hear(&code("31"), &code("30")));
+    assert!(p.may_see(&code("31"), &code("30")));
+    assert!(p.may_hear(&code("00"), &code("30")));
+    assert!(!p.may_hear(&code("30"), &code("30")), "nobody hears itself");
+    assert!(!p.may_hear(&code("31"), &code("79")));
+    assert!(
+        !p.receivers.contains_key(&code("01")),
+        "not connected, receives nothing"
+    );
+}
+
+#[test]
+fn policy_lecture_mode_hears_only_the_chair() {
+    let mut r = Run::new();
+    r.live(&["00", "30", "31"]);
+    r.ok(Command::GrantFloor {
+        target: GrantTarget::Endpoint(code("30")),
+    });
+    r.ok(Command::SetMode {
+        mode: Mode::Lecture,
+    });
+    let p = r.s.policy();
+    assert_eq!(p.audible.iter().collect::<Vec<_>>(), vec![&code("00")]);
+    assert!(!p.may_hear(&code("31"), &code("30")));
+    assert!(!p.may_hear(&code("00"), &code("30")));
+}
+
+#[test]
+fn policy_open_mode_hears_everyone_connected() {
+    let mut r = Run::new();
+    r.live(&["00", "30", "31"]);
+    r.ok(Command::SetMode { mode: Mode::Open });
+    let p = r.s.policy();
+    assert!(p.floor_follows_active_speaker);
+    assert!(p.may_hear(&code("00"), &code("30")));
+    assert!(p.may_hear(&code("00"), &code("31")));
+    assert!(p.may_hear(&code("31"), &code("30")));
+    assert!(!p.may_hear(&code("00"), &code("79")), "not connected");
+}
+
+#[test]
+fn time_never_runs_backwards_in_the_log() {
+    let mut r = Run::new();
+    r.at(100).ok(Command::Open);
+    let ev = r.s.apply(Command::Start, T0.plus_secs(50)).expect("start");
+    assert_eq!(ev[0].at, T0.plus_secs(100));
+}
+
+#[test]
+fn events_round_trip_through_json_and_replay() {
+    let (mut s, created) = Session::create(spec(Rules::default()), T0).expect("create");
+    let mut log = vec![created];
+    for (i, c) in [
+        Command::Open,
+        Command::Connect {
+            endpoint: code("30"),
+        },
+        Command::Start,
+        Command::RequestFloor {
+            endpoint: code("30"),
+            topic: "Ngân sách".into(),
+        },
+        Command::GrantFloor {
+            target: GrantTarget::Request(RequestId(1)),
+        },
+        Command::SetMode { mode: Mode::Open },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        log.extend(s.apply(c, T0.plus_secs(i as u64)).expect("apply"));
+    }
+    let json: Vec<String> = log
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("json"))
+        .collect();
+    let back: Vec<Event> = json
+        .iter()
+        .map(|j| serde_json::from_str(j).expect("parse"))
+        .collect();
+    assert_eq!(Session::replay(back).expect("replay"), s);
+    assert!(
+        json[4].contains("\"event\":\"floor_requested\""),
+        "{}",
+        json[4]
+    );
+}
