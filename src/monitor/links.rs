@@ -174,7 +174,7 @@ impl Monitor {
             .collect()
     }
 
-    /// How many alerts are active.
+    /// How many alerts are active (for the `diemcau_alerts_active` gauge).
     pub fn active_alert_count(&self) -> usize {
         self.links.values().map(|e| e.alerts().count()).sum()
     }

@@ -1,4 +1,5 @@
-//! Link monitoring: health, alerts and history of every link.
+//! Link monitoring: health, alerts and history of every link, and the
+//! Prometheus metrics.
 //!
 //! Like the control plane, the [`Monitor`] is pure: no IO, no tokio, no
 //! clock reads. The shell drives it with one contract:
@@ -11,7 +12,9 @@
 //!    [`MonitorEvent::AlertCleared`] are the alert log.
 //! 3. When a link closes for good (the endpoint left, the viewer went away),
 //!    call [`Monitor::forget`] and publish what it returns.
-//! 4. Serve [`Monitor::links`] and [`Monitor::history`] on the API.
+//! 4. Serve [`Monitor::links`] and [`Monitor::history`] on the API, and
+//!    report [`metrics::link_sample`] and [`metrics::alerts_active`] after
+//!    each round of samples.
 //!
 //! Health rises at once and falls slowly: the first sample at or above a
 //! threshold raises the alert and the link's health with it; the alert is
@@ -25,6 +28,7 @@ mod event;
 mod health;
 mod history;
 mod links;
+pub mod metrics;
 mod sample;
 
 pub use alerts::{Alert, AlertReason};
