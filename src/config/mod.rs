@@ -88,7 +88,7 @@ impl Config {
 struct ConfigParse {
     /// What could be read; `None` when the file is not TOML.
     config: Option<Config>,
-    /// Sorted by line.
+    /// Sorted by line, those without one last.
     problems: Vec<Problem>,
     /// Where `registry` is set, to place problems with the registry file.
     registry_line: Option<usize>,
@@ -115,7 +115,7 @@ fn parse_config(path: &Path, text: &str) -> ConfigParse {
         config.secret_file = config.secret_file.map(|f| dir.join(f));
         config
     });
-    problems.sort_by_key(|p| p.line);
+    problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
     ConfigParse {
         config,
         problems,
@@ -168,13 +168,6 @@ pub fn check(path: &Path) -> Vec<Problem> {
         }),
     }
     problems
-}
-
-/// How many endpoints the registry named by a good config holds; for the
-/// `ok` line of `check-config`.
-pub fn endpoint_count(path: &Path) -> Result<usize, ConfigError> {
-    let config = Config::load(path)?;
-    Ok(Registry::load(&config.registry)?.endpoints.len())
 }
 
 #[cfg(test)]

@@ -139,6 +139,7 @@ pub(crate) fn parse(file: &Path, text: &str) -> (Option<Registry>, Vec<Problem>)
     let root = &parsed.root;
     let place = |i: usize, key: &str| span_of(root, &["endpoint", i.to_string().as_str(), key]);
     problems.extend(entry_problems(&file.endpoint, place, &src));
+    problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
     let mut endpoints = file.endpoint;
     endpoints.sort_by(|a, b| a.code.cmp(&b.code));
     (Some(Registry { endpoints }), problems)

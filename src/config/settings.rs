@@ -19,8 +19,8 @@ pub struct Config {
     pub public_url: String,
     /// Event log and generated secret. Relative to the working directory.
     pub data_dir: PathBuf,
-    /// The endpoint registry. Resolved against the config file's directory by
-    /// [`Config::load`](super::Config::load).
+    /// The endpoint registry. [`Config::load`] resolves it against the config
+    /// file's directory.
     pub registry: PathBuf,
     /// Where the signing secret is read from, when not from the environment.
     pub secret_file: Option<PathBuf>,
