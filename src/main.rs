@@ -1,1 +1,411 @@
-fn main() {}
+//! The `diemcau` command line: run the server, check its configuration, mint
+//! tokens and join links, print a session's report.
+//!
+//! Every subcommand reads the config the way `serve` does and signs with the
+//! same secret, so the links it prints are accepted by a server that shares
+//! the data dir (or `DIEMCAU_SECRET`). Failures are one line on stderr and a
+//! non-zero exit: 2 for a bad request on the command line, 1 for the rest.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use diemcau::auth::{self, AuthError, Claims, Keys, Role};
+use diemcau::config::{self, Config, ConfigError, Registry};
+use diemcau::control::{EndpointCode, EndpointRole};
+use diemcau::server::ServeOptions;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "diemcau",
+    version,
+    about = "Videoconference bridge for chaired national meetings"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        #[command(flatten)]
+        files: Files,
+        /// HTTP listen address [default: from the config].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+        /// Media UDP port, 0 for any [default: from the config].
+        #[arg(long, value_name = "PORT")]
+        media_port: Option<u16>,
+        /// Public IP written into ICE candidates (1:1 NAT).
+        #[arg(long, value_name = "IP")]
+        public_ip: Option<IpAddr>,
+    },
+    /// Check the config file and its endpoint registry; list every problem.
+    CheckConfig {
+        /// Config file [default: config/diemcau.toml, else the built-in defaults].
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Print one signed token.
+    Token {
+        /// chair, endpoint, technician or viewer.
+        #[arg(long, value_name = "ROLE")]
+        role: Role,
+        /// The endpoint's code (endpoint tokens only).
+        #[arg(long, value_name = "CODE")]
+        endpoint: Option<String>,
+        /// Limit the token to one session.
+        #[arg(long, value_name = "ID")]
+        session: Option<String>,
+        /// How long the token is good for (e.g. 8h, 2days).
+        #[arg(long, default_value = "8h", value_parser = parse_ttl)]
+        ttl: Duration,
+        #[command(flatten)]
+        files: Files,
+    },
+    /// Print every endpoint's join link for a session, plus the chair's and a
+    /// technician's.
+    Invite {
+        /// The session the links are for.
+        #[arg(long, value_name = "ID")]
+        session: String,
+        /// text, or csv (UTF-8 with BOM, for spreadsheets).
+        #[arg(long, value_enum, default_value_t = InviteFormat::Text)]
+        format: InviteFormat,
+        /// How long the links are good for.
+        #[arg(long, default_value = "24h", value_parser = parse_ttl)]
+        ttl: Duration,
+        #[command(flatten)]
+        files: Files,
+    },
+    /// Print a session's attendance and floor report from the event log.
+    Report {
+        /// The session.
+        #[arg(long, value_name = "ID")]
+        session: String,
+        /// text, csv or json.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        #[command(flatten)]
+        files: Files,
+    },
+}
+
+/// Where the config and the data live.
+#[derive(Args)]
+struct Files {
+    /// Config file [default: config/diemcau.toml, else the built-in defaults].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data dir (event log, generated secret) [default: from the config].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum InviteFormat {
+    Text,
+    Csv,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    Text,
+    Csv,
+    Json,
+}
+
+fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if ttl.as_secs() == 0 {
+        return Err("must be at least one second".to_string());
+    }
+    Ok(ttl)
+}
+
+/// Why a subcommand failed.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    /// The command line asks for something that cannot be (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("{0:#}")]
+    Server(anyhow::Error),
+}
+
+impl CliError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Usage(_) => ExitCode::from(2),
+            _ => ExitCode::FAILURE,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve {
+            files,
+            listen,
+            media_port,
+            public_ip,
+        } => {
+            let options = ServeOptions {
+                config: files.config,
+                data: files.data,
+                listen,
+                media_port,
+                public_ip,
+            };
+            diemcau::server::run(options)
+                .await
+                .map_err(CliError::Server)
+        }
+        Command::CheckConfig { config } => return check_config(config.as_deref()),
+        Command::Token {
+            role,
+            endpoint,
+            session,
+            ttl,
+            files,
+        } => token(role, endpoint, session, ttl, &files),
+        Command::Invite {
+            session,
+            format,
+            ttl,
+            files,
+        } => invite(&session, format, ttl, &files),
+        Command::Report {
+            session,
+            format,
+            files,
+        } => report(&session, format, &files),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// Prints every problem (exit 1), or `ok: N endpoints` (exit 0).
+fn check_config(path: Option<&Path>) -> ExitCode {
+    let default = Path::new(config::DEFAULT_PATH);
+    let path = match path {
+        Some(path) => path,
+        None if default.exists() => default,
+        None => {
+            let registry = Registry::embedded();
+            println!(
+                "ok: {} endpoints (no {}; the built-in defaults are used)",
+                registry.endpoints.len(),
+                default.display()
+            );
+            return ExitCode::SUCCESS;
+        }
+    };
+    let problems = config::check(path);
+    if problems.is_empty() {
+        return match config::load_effective(Some(path)) {
+            Ok((_, registry)) => {
+                println!("ok: {} endpoints", registry.endpoints.len());
+                ExitCode::SUCCESS
+            }
+            // Only if the files changed between the check and this load.
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    for problem in &problems {
+        eprintln!("{problem}");
+    }
+    let count = problems.len();
+    eprintln!("{count} problem{}", if count == 1 { "" } else { "s" });
+    ExitCode::FAILURE
+}
+
+/// The config, registry and signing keys, loaded the way `serve` loads them.
+fn load(files: &Files) -> Result<(Config, Registry, Keys), CliError> {
+    let (config, registry) = config::load_effective(files.config.as_deref())?;
+    let data_dir = files.data.as_ref().unwrap_or(&config.data_dir);
+    let secret = auth::load_or_create_secret(config.secret_file.as_deref(), data_dir)?;
+    let keys = Keys::new(&secret);
+    Ok((config, registry, keys))
+}
+
+fn token(
+    role: Role,
+    endpoint: Option<String>,
+    session: Option<String>,
+    ttl: Duration,
+    files: &Files,
+) -> Result<(), CliError> {
+    let (_, registry, keys) = load(files)?;
+    let (endpoint, key) = match (role, endpoint) {
+        (Role::Endpoint, None) => {
+            return Err(CliError::Usage(
+                "--role endpoint needs --endpoint CODE".into(),
+            ))
+        }
+        (Role::Endpoint, Some(code)) => {
+            let entry = registry_endpoint(&registry, &code)?;
+            (Some(entry.code.clone()), entry.link_key.clone())
+        }
+        (role, Some(_)) => {
+            return Err(CliError::Usage(format!(
+                "--endpoint goes with --role endpoint, not --role {role}"
+            )))
+        }
+        (_, None) => (None, None),
+    };
+    let claims = Claims::new(role, endpoint, session, ttl, auth::now_secs()).with_key(key);
+    println!("{}", keys.mint(&claims)?);
+    Ok(())
+}
+
+/// The provincial endpoint with this code, or why there is none.
+fn registry_endpoint<'r>(
+    registry: &'r Registry,
+    code: &str,
+) -> Result<&'r diemcau::config::RegistryEntry, CliError> {
+    match registry.get(&EndpointCode::from(code)) {
+        Some(entry) if entry.role == EndpointRole::Provincial => Ok(entry),
+        Some(entry) => Err(CliError::Usage(format!(
+            "endpoint `{code}` ({}) is the central room; use --role chair",
+            entry.name
+        ))),
+        None => {
+            Err(CliError::Usage(format!(
+            "unknown endpoint code `{code}`: not in the registry ({} endpoints, codes {} to {})",
+            registry.endpoints.len(),
+            registry.endpoints.first().map(|e| e.code.as_str()).unwrap_or("-"),
+            registry.endpoints.last().map(|e| e.code.as_str()).unwrap_or("-"),
+        )))
+        }
+    }
+}
+
+/// Reports are not part of this build yet; the subcommand is kept so that
+/// scripts can already name it.
+fn report(_session: &str, _format: ReportFormat, _files: &Files) -> Result<(), CliError> {
+    Err(CliError::Usage(
+        "report: not yet available in this build".to_string(),
+    ))
+}
+
+/// One line of an invitation.
+struct Invitation {
+    role: Role,
+    code: String,
+    name: String,
+    link: String,
+}
+
+fn invite(
+    session: &str,
+    format: InviteFormat,
+    ttl: Duration,
+    files: &Files,
+) -> Result<(), CliError> {
+    if session.trim().is_empty() {
+        return Err(CliError::Usage("--session must not be empty".into()));
+    }
+    let (config, registry, keys) = load(files)?;
+    let now = auth::now_secs();
+    let base = config.base_url();
+    let session = Some(session.to_string());
+    let link = |role: Role, endpoint: Option<EndpointCode>, key: Option<String>, page: &str| {
+        let claims = Claims::new(role, endpoint, session.clone(), ttl, now).with_key(key);
+        keys.mint(&claims)
+            .map(|token| format!("{base}/{page}#token={token}"))
+    };
+    let central = registry.central();
+    let mut rows = vec![
+        Invitation {
+            role: Role::Chair,
+            code: central.code.to_string(),
+            name: central.name.clone(),
+            link: link(Role::Chair, None, None, "chair")?,
+        },
+        Invitation {
+            role: Role::Technician,
+            code: String::new(),
+            name: "Kỹ thuật".to_string(),
+            link: link(Role::Technician, None, None, "monitor")?,
+        },
+    ];
+    for entry in registry.provincial() {
+        rows.push(Invitation {
+            role: Role::Endpoint,
+            code: entry.code.to_string(),
+            name: entry.name.clone(),
+            link: link(
+                Role::Endpoint,
+                Some(entry.code.clone()),
+                entry.link_key.clone(),
+                "endpoint",
+            )?,
+        });
+    }
+    let out = match format {
+        InviteFormat::Text => as_text(&rows),
+        InviteFormat::Csv => as_csv(&rows),
+    };
+    print!("{out}");
+    Ok(())
+}
+
+/// Columns padded by characters, not bytes, so names with diacritics line up.
+fn as_text(rows: &[Invitation]) -> String {
+    let width =
+        |f: fn(&Invitation) -> &str| rows.iter().map(|r| f(r).chars().count()).max().unwrap_or(0);
+    let code_w = width(|r| &r.code);
+    let name_w = width(|r| &r.name);
+    let mut out = String::new();
+    for r in rows {
+        out.push_str(&format!(
+            "{:<10}  {:<code_w$}  {:<name_w$}  {}\n",
+            r.role.as_str(),
+            r.code,
+            r.name,
+            r.link
+        ));
+    }
+    out
+}
+
+/// RFC 4180 CSV with a UTF-8 BOM, so spreadsheet programs show the
+/// diacritics.
+fn as_csv(rows: &[Invitation]) -> String {
+    fn field(value: &str) -> String {
+        if value.contains([',', '"', '\r', '\n']) {
+            format!("\"{}\"", value.replace('"', "\"\""))
+        } else {
+            value.to_string()
+        }
+    }
+    let mut out = String::from("\u{feff}role,code,name,link\r\n");
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{}\r\n",
+            r.role.as_str(),
+            field(&r.code),
+            field(&r.name),
+            field(&r.link)
+        ));
+    }
+    out
+}

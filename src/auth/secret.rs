@@ -1,0 +1,146 @@
+//! Where the token signing secret comes from, and its first-run generation.
+
+use super::AuthError;
+use std::io::Write;
+use std::path::Path;
+
+/// The environment variable that holds the signing secret.
+pub const SECRET_ENV: &str = "DIEMCAU_SECRET";
+
+/// Shorter secrets are refused: HMAC is only as strong as its key.
+const MIN_SECRET_LEN: usize = 16;
+
+/// The signing secret: `DIEMCAU_SECRET`, else `secret_file`, else
+/// `<data_dir>/secret`, generated on first run (32 random bytes as hex, mode
+/// 0600). The secret is never logged or put into an error message.
+pub fn load_or_create_secret(
+    secret_file: Option<&Path>,
+    data_dir: &Path,
+) -> Result<Vec<u8>, AuthError> {
+    let from_env = match std::env::var(SECRET_ENV) {
+        Ok(value) => Some(value),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(AuthError::BadSecret(format!(
+                "{SECRET_ENV} is not valid UTF-8"
+            )))
+        }
+    };
+    resolve_secret(from_env.as_deref(), secret_file, data_dir)
+}
+
+fn resolve_secret(
+    from_env: Option<&str>,
+    secret_file: Option<&Path>,
+    data_dir: &Path,
+) -> Result<Vec<u8>, AuthError> {
+    if let Some(value) = from_env {
+        return usable(value, SECRET_ENV);
+    }
+    if let Some(path) = secret_file {
+        return read_secret(path);
+    }
+    let path = data_dir.join("secret");
+    if !path.exists() {
+        create_secret(&path)?;
+    }
+    read_secret(&path)
+}
+
+fn usable(text: &str, origin: &str) -> Result<Vec<u8>, AuthError> {
+    let text = text.trim();
+    if text.len() < MIN_SECRET_LEN {
+        return Err(AuthError::BadSecret(format!(
+            "the secret from {origin} is shorter than {MIN_SECRET_LEN} characters"
+        )));
+    }
+    Ok(text.as_bytes().to_vec())
+}
+
+fn read_secret(path: &Path) -> Result<Vec<u8>, AuthError> {
+    let text = std::fs::read_to_string(path).map_err(|source| AuthError::SecretIo {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    usable(&text, &path.display().to_string())
+}
+
+/// Writes a fresh secret to `path` unless another process got there first.
+/// The secret is written whole to a private temporary file, then linked into
+/// place: a reader never sees a half-written secret, and of two servers
+/// starting at once, both end up with the one that was linked first.
+fn create_secret(path: &Path) -> Result<(), AuthError> {
+    let io = |source| AuthError::SecretIo {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let bytes: [u8; 32] = rand::random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = dir.join(format!(
+        ".secret.{}.{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let written = write_private(&tmp, format!("{hex}\n").as_bytes());
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(io(e)),
+        _ => Ok(()),
+    }
+}
+
+fn write_private(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(content)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generated_secret_is_created_once_and_kept_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let first = resolve_secret(None, None, &data).expect("created");
+        let second = resolve_secret(None, None, &data).expect("reused");
+        assert_eq!(first, second);
+        assert_eq!(first.len(), 64);
+        assert!(first.iter().all(u8::is_ascii_hexdigit));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let meta = std::fs::metadata(data.join("secret")).expect("meta");
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        }
+        let leftovers = std::fs::read_dir(&data).expect("dir").count();
+        assert_eq!(leftovers, 1, "no temporary files are left behind");
+    }
+
+    #[test]
+    fn the_environment_wins_then_the_configured_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("secret.txt");
+        std::fs::write(&file, "  from-the-file-0123456789\n").expect("write");
+        let from_env = resolve_secret(Some("from-the-env-0123456789"), Some(&file), dir.path());
+        assert_eq!(from_env.expect("env"), b"from-the-env-0123456789");
+        let from_file = resolve_secret(None, Some(&file), dir.path()).expect("file");
+        assert_eq!(from_file, b"from-the-file-0123456789");
+        assert!(!dir.path().join("secret").exists(), "nothing generated");
+        let short = resolve_secret(Some("tiny-x"), None, dir.path());
+        assert!(matches!(short, Err(AuthError::BadSecret(m)) if !m.contains("tiny-x")));
+        let missing = resolve_secret(None, Some(&dir.path().join("absent")), dir.path());
+        assert!(matches!(missing, Err(AuthError::SecretIo { .. })));
+    }
+}

@@ -1,0 +1,222 @@
+//! The server configuration, `config/diemcau.toml`, as typed values.
+//!
+//! Every key has a default, and the defaults here are the values written in
+//! the shipped file (a test holds them equal), so an operator's file need only
+//! name what it changes.
+
+use crate::control::Rules;
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+/// The whole server configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTP listen address.
+    pub listen: SocketAddr,
+    /// The address endpoints reach the server at; the base of join links.
+    pub public_url: String,
+    /// Event log and generated secret. Relative to the working directory.
+    pub data_dir: PathBuf,
+    /// The endpoint registry. [`Config::load`] resolves it against the config
+    /// file's directory.
+    pub registry: PathBuf,
+    /// Where the signing secret is read from, when not from the environment.
+    pub secret_file: Option<PathBuf>,
+    /// Size limits on what clients send.
+    pub limits: Limits,
+    /// The rules new sessions run under.
+    pub session: SessionDefaults,
+    /// The media plane.
+    pub media: MediaConfig,
+    /// Link health thresholds.
+    pub health: HealthThresholds,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+            public_url: "http://127.0.0.1:8080".to_string(),
+            data_dir: PathBuf::from("./data"),
+            registry: PathBuf::from("endpoints-63.toml"),
+            secret_file: None,
+            limits: Limits::default(),
+            session: SessionDefaults::default(),
+            media: MediaConfig::default(),
+            health: HealthThresholds::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The rules a session created now runs under.
+    pub fn rules(&self) -> Rules {
+        self.session.rules()
+    }
+
+    /// `public_url` without a trailing slash, ready for `/path` to follow.
+    pub fn base_url(&self) -> &str {
+        self.public_url.trim_end_matches('/')
+    }
+}
+
+/// Size limits on what clients send; larger bodies and messages are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest HTTP request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest WebSocket message, in bytes.
+    pub max_ws_message_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 65536,
+            max_ws_message_bytes: 65536,
+        }
+    }
+}
+
+/// The `[session]` table: the [`Rules`] a new session starts with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionDefaults {
+    /// How many endpoints may hold the floor at once.
+    pub max_floor_holders: u32,
+    /// Default speaking-time limit in seconds; unlimited when absent.
+    pub speaking_limit_secs: Option<u32>,
+    /// Seconds before the limit when the holder is warned.
+    pub warning_lead_secs: u32,
+    /// Whether the floor is revoked when the limit runs out.
+    pub auto_revoke: bool,
+    /// Seconds endpoints have to answer a roll call.
+    pub roll_call_secs: u32,
+    /// Seconds a dropped endpoint has to come back.
+    pub drop_grace_secs: u32,
+}
+
+impl Default for SessionDefaults {
+    fn default() -> Self {
+        let rules = Rules::default();
+        SessionDefaults {
+            max_floor_holders: rules.max_floor_holders,
+            speaking_limit_secs: rules.speaking_limit_secs,
+            warning_lead_secs: rules.warning_lead_secs,
+            auto_revoke: rules.auto_revoke,
+            roll_call_secs: rules.roll_call_secs,
+            drop_grace_secs: rules.drop_grace_secs,
+        }
+    }
+}
+
+impl SessionDefaults {
+    /// These defaults as the control plane's rules.
+    pub fn rules(&self) -> Rules {
+        Rules {
+            max_floor_holders: self.max_floor_holders,
+            speaking_limit_secs: self.speaking_limit_secs,
+            warning_lead_secs: self.warning_lead_secs,
+            auto_revoke: self.auto_revoke,
+            roll_call_secs: self.roll_call_secs,
+            drop_grace_secs: self.drop_grace_secs,
+        }
+    }
+}
+
+/// The `[media]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// The one UDP port for all media; 0 = any free port.
+    pub udp_port: u16,
+    /// Local address the media socket binds to.
+    pub bind_ip: IpAddr,
+    /// Address written into ICE candidates behind a 1:1 NAT.
+    pub public_ip: Option<IpAddr>,
+    /// STUN/TURN servers handed to browsers.
+    pub ice_servers: Vec<IceServer>,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            udp_port: 50000,
+            bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            public_ip: None,
+            ice_servers: Vec::new(),
+        }
+    }
+}
+
+/// A STUN or TURN server, in the shape browsers' `RTCIceServer` takes, so it
+/// is serialized to them as is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IceServer {
+    /// `stun:`, `turn:` or `turns:` URLs.
+    pub urls: Vec<String>,
+    /// TURN user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// The `[health]` table: past `*_warn_*` a link is degraded, past `*_bad_*`
+/// it is bad.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthThresholds {
+    /// Round-trip time, milliseconds.
+    pub rtt_warn_ms: u32,
+    /// Round-trip time, milliseconds.
+    pub rtt_bad_ms: u32,
+    /// Packet loss, percent.
+    pub loss_warn_pct: f64,
+    /// Packet loss, percent.
+    pub loss_bad_pct: f64,
+    /// Interarrival jitter, milliseconds.
+    pub jitter_warn_ms: u32,
+    /// Interarrival jitter, milliseconds.
+    pub jitter_bad_ms: u32,
+}
+
+impl Default for HealthThresholds {
+    fn default() -> Self {
+        HealthThresholds {
+            rtt_warn_ms: 150,
+            rtt_bad_ms: 400,
+            loss_warn_pct: 2.0,
+            loss_bad_pct: 8.0,
+            jitter_warn_ms: 30,
+            jitter_bad_ms: 80,
+        }
+    }
+}
+
+/// The `[log]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Line format.
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Readable lines, for a terminal.
+    #[default]
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}

@@ -1,0 +1,150 @@
+//! Checks on a server configuration that its types alone cannot express:
+//! a value can be a well-formed number and still make no sense.
+
+use super::problem::{span_of, Problem, Source};
+use super::settings::Config;
+use toml::de::DeTable;
+
+/// Every semantic problem in `config`, placed at the key that holds the value.
+pub(crate) fn config_problems(
+    config: &Config,
+    root: &DeTable<'_>,
+    src: &Source<'_>,
+) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut report = |path: &[&str], message: String| {
+        out.push(src.problem(span_of(root, path), message));
+    };
+
+    let url = config.public_url.as_str();
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => {}
+        _ => report(
+            &["public_url"],
+            format!("public_url `{url}` must be an http:// or https:// address with a host"),
+        ),
+    }
+    if config.data_dir.as_os_str().is_empty() {
+        report(&["data_dir"], "data_dir must not be empty".to_string());
+    }
+    if config.registry.as_os_str().is_empty() {
+        report(&["registry"], "registry must name a file".to_string());
+    }
+
+    let limits = &config.limits;
+    if limits.max_body_bytes == 0 {
+        report(
+            &["limits", "max_body_bytes"],
+            "max_body_bytes must be at least 1".into(),
+        );
+    }
+    if limits.max_ws_message_bytes == 0 {
+        report(
+            &["limits", "max_ws_message_bytes"],
+            "max_ws_message_bytes must be at least 1".into(),
+        );
+    }
+
+    let session = &config.session;
+    if session.max_floor_holders == 0 {
+        report(
+            &["session", "max_floor_holders"],
+            "max_floor_holders must be at least 1".into(),
+        );
+    }
+    if session.roll_call_secs == 0 {
+        report(
+            &["session", "roll_call_secs"],
+            "roll_call_secs must be at least 1".into(),
+        );
+    }
+    match session.speaking_limit_secs {
+        Some(0) => report(
+            &["session", "speaking_limit_secs"],
+            "speaking_limit_secs must be at least 1; leave it out for no limit".into(),
+        ),
+        Some(limit) if session.warning_lead_secs >= limit => report(
+            &["session", "warning_lead_secs"],
+            format!(
+                "warning_lead_secs ({}) must be shorter than speaking_limit_secs ({limit})",
+                session.warning_lead_secs
+            ),
+        ),
+        _ => {}
+    }
+
+    if config.media.public_ip.is_some_and(|ip| ip.is_unspecified()) {
+        report(
+            &["media", "public_ip"],
+            "public_ip must be an address clients can reach, not an unspecified one".into(),
+        );
+    }
+    for (i, server) in config.media.ice_servers.iter().enumerate() {
+        let index = i.to_string();
+        let at = ["media", "ice_servers", index.as_str()];
+        if server.urls.is_empty() {
+            report(&at, "an ICE server needs at least one URL".into());
+        }
+        for url in &server.urls {
+            let scheme = url.split(':').next().unwrap_or_default();
+            if !matches!(scheme, "stun" | "stuns" | "turn" | "turns") {
+                report(
+                    &["media", "ice_servers", index.as_str(), "urls"],
+                    format!(
+                        "ICE server URL `{url}` must start with stun:, stuns:, turn: or turns:"
+                    ),
+                );
+            }
+            if scheme.starts_with("turn")
+                && (server.username.is_none() || server.credential.is_none())
+            {
+                report(
+                    &at,
+                    format!("TURN server `{url}` needs a username and a credential"),
+                );
+            }
+        }
+    }
+
+    let h = &config.health;
+    let pairs = [
+        (
+            "rtt",
+            f64::from(h.rtt_warn_ms),
+            f64::from(h.rtt_bad_ms),
+            "ms",
+        ),
+        ("loss", h.loss_warn_pct, h.loss_bad_pct, "pct"),
+        (
+            "jitter",
+            f64::from(h.jitter_warn_ms),
+            f64::from(h.jitter_bad_ms),
+            "ms",
+        ),
+    ];
+    for (name, warn, bad, unit) in pairs {
+        let warn_key = format!("{name}_warn_{unit}");
+        let bad_key = format!("{name}_bad_{unit}");
+        if warn > bad {
+            report(
+                &["health", warn_key.as_str()],
+                format!("{warn_key} ({warn}) must not be above {bad_key} ({bad})"),
+            );
+        }
+    }
+    for (key, value) in [
+        ("loss_warn_pct", h.loss_warn_pct),
+        ("loss_bad_pct", h.loss_bad_pct),
+    ] {
+        if !(0.0..=100.0).contains(&value) {
+            report(
+                &["health", key],
+                format!("{key} ({value}) must be between 0 and 100"),
+            );
+        }
+    }
+    out
+}
