@@ -19,7 +19,7 @@
 use super::demux::Demux;
 use super::engine::{build_peer, ice_credentials, AUDIO_LEVEL_URI};
 use super::keyframe::VideoCodec;
-use super::peer::Peer;
+use super::peer::{video_codec_for, Peer};
 use super::rewrite::Verdict;
 use super::router::{source_for, MediaKind, SlotKind};
 use super::speaker::ActiveSpeaker;
@@ -247,6 +247,7 @@ impl Driver {
             },
             message: bytes::BytesMut::from(data),
         };
+        peer.remote_addr = Some(from);
         if let Err(err) = peer.pc.handle_read(msg) {
             tracing::trace!(peer = %id, %err, "datagram refused");
         }
@@ -419,6 +420,12 @@ impl Driver {
         offer: &str,
         now: Instant,
     ) -> Result<(PeerId, String, mpsc::Receiver<Signal>), MediaError> {
+        let video_mime = video_codec_for(offer);
+        let remote_candidates: Vec<(SocketAddr, String)> = offer
+            .lines()
+            .filter(|l| l.starts_with("a=candidate:"))
+            .filter_map(parse_candidate)
+            .collect();
         let offer =
             RTCSessionDescription::offer(offer.to_string()).map_err(|e| MediaError::Malformed {
                 what: "SDP offer",
@@ -430,7 +437,8 @@ impl Driver {
         pc.set_remote_description(now, offer)
             .map_err(MediaError::stack)?;
         let (signal_tx, signal_rx) = mpsc::channel(16);
-        let mut peer = Peer::new(id, session.clone(), kind.clone(), pc, signal_tx);
+        let mut peer = Peer::new(id, session.clone(), kind.clone(), pc, signal_tx, video_mime);
+        peer.remote_candidates = remote_candidates;
         peer.add_slot(SlotKind::Chair)?;
         peer.add_slot(SlotKind::Floor)?;
         let answer = peer.pc.create_answer(None).map_err(MediaError::stack)?;
@@ -486,6 +494,9 @@ impl Driver {
         // End-of-candidates carries an empty candidate: nothing to add.
         if init.candidate.is_empty() {
             return Ok(());
+        }
+        if let Some(known) = parse_candidate(&init.candidate) {
+            peer.remote_candidates.push(known);
         }
         peer.pc
             .add_remote_candidate(init)
@@ -816,10 +827,10 @@ impl Driver {
         for id in reap {
             self.remove_peer(id, false, now);
         }
-        self.publish_stats(now);
+        self.publish_stats();
     }
 
-    fn publish_stats(&mut self, now: Instant) {
+    fn publish_stats(&mut self) {
         let period = STATS_PERIOD.as_secs_f64();
         let mut out = Vec::with_capacity(self.peers.len());
         for peer in self.peers.values_mut() {
@@ -837,9 +848,9 @@ impl Driver {
                 .map(|t| t.stats.take_loss())
                 .collect();
             peer.loss_up = losses.iter().copied().fold(0.0, f64::max);
-            if peer.candidate_type.is_none() && peer.state == RTCPeerConnectionState::Connected {
-                peer.candidate_type = remote_candidate_type(&mut peer.pc, now);
-            }
+            let candidate_type = peer
+                .remote_addr
+                .map(|a| candidate_type(&peer.remote_candidates, a));
             let reported: Vec<_> = peer.legs.iter().map(|l| l.downstream).collect();
             let rtts: Vec<f64> = reported.iter().filter_map(|d| d.rtt_ms).collect();
             out.push(LinkStats {
@@ -847,7 +858,7 @@ impl Driver {
                 session: peer.session.clone(),
                 endpoint: peer.endpoint().cloned(),
                 state: peer.state.to_string(),
-                candidate_type: peer.candidate_type.clone(),
+                candidate_type,
                 rtt_ms: (!rtts.is_empty()).then(|| rtts.iter().sum::<f64>() / rtts.len() as f64),
                 loss_up: peer.loss_up,
                 loss_down: reported.iter().map(|d| d.loss).fold(0.0, f64::max),
@@ -872,18 +883,43 @@ impl Driver {
     }
 }
 
-/// The type of the client's candidate on the selected pair.
-fn remote_candidate_type(
-    pc: &mut rtc::peer_connection::RTCPeerConnection,
-    now: Instant,
-) -> Option<String> {
-    use rtc::statistics::report::RTCStatsReportEntry;
-    use rtc::statistics::StatsSelector;
-    let report = pc.get_stats(now, StatsSelector::None);
-    let pair_id = report.transport()?.selected_candidate_pair_id.clone();
-    let pair = report.candidate_pairs().find(|p| p.stats.id == pair_id)?;
-    match report.get(&pair.remote_candidate_id)? {
-        RTCStatsReportEntry::RemoteCandidate(c) => Some(c.candidate_type.to_string()),
-        _ => None,
+/// The type of the client candidate `addr` matches (`prflx` when it
+/// matches none: the client reached us from an address it never signalled).
+fn candidate_type(known: &[(SocketAddr, String)], addr: SocketAddr) -> String {
+    known
+        .iter()
+        .find(|(a, _)| *a == addr)
+        .map_or_else(|| "prflx".to_string(), |(_, t)| t.clone())
+}
+
+/// Address and type of an `a=candidate` / `candidate:` line.
+fn parse_candidate(line: &str) -> Option<(SocketAddr, String)> {
+    let line = line.trim().trim_start_matches("a=");
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    if fields.len() < 8 || fields[6] != "typ" {
+        return None;
+    }
+    let ip: IpAddr = fields[4].parse().ok()?;
+    let port: u16 = fields[5].parse().ok()?;
+    Some((SocketAddr::new(ip, port), fields[7].to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidate_lines_give_address_and_type() {
+        let line = "a=candidate:1 1 udp 2130706431 192.0.2.7 50123 typ host generation 0";
+        let (addr, kind) = parse_candidate(line).unwrap();
+        assert_eq!(addr, "192.0.2.7:50123".parse::<SocketAddr>().unwrap());
+        assert_eq!(kind, "host");
+        let known = vec![(addr, kind)];
+        assert_eq!(candidate_type(&known, addr), "host");
+        assert_eq!(
+            candidate_type(&known, "192.0.2.7:1".parse::<SocketAddr>().unwrap()),
+            "prflx"
+        );
+        assert!(parse_candidate("a=candidate:garbage").is_none());
     }
 }

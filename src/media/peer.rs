@@ -13,14 +13,18 @@ use super::stats::{Downstream, Inbound};
 use super::{MediaError, PeerId, PeerKind, Signal};
 use crate::control::{EndpointCode, SessionId};
 use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8,
+};
 use rtc::peer_connection::configuration::RTCOfferOptions;
 use rtc::peer_connection::event::RTCTrackEventInit;
 use rtc::peer_connection::state::{RTCPeerConnectionState, RTCSignalingState};
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -148,10 +152,32 @@ pub(crate) struct Peer {
     pub(crate) offer_outstanding: bool,
     pub(crate) next_timeout: Option<Instant>,
     pub(crate) keyframe_requests: u64,
-    pub(crate) candidate_type: Option<String>,
+    /// Candidates the client signalled: (address, type).
+    pub(crate) remote_candidates: Vec<(SocketAddr, String)>,
+    /// Where its datagrams last came from.
+    pub(crate) remote_addr: Option<SocketAddr>,
     pub(crate) last_bytes: (u64, u64),
     pub(crate) bitrate: (u64, u64),
     pub(crate) loss_up: f64,
+    /// The video codec of every outgoing video leg (see [`video_codec_for`]).
+    pub(crate) video_mime: &'static str,
+}
+
+/// The codec the legs of a client use: VP8 when it offers VP8, else H.264
+/// when it offers H.264. A leg has to name one codec: the stack binds its
+/// sender reports and NACK history to the leg only through a codec, and
+/// the forwarded payload cannot change codec on the way.
+pub(crate) fn video_codec_for(offer_sdp: &str) -> &'static str {
+    let offers = |name: &str| {
+        offer_sdp
+            .lines()
+            .any(|l| l.starts_with("a=rtpmap:") && l.to_ascii_lowercase().contains(name))
+    };
+    if !offers("vp8/90000") && offers("h264/90000") {
+        MIME_TYPE_H264
+    } else {
+        MIME_TYPE_VP8
+    }
 }
 
 fn media_kind(kind: RtpCodecKind) -> Option<MediaKind> {
@@ -176,6 +202,7 @@ impl Peer {
         kind: PeerKind,
         pc: RTCPeerConnection,
         signals: mpsc::Sender<Signal>,
+        video_mime: &'static str,
     ) -> Peer {
         Peer {
             id,
@@ -193,10 +220,12 @@ impl Peer {
             offer_outstanding: false,
             next_timeout: None,
             keyframe_requests: 0,
-            candidate_type: None,
+            remote_candidates: Vec::new(),
+            remote_addr: None,
             last_bytes: (0, 0),
             bitrate: (0, 0),
             loss_up: 0.0,
+            video_mime,
         }
     }
 
@@ -229,9 +258,26 @@ impl Peer {
             SlotKind::Tile(code) => format!("tile-{code}"),
         };
         for kind in [MediaKind::Audio, MediaKind::Video] {
-            let (codec_kind, suffix) = match kind {
-                MediaKind::Audio => (RtpCodecKind::Audio, "audio"),
-                MediaKind::Video => (RtpCodecKind::Video, "video"),
+            let (codec_kind, suffix, codec) = match kind {
+                MediaKind::Audio => (
+                    RtpCodecKind::Audio,
+                    "audio",
+                    RTCRtpCodec {
+                        mime_type: MIME_TYPE_OPUS.to_string(),
+                        clock_rate: 48_000,
+                        channels: 2,
+                        ..Default::default()
+                    },
+                ),
+                MediaKind::Video => (
+                    RtpCodecKind::Video,
+                    "video",
+                    RTCRtpCodec {
+                        mime_type: self.video_mime.to_string(),
+                        clock_rate: 90_000,
+                        ..Default::default()
+                    },
+                ),
             };
             let ssrc: u32 = rand::random();
             let track_id = format!("{stream}-{suffix}");
@@ -246,6 +292,7 @@ impl Peer {
                         ..Default::default()
                     },
                     active: true,
+                    codec,
                     ..Default::default()
                 }],
             );

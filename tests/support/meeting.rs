@@ -121,11 +121,18 @@ impl Meeting {
                 if let Signal::Offer(sdp) = signal {
                     let offer = webrtc::peer_connection::RTCSessionDescription::offer(sdp)
                         .expect("server offer parses");
-                    pc.set_remote_description(offer).await.expect("server offer applied");
+                    pc.set_remote_description(offer)
+                        .await
+                        .expect("server offer applied");
                     let answer = pc.create_answer(None).await.expect("answer created");
-                    pc.set_local_description(answer).await.expect("answer applied");
+                    pc.set_local_description(answer)
+                        .await
+                        .expect("answer applied");
                     let sdp = pc.local_description().await.expect("local description").sdp;
-                    plane.accept_answer(&id, &sdp).await.expect("answer accepted");
+                    plane
+                        .accept_answer(&id, &sdp)
+                        .await
+                        .expect("answer accepted");
                 }
             }
         });

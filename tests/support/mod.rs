@@ -7,7 +7,7 @@
 //! packet it receives by the stream it arrived on (the server's slot:
 //! `chair`, `floor`, `tile-<code>`) and the sender named in the payload.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 mod meeting;
 mod payload;
