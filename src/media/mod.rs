@@ -26,6 +26,8 @@
 //!
 //! - [`plane`]: the handle ([`MediaPlane`]) and the types at its boundary.
 //! - [`driver`]: the task and its run loop.
+//! - [`signaling`]: creating, renegotiating and removing connections.
+//! - [`forwarding`]: routes, packets and keyframe requests between them.
 //! - [`demux`]: datagram → connection.
 //! - [`engine`]: how a server-side connection is configured.
 //! - [`peer`]: one connection, its inbound tracks and outgoing legs.
@@ -40,12 +42,14 @@ mod demux;
 mod driver;
 mod engine;
 mod error;
+mod forwarding;
 mod keyframe;
 mod peer;
 mod plane;
 mod rewrite;
 mod router;
 mod rtcp_tap;
+mod signaling;
 mod speaker;
 mod stats;
 
