@@ -1,1 +1,58 @@
-//! TODO
+//! The media plane: an SFU that applies the forwarding policy it is given.
+//!
+//! # Shape
+//!
+//! One task owns one UDP socket and every peer connection, built on the
+//! sans-IO core of webrtc-rs (the `rtc` crate): datagrams are handed to the
+//! right connection by ICE ufrag then remote address ([`demux`]), and every
+//! connection is driven with the time passed in ([`driver`]). One port for
+//! all clients, no task per connection — the same shape as the control
+//! plane, and the one the async `webrtc` crate cannot give (it binds a
+//! socket per connection). The async crate is used only by test peers.
+//!
+//! # What it forwards
+//!
+//! Every participant and viewer receives two fixed slots, `chair` and
+//! `floor` (audio + video each); the chair's connection also gets a `tile`
+//! per endpoint, added by server-initiated renegotiation as endpoints join.
+//! [`router`] picks each leg's publisher from the
+//! [`ForwardingPolicy`](crate::control::ForwardingPolicy); a leg whose
+//! source changes is rewritten by [`rewrite`] so the client sees one
+//! continuous stream, and waits for a keyframe that is requested from the
+//! new source ([`keyframe`]). Audio that the policy does not allow never
+//! leaves the server.
+//!
+//! # Layout
+//!
+//! - [`plane`]: the handle ([`MediaPlane`]) and the types at its boundary.
+//! - [`driver`]: the task and its run loop.
+//! - [`signaling`]: creating, renegotiating and removing connections.
+//! - [`forwarding`]: routes, packets and keyframe requests between them.
+//! - [`demux`]: datagram → connection.
+//! - [`engine`]: how a server-side connection is configured.
+//! - [`peer`]: one connection, its inbound tracks and outgoing legs.
+//! - [`router`]: policy → source per leg.
+//! - [`rewrite`]: SSRC, payload type, sequence, timestamp, extensions.
+//! - [`keyframe`]: keyframe detection and the PLI throttle.
+//! - [`rtcp_tap`]: lets PLI/FIR and reports reach the router.
+//! - [`speaker`]: active speaker from audio levels (open mode).
+//! - [`stats`]: [`LinkStats`] from our own counters and receiver reports.
+
+mod demux;
+mod driver;
+mod engine;
+mod error;
+mod forwarding;
+mod keyframe;
+mod peer;
+mod plane;
+mod rewrite;
+mod router;
+mod rtcp_tap;
+mod signaling;
+mod speaker;
+mod stats;
+
+pub use error::MediaError;
+pub use plane::{BadPeerId, LinkEvent, MediaPlane, PeerId, PeerKind, Signal};
+pub use stats::LinkStats;

@@ -1,0 +1,135 @@
+//! Which connection a datagram on the shared socket belongs to.
+//!
+//! Every peer connection shares one UDP port, so the socket task has to pick
+//! the connection for each datagram itself. ICE gives a handle that needs no
+//! state: a STUN request carries `USERNAME = <our ufrag>:<their ufrag>`, and
+//! our ufrag is unique per connection. The server runs ICE-lite, so every
+//! path starts with such a request from the client; its source address is
+//! then remembered and DTLS, SRTP and SRTCP from that address follow it.
+//! A client that moves (new NAT binding, ICE restart) sends a new request
+//! from its new address, which re-points the address.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::SocketAddr;
+
+const STUN_MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
+const STUN_HEADER_LEN: usize = 20;
+const ATTR_USERNAME: u16 = 0x0006;
+
+/// Routes datagrams to connection keys.
+#[derive(Debug)]
+pub(crate) struct Demux<K> {
+    by_ufrag: HashMap<String, K>,
+    by_addr: HashMap<SocketAddr, K>,
+}
+
+impl<K: Clone + Eq + Hash> Demux<K> {
+    pub(crate) fn new() -> Self {
+        Demux {
+            by_ufrag: HashMap::new(),
+            by_addr: HashMap::new(),
+        }
+    }
+
+    /// Makes STUN requests naming `ufrag` reach `key`. An ICE restart adds the
+    /// new ufrag; the old one stays until [`Demux::forget`], so checks that
+    /// were in flight during the restart still land.
+    pub(crate) fn register_ufrag(&mut self, ufrag: &str, key: K) {
+        self.by_ufrag.insert(ufrag.to_string(), key);
+    }
+
+    /// Drops every route to `key`.
+    pub(crate) fn forget(&mut self, key: &K) {
+        self.by_ufrag.retain(|_, k| k != key);
+        self.by_addr.retain(|_, k| k != key);
+    }
+
+    /// The connection for a datagram from `from`, learning the address when
+    /// the datagram is a STUN request naming a known ufrag.
+    pub(crate) fn route(&mut self, datagram: &[u8], from: SocketAddr) -> Option<K> {
+        if let Some(ufrag) = stun_local_ufrag(datagram) {
+            if let Some(key) = self.by_ufrag.get(ufrag) {
+                self.by_addr.insert(from, key.clone());
+                return Some(key.clone());
+            }
+        }
+        self.by_addr.get(&from).cloned()
+    }
+}
+
+/// Our ufrag from a STUN message's USERNAME attribute (`ours:theirs`), if the
+/// datagram is a STUN message that has one. Bounds are checked at every step:
+/// the bytes come from anyone on the network.
+pub(crate) fn stun_local_ufrag(datagram: &[u8]) -> Option<&str> {
+    // STUN messages start with two zero bits (RFC 7983 demultiplexing) and
+    // carry the magic cookie; DTLS, RTP and RTCP never match both.
+    if datagram.len() < STUN_HEADER_LEN || datagram[0] & 0xC0 != 0 {
+        return None;
+    }
+    if datagram[4..8] != STUN_MAGIC_COOKIE {
+        return None;
+    }
+    let body_len = u16::from_be_bytes([datagram[2], datagram[3]]) as usize;
+    let end = STUN_HEADER_LEN.checked_add(body_len)?.min(datagram.len());
+    let mut at = STUN_HEADER_LEN;
+    while at + 4 <= end {
+        let kind = u16::from_be_bytes([datagram[at], datagram[at + 1]]);
+        let len = u16::from_be_bytes([datagram[at + 2], datagram[at + 3]]) as usize;
+        let value = datagram.get(at + 4..at + 4 + len)?;
+        if kind == ATTR_USERNAME {
+            let username = std::str::from_utf8(value).ok()?;
+            return username.split(':').next();
+        }
+        // Attributes are padded to a multiple of four bytes.
+        at += 4 + len.div_ceil(4) * 4;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding_request(username: &str) -> Vec<u8> {
+        let mut attr = Vec::new();
+        attr.extend_from_slice(&ATTR_USERNAME.to_be_bytes());
+        attr.extend_from_slice(&(username.len() as u16).to_be_bytes());
+        attr.extend_from_slice(username.as_bytes());
+        while attr.len() % 4 != 0 {
+            attr.push(0);
+        }
+        let mut msg = vec![0x00, 0x01];
+        msg.extend_from_slice(&(attr.len() as u16).to_be_bytes());
+        msg.extend_from_slice(&STUN_MAGIC_COOKIE);
+        msg.extend_from_slice(&[7; 12]);
+        msg.extend_from_slice(&attr);
+        msg
+    }
+
+    #[test]
+    fn reads_our_half_of_the_username() {
+        let msg = binding_request("srvfrag:clientfrag");
+        assert_eq!(stun_local_ufrag(&msg), Some("srvfrag"));
+    }
+
+    #[test]
+    fn ignores_non_stun_and_truncated_input() {
+        assert_eq!(stun_local_ufrag(&[0x80; 40]), None);
+        let msg = binding_request("abc:def");
+        assert_eq!(stun_local_ufrag(&msg[..msg.len() - 6]), None);
+        assert_eq!(stun_local_ufrag(&[]), None);
+    }
+
+    #[test]
+    fn learns_the_address_from_a_request_then_routes_by_it() {
+        let mut demux = Demux::new();
+        demux.register_ufrag("aaaa", 1u32);
+        let from: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        assert_eq!(demux.route(&[0x80, 0, 0, 0], from), None);
+        assert_eq!(demux.route(&binding_request("aaaa:zz"), from), Some(1));
+        assert_eq!(demux.route(&[0x80, 0, 0, 0], from), Some(1));
+        demux.forget(&1);
+        assert_eq!(demux.route(&[0x80, 0, 0, 0], from), None);
+    }
+}

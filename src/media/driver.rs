@@ -1,0 +1,502 @@
+//! The media task: one UDP socket, every peer connection, one loop.
+//!
+//! # Run-loop contract
+//!
+//! The task owns the socket and every `RTCPeerConnection` (the sans-IO core
+//! of webrtc-rs). It waits on three things: a command from a
+//! [`MediaPlane`](super::MediaPlane) handle, a datagram, or the earliest
+//! deadline any connection asked for. Each wakeup reads the clock once and
+//! passes that instant in; then every connection touched is *pumped*: its
+//! events handled (state changes, new tracks), its decrypted media routed to
+//! other connections' legs, its outgoing datagrams sent, its next deadline
+//! read. Forwarding touches the receivers, so pumping repeats (bounded)
+//! until nothing is left to flush.
+//!
+//! Nothing here blocks: sends use `try_send_to` (a full socket buffer drops
+//! the datagram, as the network would), signals and link events use
+//! `try_send` on bounded channels.
+
+use super::demux::Demux;
+use super::peer::Peer;
+use super::router::MediaKind;
+use super::signaling::candidate_type;
+use super::speaker::ActiveSpeaker;
+use super::stats::LinkStats;
+use super::{LinkEvent, MediaError, PeerId, PeerKind, Signal};
+use crate::config::MediaConfig;
+use crate::control::{EndpointCode, ForwardingPolicy, SessionId};
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::message::RTCMessage;
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::sansio::Protocol;
+use rtc::shared::time::SystemInstant;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a link may stay disconnected or failed before it counts as
+/// lost: ICE consent can miss a beat on a congested provincial line.
+pub(super) const LOST_GRACE: Duration = Duration::from_secs(3);
+/// A failed connection that nobody closed is dropped after this long.
+const FAILED_REAP: Duration = Duration::from_secs(60);
+const STATS_PERIOD: Duration = Duration::from_secs(1);
+/// Bound on pump rounds per wakeup; anything left is flushed next time.
+const MAX_PUMP_ROUNDS: usize = 8;
+/// Datagrams read per wakeup before the loop looks at commands and timers.
+const MAX_READ_BATCH: usize = 64;
+
+type Reply<T> = oneshot::Sender<Result<T, MediaError>>;
+
+/// Requests from [`MediaPlane`](super::MediaPlane) handles.
+pub(crate) enum Command {
+    SetPolicy {
+        session: SessionId,
+        policy: ForwardingPolicy,
+    },
+    AcceptOffer {
+        session: SessionId,
+        kind: PeerKind,
+        offer: String,
+        reply: Reply<(PeerId, String, mpsc::Receiver<Signal>)>,
+    },
+    AcceptAnswer {
+        peer: PeerId,
+        sdp: String,
+        reply: Reply<()>,
+    },
+    AddCandidate {
+        peer: PeerId,
+        json: String,
+        reply: Reply<()>,
+    },
+    RestartIce {
+        peer: PeerId,
+        reply: Reply<()>,
+    },
+    Close {
+        peer: PeerId,
+        reply: Reply<()>,
+    },
+}
+
+#[derive(Default)]
+pub(super) struct Session {
+    pub(super) policy: ForwardingPolicy,
+    pub(super) speaker: ActiveSpeaker,
+    /// The peer publishing each endpoint's media (the latest to join wins).
+    pub(super) publishers: HashMap<EndpointCode, PeerId>,
+}
+
+pub(super) type RouteKey = (SessionId, EndpointCode, MediaKind);
+
+pub(super) struct Driver {
+    pub(super) socket: UdpSocket,
+    pub(super) local_addr: SocketAddr,
+    pub(super) candidate_addr: SocketAddr,
+    pub(super) demux: Demux<PeerId>,
+    pub(super) peers: HashMap<PeerId, Peer>,
+    pub(super) sessions: HashMap<SessionId, Session>,
+    /// Which legs each publisher's track feeds, rebuilt when a policy,
+    /// a peer or the active speaker changes.
+    pub(super) routes: HashMap<RouteKey, Vec<(PeerId, usize)>>,
+    pub(super) dirty: HashSet<PeerId>,
+    pub(super) events: mpsc::Sender<LinkEvent>,
+    pub(super) links: Arc<Mutex<Vec<LinkStats>>>,
+    pub(super) started: Instant,
+    pub(super) wall: SystemInstant,
+}
+
+/// Binds the socket and starts the task.
+pub(crate) async fn spawn(
+    cfg: &MediaConfig,
+    links: Arc<Mutex<Vec<LinkStats>>>,
+) -> Result<
+    (
+        mpsc::UnboundedSender<Command>,
+        SocketAddr,
+        mpsc::Receiver<LinkEvent>,
+    ),
+    MediaError,
+> {
+    let socket = UdpSocket::bind(SocketAddr::new(cfg.bind_ip, cfg.udp_port))
+        .await
+        .map_err(MediaError::Bind)?;
+    let local_addr = socket.local_addr().map_err(MediaError::Bind)?;
+    let candidate_ip = cfg
+        .public_ip
+        .unwrap_or_else(|| advertised_ip(local_addr.ip()));
+    let candidate_addr = SocketAddr::new(candidate_ip, local_addr.port());
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (ev_tx, ev_rx) = mpsc::channel(1024);
+    let now = Instant::now();
+    let driver = Driver {
+        socket,
+        local_addr,
+        candidate_addr,
+        demux: Demux::new(),
+        peers: HashMap::new(),
+        sessions: HashMap::new(),
+        routes: HashMap::new(),
+        dirty: HashSet::new(),
+        events: ev_tx,
+        links,
+        started: now,
+        wall: SystemInstant::now(now),
+    };
+    tracing::info!(%local_addr, %candidate_addr, "media plane listening");
+    tokio::spawn(driver.run(cmd_rx));
+    Ok((cmd_tx, local_addr, ev_rx))
+}
+
+/// The address written into candidates when no public IP is configured: the
+/// bound one, or, when bound to the wildcard, the interface the default route
+/// leaves by. Connecting a UDP socket sends nothing; it only asks the
+/// routing table.
+fn advertised_ip(bound: IpAddr) -> IpAddr {
+    if !bound.is_unspecified() {
+        return bound;
+    }
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("192.0.2.1:9").map(|_| s))
+        .and_then(|s| s.local_addr());
+    match probe {
+        Ok(addr) => addr.ip(),
+        Err(_) => IpAddr::from([127, 0, 0, 1]),
+    }
+}
+
+impl Driver {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut buf = vec![0u8; 2048];
+        let mut next_stats = Instant::now() + STATS_PERIOD;
+        loop {
+            self.flush(Instant::now());
+            let deadline = self
+                .peers
+                .values()
+                .filter_map(|p| p.next_timeout)
+                .min()
+                .map_or(next_stats, |t| t.min(next_stats));
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd, Instant::now()),
+                    None => break,
+                },
+                res = self.socket.recv_from(&mut buf) => {
+                    if let Ok((n, from)) = res {
+                        let now = Instant::now();
+                        self.on_datagram(&buf[..n], from, now);
+                        for _ in 0..MAX_READ_BATCH {
+                            match self.socket.try_recv_from(&mut buf) {
+                                Ok((n, from)) => self.on_datagram(&buf[..n], from, now),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    let now = Instant::now();
+                    for peer in self.peers.values_mut() {
+                        if peer.next_timeout.is_some_and(|t| t <= now) {
+                            if let Err(err) = peer.pc.handle_timeout(now) {
+                                tracing::debug!(peer = %peer.id, %err, "timeout handling failed");
+                            }
+                            self.dirty.insert(peer.id);
+                        }
+                    }
+                    if now >= next_stats {
+                        self.tick(now);
+                        next_stats = now + STATS_PERIOD;
+                    }
+                }
+            }
+        }
+        for peer in self.peers.values_mut() {
+            let _ = peer.pc.close();
+        }
+        tracing::info!("media plane stopped");
+    }
+
+    fn on_datagram(&mut self, data: &[u8], from: SocketAddr, now: Instant) {
+        let Some(id) = self.demux.route(data, from) else {
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let msg = TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                local_addr: self.local_addr,
+                peer_addr: from,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: bytes::BytesMut::from(data),
+        };
+        peer.remote_addr = Some(from);
+        if let Err(err) = peer.pc.handle_read(msg) {
+            tracing::trace!(peer = %id, %err, "datagram refused");
+        }
+        self.dirty.insert(id);
+    }
+
+    /// Pumps dirty peers until quiet (bounded).
+    fn flush(&mut self, now: Instant) {
+        for _ in 0..MAX_PUMP_ROUNDS {
+            if self.dirty.is_empty() {
+                break;
+            }
+            let batch: Vec<PeerId> = self.dirty.drain().collect();
+            for id in batch {
+                self.pump(id, now);
+            }
+        }
+    }
+
+    fn pump(&mut self, id: PeerId, now: Instant) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let mut state_changes = Vec::new();
+        let mut tracks_opened = false;
+        while let Some(event) = peer.pc.poll_event() {
+            match event {
+                RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => {
+                    state_changes.push(state)
+                }
+                RTCPeerConnectionEvent::OnSignalingStateChangeEvent(state) => {
+                    peer.signaling = state
+                }
+                RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                    peer.on_track_open(&init);
+                    tracks_opened = true;
+                }
+                _ => {}
+            }
+        }
+        let mut media = Vec::new();
+        while let Some(msg) = peer.pc.poll_read() {
+            media.push(msg);
+        }
+        if peer.maybe_offer(now) {
+            if let Some(ufrag) = peer.local_ufrag() {
+                self.demux.register_ufrag(&ufrag, id);
+            }
+        }
+        self.send_datagrams(id);
+        for state in state_changes {
+            self.on_state(id, state, now);
+        }
+        if tracks_opened {
+            if let Some(session) = self.peers.get(&id).map(|p| p.session.clone()) {
+                self.rebuild_routes(&session, now);
+            }
+        }
+        for msg in media {
+            match msg.message {
+                RTCMessage::RtpPacket(track_id, packet) => {
+                    self.forward(id, &track_id, packet, msg.now)
+                }
+                RTCMessage::RtcpPacket(_, packets) => self.on_rtcp(id, &packets, msg.now),
+                _ => {}
+            }
+        }
+        self.send_datagrams(id);
+    }
+
+    fn send_datagrams(&mut self, id: PeerId) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        while let Some(out) = peer.pc.poll_write() {
+            if let Err(err) = self
+                .socket
+                .try_send_to(&out.message, out.transport.peer_addr)
+            {
+                tracing::trace!(peer = %id, %err, "datagram dropped on send");
+            }
+        }
+        peer.next_timeout = peer.pc.poll_timeout();
+    }
+
+    pub(super) fn emit(&self, event: LinkEvent) {
+        if self.events.try_send(event).is_err() {
+            tracing::warn!("link event dropped: receiver full or gone");
+        }
+    }
+
+    fn on_state(&mut self, id: PeerId, state: RTCPeerConnectionState, now: Instant) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        peer.state = state;
+        tracing::debug!(peer = %id, %state, "connection state");
+        match state {
+            RTCPeerConnectionState::Connected => {
+                peer.down_since = None;
+                if !peer.up {
+                    peer.up = true;
+                    if let Some(endpoint) = peer.endpoint().cloned() {
+                        let session = peer.session.clone();
+                        self.emit(LinkEvent::Up {
+                            session: session.clone(),
+                            endpoint,
+                            peer: id,
+                        });
+                        self.rebuild_routes(&session, now);
+                    }
+                }
+            }
+            RTCPeerConnectionState::Disconnected | RTCPeerConnectionState::Failed => {
+                peer.down_since.get_or_insert(now);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command, now: Instant) {
+        match cmd {
+            Command::SetPolicy { session, policy } => {
+                self.sessions.entry(session.clone()).or_default().policy = policy;
+                self.ensure_tiles(&session);
+                self.rebuild_routes(&session, now);
+            }
+            Command::AcceptOffer {
+                session,
+                kind,
+                offer,
+                reply,
+            } => {
+                let _ = reply.send(self.accept_offer(session, kind, &offer, now));
+            }
+            Command::AcceptAnswer { peer, sdp, reply } => {
+                let _ = reply.send(self.accept_answer(peer, sdp, now));
+            }
+            Command::AddCandidate { peer, json, reply } => {
+                let _ = reply.send(self.add_candidate(peer, &json));
+            }
+            Command::RestartIce { peer, reply } => {
+                let result = match self.peers.get_mut(&peer) {
+                    Some(p) => {
+                        p.pc.restart_ice();
+                        p.wants_offer = true;
+                        self.dirty.insert(peer);
+                        Ok(())
+                    }
+                    None => Err(MediaError::UnknownPeer),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Close { peer, reply } => {
+                let result = if self.peers.contains_key(&peer) {
+                    self.remove_peer(peer, true, now);
+                    Ok(())
+                } else {
+                    Err(MediaError::UnknownPeer)
+                };
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    /// Once a second: active speakers, lost links, link stats.
+    fn tick(&mut self, now: Instant) {
+        let mut changed = Vec::new();
+        for (id, state) in self.sessions.iter_mut() {
+            if state.policy.floor_follows_active_speaker
+                && state.speaker.decide(&state.policy.audible)
+            {
+                changed.push(id.clone());
+            }
+        }
+        for session in changed {
+            self.rebuild_routes(&session, now);
+        }
+
+        let mut lost = Vec::new();
+        let mut reap = Vec::new();
+        for peer in self.peers.values_mut() {
+            let Some(since) = peer.down_since else {
+                continue;
+            };
+            let down_for = now.saturating_duration_since(since);
+            if peer.up && down_for >= LOST_GRACE {
+                peer.up = false;
+                if let Some(endpoint) = peer.endpoint().cloned() {
+                    lost.push(LinkEvent::Lost {
+                        session: peer.session.clone(),
+                        endpoint,
+                        peer: peer.id,
+                    });
+                }
+            }
+            if peer.state == RTCPeerConnectionState::Failed && down_for >= FAILED_REAP {
+                reap.push(peer.id);
+            }
+        }
+        for event in lost {
+            self.emit(event);
+        }
+        for id in reap {
+            self.remove_peer(id, false, now);
+        }
+        self.publish_stats();
+    }
+
+    fn publish_stats(&mut self) {
+        let period = STATS_PERIOD.as_secs_f64();
+        let mut out = Vec::with_capacity(self.peers.len());
+        for peer in self.peers.values_mut() {
+            let bytes_in: u64 = peer.inbound.iter().map(|t| t.stats.bytes).sum();
+            let bytes_out: u64 = peer.legs.iter().map(|l| l.bytes).sum();
+            let (prev_in, prev_out) = peer.last_bytes;
+            peer.bitrate = (
+                ((bytes_in.saturating_sub(prev_in)) as f64 * 8.0 / period) as u64,
+                ((bytes_out.saturating_sub(prev_out)) as f64 * 8.0 / period) as u64,
+            );
+            peer.last_bytes = (bytes_in, bytes_out);
+            let losses: Vec<f64> = peer
+                .inbound
+                .iter_mut()
+                .map(|t| t.stats.take_loss())
+                .collect();
+            peer.loss_up = losses.iter().copied().fold(0.0, f64::max);
+            let candidate_type = peer
+                .remote_addr
+                .map(|a| candidate_type(&peer.remote_candidates, a));
+            let reported: Vec<_> = peer.legs.iter().map(|l| l.downstream).collect();
+            let rtts: Vec<f64> = reported.iter().filter_map(|d| d.rtt_ms).collect();
+            out.push(LinkStats {
+                peer: peer.id,
+                session: peer.session.clone(),
+                endpoint: peer.endpoint().cloned(),
+                state: peer.state.to_string(),
+                candidate_type,
+                rtt_ms: (!rtts.is_empty()).then(|| rtts.iter().sum::<f64>() / rtts.len() as f64),
+                loss_up: peer.loss_up,
+                loss_down: reported.iter().map(|d| d.loss).fold(0.0, f64::max),
+                jitter_up_ms: peer
+                    .inbound
+                    .iter()
+                    .map(|t| t.stats.jitter_ms(t.clock_rate))
+                    .fold(0.0, f64::max),
+                jitter_down_ms: reported.iter().map(|d| d.jitter_ms).fold(0.0, f64::max),
+                bitrate_in: peer.bitrate.0,
+                bitrate_out: peer.bitrate.1,
+                packets_forwarded: peer.legs.iter().map(|l| l.packets).sum(),
+                packets_received: peer.inbound.iter().map(|t| t.stats.received()).sum(),
+                keyframe_requests: peer.keyframe_requests,
+            });
+        }
+        out.sort_by(|a, b| (&a.session, &a.endpoint).cmp(&(&b.session, &b.endpoint)));
+        match self.links.lock() {
+            Ok(mut links) => *links = out,
+            Err(poisoned) => *poisoned.into_inner() = out,
+        }
+    }
+}

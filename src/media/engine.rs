@@ -1,0 +1,116 @@
+//! How one server-side peer connection is configured.
+//!
+//! Every choice here is a fact about the deployment, not a default of the
+//! stack: ICE-lite (the server has one well-known address and never needs
+//! to probe; it also means every path starts with a STUN request the socket
+//! task can route by ufrag), fixed per-connection ICE credentials (the
+//! ufrag is the routing key), no mDNS (no multicast on the operator's
+//! network), the DTLS server role when answering (so the server picks the
+//! cheaper AES-GCM SRTP profile when the client offers it), and the one
+//! host candidate built from the configured public address.
+
+use super::rtcp_tap::{RtcpTap, TAP_SLOT};
+use super::MediaError;
+use rand::distr::{Alphanumeric, SampleString};
+use rtc::interceptor::{Registry, Slot};
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::MediaEngine;
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate,
+};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// RFC 6464 audio level: the active-speaker detector reads it, and it is
+/// worth forwarding (a receiver's own level meters use it).
+pub(crate) const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+/// Rotation of the camera image; meaningless if dropped.
+pub(crate) const VIDEO_ORIENTATION_URI: &str = "urn:3gpp:video-orientation";
+
+/// Extensions carried from a publisher to its subscribers. Everything else
+/// (MID, RID, transport-wide sequence numbers, send times) describes one
+/// hop and is either written by the outgoing stack or must not travel.
+pub(crate) const FORWARDED_EXTENSIONS: [&str; 2] = [AUDIO_LEVEL_URI, VIDEO_ORIENTATION_URI];
+
+/// A fresh ICE username fragment and password (RFC 8839: at least 4 and
+/// 22 characters of ice-char).
+pub(crate) fn ice_credentials() -> (String, String) {
+    let mut rng = rand::rng();
+    (
+        Alphanumeric.sample_string(&mut rng, 16),
+        Alphanumeric.sample_string(&mut rng, 32),
+    )
+}
+
+/// Builds a server-side peer connection with `ufrag`/`pwd` and a host
+/// candidate at `candidate_addr`.
+pub(crate) fn build_peer(
+    ufrag: &str,
+    pwd: &str,
+    candidate_addr: SocketAddr,
+    now: Instant,
+) -> Result<RTCPeerConnection, MediaError> {
+    let mut media_engine = MediaEngine::default();
+    media_engine
+        .register_default_codecs()
+        .map_err(MediaError::stack)?;
+    media_engine
+        .register_header_extension(
+            RTCRtpHeaderExtensionCapability {
+                uri: AUDIO_LEVEL_URI.to_string(),
+            },
+            RtpCodecKind::Audio,
+            None,
+        )
+        .map_err(MediaError::stack)?;
+    media_engine
+        .register_header_extension(
+            RTCRtpHeaderExtensionCapability {
+                uri: VIDEO_ORIENTATION_URI.to_string(),
+            },
+            RtpCodecKind::Video,
+            None,
+        )
+        .map_err(MediaError::stack)?;
+    let registry = register_default_interceptors(Registry::new(), &mut media_engine)
+        .map_err(MediaError::stack)?
+        .with(Slot::from(TAP_SLOT), RtcpTap::default());
+
+    let settings = SettingEngineBuilder::new()
+        .with_lite(true)
+        .with_ice_credentials(ufrag.to_string(), pwd.to_string())
+        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+        .with_answering_dtls_role(RTCDtlsRole::Server)
+        .build();
+
+    let mut pc = RTCPeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_media_engine(media_engine)
+        .with_setting_engine(settings)
+        .with_interceptor_registry(registry)
+        .build(now)
+        .map_err(MediaError::stack)?;
+
+    let candidate = CandidateHostConfig {
+        base_config: CandidateConfig {
+            network: "udp".to_owned(),
+            address: candidate_addr.ip().to_string(),
+            port: candidate_addr.port(),
+            component: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+    .new_candidate_host()
+    .map_err(MediaError::stack)?;
+    let init = RTCIceCandidate::from(&candidate)
+        .to_json()
+        .map_err(MediaError::stack)?;
+    pc.add_local_candidate(init).map_err(MediaError::stack)?;
+    Ok(pc)
+}

@@ -1,0 +1,284 @@
+//! Forwarding: which leg each publisher feeds, and the packets and
+//! keyframe requests that follow from it. Part of the media task
+//! ([`Driver`]); nothing here blocks or reads a clock.
+
+use super::driver::Driver;
+use super::engine::AUDIO_LEVEL_URI;
+use super::keyframe::VideoCodec;
+use super::rewrite::Verdict;
+use super::router::{source_for, MediaKind, SlotKind};
+use super::stats;
+use super::PeerId;
+use crate::control::{EndpointCode, SessionId};
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtcp::reception_report::ReceptionReport;
+use rtc::rtcp::sender_report::SenderReport;
+use std::time::Instant;
+
+impl Driver {
+    /// Gives the chair's connection a tile (audio + video leg) per other
+    /// participant of its session; new tiles go out in a server offer.
+    pub(super) fn ensure_tiles(&mut self, session: &SessionId) {
+        let Some(state) = self.sessions.get(session) else {
+            return;
+        };
+        let Some(chair) = state.policy.chair.clone() else {
+            return;
+        };
+        let others: Vec<EndpointCode> = state
+            .publishers
+            .keys()
+            .filter(|c| **c != chair)
+            .cloned()
+            .collect();
+        for peer in self.peers.values_mut() {
+            if peer.session != *session || peer.endpoint() != Some(&chair) {
+                continue;
+            }
+            for code in &others {
+                let slot = SlotKind::Tile(code.clone());
+                if peer.has_slot(&slot) {
+                    continue;
+                }
+                match peer.add_slot(slot) {
+                    Ok(()) => {
+                        peer.wants_offer = true;
+                        self.dirty.insert(peer.id);
+                    }
+                    Err(err) => tracing::warn!(peer = %peer.id, %err, "cannot add tile"),
+                }
+            }
+        }
+    }
+
+    /// Recomputes every leg's source in `session`; a leg whose source
+    /// changed waits for a keyframe, which is requested from the new source.
+    pub(super) fn rebuild_routes(&mut self, session: &SessionId, now: Instant) {
+        let Some(state) = self.sessions.get(session) else {
+            return;
+        };
+        self.routes.retain(|(s, _, _), _| s != session);
+        let mut keyframes_wanted = Vec::new();
+        for peer in self.peers.values_mut() {
+            if peer.session != *session {
+                continue;
+            }
+            for (index, leg) in peer.legs.iter_mut().enumerate() {
+                let source = source_for(
+                    &state.policy,
+                    state.speaker.current(),
+                    &peer.kind,
+                    &leg.slot,
+                    leg.kind,
+                );
+                if source != leg.source {
+                    leg.source = source.clone();
+                    if let (Some(src), MediaKind::Video) = (&source, leg.kind) {
+                        keyframes_wanted.push(src.clone());
+                    }
+                }
+                if let Some(src) = source {
+                    self.routes
+                        .entry((session.clone(), src, leg.kind))
+                        .or_default()
+                        .push((peer.id, index));
+                }
+            }
+        }
+        let publishers: Vec<PeerId> = keyframes_wanted
+            .iter()
+            .filter_map(|e| state.publishers.get(e).copied())
+            .collect();
+        for publisher in publishers {
+            self.request_keyframe(publisher, now);
+        }
+    }
+
+    /// Sends a PLI for the publisher's video, at most once per interval.
+    pub(super) fn request_keyframe(&mut self, publisher: PeerId, now: Instant) {
+        let Some(peer) = self.peers.get_mut(&publisher) else {
+            return;
+        };
+        let mut sent = 0;
+        for track in peer.inbound.iter_mut() {
+            if track.kind != MediaKind::Video || !track.pli.allow(now) {
+                continue;
+            }
+            let Some(mut receiver) = peer.pc.rtp_receiver(track.receiver_id) else {
+                continue;
+            };
+            let pli = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc: track.ssrc,
+            };
+            match receiver.write_rtcp(now, vec![Box::new(pli)]) {
+                Ok(()) => sent += 1,
+                Err(err) => tracing::debug!(peer = %publisher, %err, "PLI not sent"),
+            }
+        }
+        if sent > 0 {
+            peer.keyframe_requests += sent;
+            self.dirty.insert(publisher);
+        }
+    }
+
+    /// Routes one RTP packet from `from`'s track to every leg it feeds.
+    pub(super) fn forward(
+        &mut self,
+        from: PeerId,
+        track_id: &str,
+        packet: rtc::rtp::Packet,
+        now: Instant,
+    ) {
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return;
+        };
+        let Some(endpoint) = peer.endpoint().cloned() else {
+            return;
+        };
+        let tag = peer.tag(packet.header.ssrc);
+        let Some(track) = peer.inbound.iter_mut().find(|t| t.track_id == track_id) else {
+            return;
+        };
+        let clock = track
+            .codecs
+            .clock_rate(packet.header.payload_type)
+            .unwrap_or(track.clock_rate);
+        track.clock_rate = clock;
+        track.ssrc = packet.header.ssrc;
+        let arrival = stats::secs_since(self.started, now);
+        track.stats.on_packet(
+            packet.header.sequence_number,
+            packet.header.timestamp,
+            clock,
+            arrival,
+            packet.payload.len(),
+        );
+        let kind = track.kind;
+        let codecs = track.codecs.clone();
+        let session = peer.session.clone();
+        if kind == MediaKind::Audio {
+            if let Some(id) = codecs.extension_id(AUDIO_LEVEL_URI) {
+                if let Some(ext) = packet.header.extensions.iter().find(|e| e.id == id) {
+                    if let Some(state) = self.sessions.get_mut(&session) {
+                        state.speaker.on_level(&endpoint, &ext.payload);
+                    }
+                }
+            }
+        }
+        let key = (session, endpoint.clone(), kind);
+        let Some(targets) = self.routes.get(&key).cloned() else {
+            return;
+        };
+        let video_codec = codecs
+            .mime(packet.header.payload_type)
+            .map_or(VideoCodec::Other, VideoCodec::from_mime);
+        let mut need_keyframe = false;
+        for (to, index) in targets {
+            let Some(receiver) = self.peers.get_mut(&to) else {
+                continue;
+            };
+            let Some(leg) = receiver.legs.get_mut(index) else {
+                continue;
+            };
+            if leg.source.as_ref() != Some(&endpoint) {
+                continue;
+            }
+            let mut out = packet.clone();
+            if !leg.translation_for(tag, &codecs).apply(&mut out.header) {
+                continue;
+            }
+            let payload = &packet.payload;
+            let verdict = leg.rewriter.forward(
+                tag,
+                &mut out.header,
+                kind == MediaKind::Video,
+                || video_codec.is_keyframe_start(payload),
+                now,
+            );
+            match verdict {
+                Verdict::Send => {
+                    let size = out.payload.len() as u64;
+                    let sender_id = leg.sender_id;
+                    leg.packets += 1;
+                    leg.bytes += size;
+                    if let Some(mut sender) = receiver.pc.rtp_sender(sender_id) {
+                        if let Err(err) = sender.write_rtp(now, out) {
+                            tracing::trace!(peer = %to, %err, "leg refused packet");
+                        }
+                    }
+                    self.dirty.insert(to);
+                }
+                Verdict::AwaitKeyframe => need_keyframe = true,
+                Verdict::Stale => {}
+            }
+        }
+        if need_keyframe {
+            self.request_keyframe(from, now);
+        }
+    }
+
+    /// Keyframe requests go to whoever feeds the leg they name; report
+    /// blocks about our legs become that link's downstream figures.
+    pub(super) fn on_rtcp(
+        &mut self,
+        from: PeerId,
+        packets: &[Box<dyn rtc::rtcp::Packet>],
+        now: Instant,
+    ) {
+        let mut keyframe_for = Vec::new();
+        {
+            let Some(peer) = self.peers.get_mut(&from) else {
+                return;
+            };
+            let ntp_now = self.wall.ntp(now);
+            let mut blocks: Vec<&ReceptionReport> = Vec::new();
+            for packet in packets {
+                let any = packet.as_any();
+                let media_ssrc = if let Some(pli) = any.downcast_ref::<PictureLossIndication>() {
+                    Some(pli.media_ssrc)
+                } else if let Some(fir) = any.downcast_ref::<FullIntraRequest>() {
+                    fir.fir.first().map(|e| e.ssrc).or(Some(fir.media_ssrc))
+                } else {
+                    None
+                };
+                if let Some(ssrc) = media_ssrc {
+                    if let Some(src) = peer
+                        .legs
+                        .iter()
+                        .find(|l| l.ssrc == ssrc)
+                        .and_then(|l| l.source.clone())
+                    {
+                        keyframe_for.push(src);
+                    }
+                }
+                if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
+                    blocks.extend(rr.reports.iter());
+                }
+                if let Some(sr) = any.downcast_ref::<SenderReport>() {
+                    blocks.extend(sr.reports.iter());
+                }
+            }
+            for block in blocks {
+                if let Some(leg) = peer.legs.iter_mut().find(|l| l.ssrc == block.ssrc) {
+                    leg.downstream = stats::downstream(block, ntp_now, leg.clock_rate);
+                }
+            }
+        }
+        let Some(session) = self.peers.get(&from).map(|p| p.session.clone()) else {
+            return;
+        };
+        for endpoint in keyframe_for {
+            let publisher = self
+                .sessions
+                .get(&session)
+                .and_then(|s| s.publishers.get(&endpoint))
+                .copied();
+            if let Some(publisher) = publisher {
+                self.request_keyframe(publisher, now);
+            }
+        }
+    }
+}

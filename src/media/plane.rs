@@ -1,0 +1,252 @@
+//! The handle the rest of the server holds: [`MediaPlane`], and the types
+//! that cross its boundary.
+//!
+//! Every method sends a command to the one media task and, where there is
+//! something to wait for, awaits its reply; the task owns every connection,
+//! so no lock is held around WebRTC state.
+
+use super::driver::{self, Command};
+use super::stats::LinkStats;
+use super::MediaError;
+use crate::config::MediaConfig;
+use crate::control::{EndpointCode, ForwardingPolicy, SessionId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+/// Who a peer connection belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PeerKind {
+    /// A browser or WHIP publisher of that endpoint; the chair is the
+    /// central endpoint's code. Publishes, and receives the `chair` and
+    /// `floor` slots (plus every endpoint's tiles when it is the chair).
+    Participant(EndpointCode),
+    /// A WHEP viewer of the programme: receives only.
+    Viewer,
+}
+
+/// A peer connection's id: unguessable, printed in WHIP/WHEP `Location` URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub(crate) u128);
+
+impl PeerId {
+    pub(crate) fn random() -> PeerId {
+        PeerId(rand::random())
+    }
+}
+
+impl fmt::Display for PeerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+/// The text is not a peer id.
+#[derive(Debug, thiserror::Error)]
+#[error("not a peer id")]
+pub struct BadPeerId;
+
+impl FromStr for PeerId {
+    type Err = BadPeerId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() != 32 {
+            return Err(BadPeerId);
+        }
+        u128::from_str_radix(s, 16)
+            .map(PeerId)
+            .map_err(|_| BadPeerId)
+    }
+}
+
+impl Serialize for PeerId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PeerId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What happened to a participant's link; the server turns these into
+/// `Connect`, `Disconnect` and `Leave` commands. Viewers raise none (they
+/// are not in the attendance).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// ICE and DTLS are up: media can flow.
+    Up {
+        /// Session.
+        session: SessionId,
+        /// The endpoint whose link came up.
+        endpoint: EndpointCode,
+        /// Its peer connection.
+        peer: PeerId,
+    },
+    /// The link stayed disconnected or failed past a short grace.
+    Lost {
+        /// Session.
+        session: SessionId,
+        /// The endpoint whose link was lost.
+        endpoint: EndpointCode,
+        /// Its peer connection.
+        peer: PeerId,
+    },
+    /// The peer was closed by [`MediaPlane::close`] (WHIP DELETE, leave).
+    Closed {
+        /// Session.
+        session: SessionId,
+        /// The endpoint whose link was closed.
+        endpoint: EndpointCode,
+        /// Its peer connection.
+        peer: PeerId,
+    },
+}
+
+/// A message the server must relay to a `/ws` client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal {
+    /// A server-initiated offer (new tiles for the chair, ICE restart);
+    /// the client answers through [`MediaPlane::accept_answer`].
+    Offer(String),
+    /// A server candidate, JSON of `RTCIceCandidateInit`. The server's one
+    /// candidate is already in every SDP it writes, so this is rarely sent.
+    Candidate(String),
+}
+
+/// The SFU. Cheap to clone; the media task stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct MediaPlane {
+    commands: mpsc::UnboundedSender<Command>,
+    local_addr: SocketAddr,
+    links: Arc<Mutex<Vec<LinkStats>>>,
+}
+
+impl fmt::Debug for MediaPlane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MediaPlane")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MediaPlane {
+    /// Binds the UDP socket and starts the media task. Link events arrive on
+    /// the returned receiver.
+    pub async fn start(
+        cfg: &MediaConfig,
+    ) -> Result<(MediaPlane, mpsc::Receiver<LinkEvent>), MediaError> {
+        let links = Arc::new(Mutex::new(Vec::new()));
+        let (commands, local_addr, events) = driver::spawn(cfg, links.clone()).await?;
+        Ok((
+            MediaPlane {
+                commands,
+                local_addr,
+                links,
+            },
+            events,
+        ))
+    }
+
+    /// The bound UDP address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Replaces the policy applied to `session`. Slots switch at once (video
+    /// at the new source's next keyframe, which is requested).
+    pub fn set_policy(&self, session: &SessionId, policy: ForwardingPolicy) {
+        // A stopped task has no sessions left to apply it to.
+        let _ = self.commands.send(Command::SetPolicy {
+            session: session.clone(),
+            policy,
+        });
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, MediaError>>) -> Command,
+    ) -> Result<T, MediaError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .map_err(|_| MediaError::Stopped)?;
+        rx.await.map_err(|_| MediaError::Stopped)?
+    }
+
+    /// Answers a client's offer: creates its peer connection in `session`.
+    /// Returns the peer id, the SDP answer (complete: it carries the
+    /// server's candidate) and the channel of later server-to-client signals.
+    pub async fn accept_offer(
+        &self,
+        session: &SessionId,
+        kind: PeerKind,
+        offer_sdp: &str,
+    ) -> Result<(PeerId, String, mpsc::Receiver<Signal>), MediaError> {
+        let session = session.clone();
+        let offer = offer_sdp.to_string();
+        self.ask(|reply| Command::AcceptOffer {
+            session,
+            kind,
+            offer,
+            reply,
+        })
+        .await
+    }
+
+    /// The client's answer to a server-initiated [`Signal::Offer`].
+    pub async fn accept_answer(&self, peer: &PeerId, sdp: &str) -> Result<(), MediaError> {
+        let (peer, sdp) = (*peer, sdp.to_string());
+        self.ask(|reply| Command::AcceptAnswer { peer, sdp, reply })
+            .await
+    }
+
+    /// A trickled client candidate (JSON of `RTCIceCandidateInit`).
+    pub async fn add_candidate(
+        &self,
+        peer: &PeerId,
+        candidate_json: &str,
+    ) -> Result<(), MediaError> {
+        let (peer, json) = (*peer, candidate_json.to_string());
+        self.ask(|reply| Command::AddCandidate { peer, json, reply })
+            .await
+    }
+
+    /// Restarts ICE: a [`Signal::Offer`] with new credentials goes to the client.
+    pub async fn restart_ice(&self, peer: &PeerId) -> Result<(), MediaError> {
+        let peer = *peer;
+        self.ask(|reply| Command::RestartIce { peer, reply }).await
+    }
+
+    /// Closes the peer; a participant's link gets a [`LinkEvent::Closed`].
+    pub async fn close(&self, peer: &PeerId) -> Result<(), MediaError> {
+        let peer = *peer;
+        self.ask(|reply| Command::Close { peer, reply }).await
+    }
+
+    /// Every peer's link health, as of the last second.
+    pub fn links(&self) -> Vec<LinkStats> {
+        match self.links.lock() {
+            Ok(links) => links.clone(),
+            // A panic while the task held the lock left stale but whole data.
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_id_round_trips_through_text() {
+        let id = PeerId::random();
+        assert_eq!(id.to_string().parse::<PeerId>().ok(), Some(id));
+        assert!("xyz".parse::<PeerId>().is_err());
+    }
+}

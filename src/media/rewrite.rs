@@ -1,0 +1,264 @@
+//! Rewriting a forwarded RTP packet for one subscriber leg.
+//!
+//! A leg (an outgoing track of one subscriber, e.g. its `floor` video) is fed
+//! by different publishers over time. The subscriber must see one continuous
+//! stream: its own SSRC, the payload type negotiated on *its* leg, sequence
+//! numbers without a jump (a jump looks like loss and triggers NACK storms),
+//! timestamps that advance by roughly the wall time that passed, and header
+//! extensions under the ids negotiated on its leg. The WebRTC sender refuses
+//! (silently) any packet that gets one of these wrong.
+//!
+//! Sequence numbers and timestamps keep their offsets while one source feeds
+//! the leg, so loss and reordering upstream stay visible downstream (NACK
+//! and the jitter buffer need that); offsets are recomputed only at a switch.
+
+use rtc::rtp::header::{Extension, Header};
+use std::time::Instant;
+
+/// Which upstream stream a packet came from: a switch is any change of it,
+/// including the same publisher restarting with a new SSRC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct StreamTag {
+    pub(crate) publisher: u64,
+    pub(crate) ssrc: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Current {
+    tag: StreamTag,
+    seq_offset: u16,
+    ts_offset: u32,
+    first_in_seq: u16,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LastOut {
+    seq: u16,
+    ts: u32,
+    at: Instant,
+}
+
+/// Sequence number and timestamp continuity for one leg.
+#[derive(Debug)]
+pub(crate) struct Rewriter {
+    ssrc: u32,
+    clock_rate: u32,
+    current: Option<Current>,
+    last_out: Option<LastOut>,
+}
+
+/// What [`Rewriter::forward`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Rewritten; send it.
+    Send,
+    /// The leg switched to this stream and waits for a keyframe.
+    AwaitKeyframe,
+    /// Older than the switch point; it would collide with numbers already used.
+    Stale,
+}
+
+impl Rewriter {
+    pub(crate) fn new(ssrc: u32, clock_rate: u32) -> Self {
+        Rewriter {
+            ssrc,
+            clock_rate: clock_rate.max(1),
+            current: None,
+            last_out: None,
+        }
+    }
+
+    /// Rewrites SSRC, sequence number and timestamp in place. `keyframe`
+    /// is asked only at a switch, and only if `wait_for_keyframe`.
+    pub(crate) fn forward(
+        &mut self,
+        tag: StreamTag,
+        header: &mut Header,
+        wait_for_keyframe: bool,
+        keyframe: impl FnOnce() -> bool,
+        now: Instant,
+    ) -> Verdict {
+        let current = match self.current {
+            Some(c) if c.tag == tag => {
+                if (header.sequence_number.wrapping_sub(c.first_in_seq) as i16) < 0 {
+                    return Verdict::Stale;
+                }
+                c
+            }
+            _ => {
+                if wait_for_keyframe && !keyframe() {
+                    return Verdict::AwaitKeyframe;
+                }
+                let c = self.switch_point(tag, header, now);
+                self.current = Some(c);
+                c
+            }
+        };
+        let seq = header.sequence_number.wrapping_add(current.seq_offset);
+        let ts = header.timestamp.wrapping_add(current.ts_offset);
+        header.sequence_number = seq;
+        header.timestamp = ts;
+        header.ssrc = self.ssrc;
+        let newer = self
+            .last_out
+            .is_none_or(|last| (seq.wrapping_sub(last.seq) as i16) > 0);
+        if newer {
+            self.last_out = Some(LastOut { seq, ts, at: now });
+        }
+        Verdict::Send
+    }
+
+    /// Offsets that make the first packet of the new stream follow the last
+    /// one sent: next sequence number, and a timestamp advanced by the wall
+    /// time since (at least one tick, so no two frames share a timestamp).
+    fn switch_point(&self, tag: StreamTag, header: &Header, now: Instant) -> Current {
+        let (seq_out, ts_out) = match self.last_out {
+            Some(last) => {
+                let elapsed = now.saturating_duration_since(last.at);
+                let ticks = (elapsed.as_micros() * u128::from(self.clock_rate) / 1_000_000)
+                    .clamp(1, u128::from(u32::MAX / 2)) as u32;
+                (last.seq.wrapping_add(1), last.ts.wrapping_add(ticks))
+            }
+            None => (header.sequence_number, header.timestamp),
+        };
+        Current {
+            tag,
+            seq_offset: seq_out.wrapping_sub(header.sequence_number),
+            ts_offset: ts_out.wrapping_sub(header.timestamp),
+            first_in_seq: header.sequence_number,
+        }
+    }
+}
+
+/// Payload type and extension-id translation from one publisher's leg to
+/// one subscriber's leg, computed once per switch from both negotiations.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Translation {
+    /// (publisher pt, subscriber pt)
+    pub(crate) payload_types: Vec<(u8, u8)>,
+    /// (publisher id, subscriber id)
+    pub(crate) extensions: Vec<(u8, u8)>,
+}
+
+impl Translation {
+    /// Maps the payload type and extensions; `false` when the codec is not
+    /// negotiated on the subscriber's leg (the packet cannot be sent).
+    pub(crate) fn apply(&self, header: &mut Header) -> bool {
+        let Some(&(_, pt)) = self
+            .payload_types
+            .iter()
+            .find(|(from, _)| *from == header.payload_type)
+        else {
+            return false;
+        };
+        header.payload_type = pt;
+        if header.extension {
+            let kept: Vec<Extension> = header
+                .extensions
+                .drain(..)
+                .filter_map(|ext| {
+                    self.extensions
+                        .iter()
+                        .find(|(from, _)| *from == ext.id)
+                        .map(|&(_, id)| Extension {
+                            id,
+                            payload: ext.payload,
+                        })
+                })
+                .collect();
+            header.extension = !kept.is_empty();
+            header.extensions = kept;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn header(seq: u16, ts: u32) -> Header {
+        Header {
+            sequence_number: seq,
+            timestamp: ts,
+            ssrc: 999,
+            ..Header::default()
+        }
+    }
+
+    #[test]
+    fn sequence_numbers_continue_across_a_switch() {
+        let t0 = Instant::now();
+        let mut rw = Rewriter::new(42, 90_000);
+        let a = StreamTag {
+            publisher: 1,
+            ssrc: 10,
+        };
+        let b = StreamTag {
+            publisher: 2,
+            ssrc: 20,
+        };
+        let mut out = Vec::new();
+        for i in 0..5u16 {
+            let mut h = header(1000 + i, 3000 * u32::from(i));
+            assert_eq!(rw.forward(a, &mut h, false, || true, t0), Verdict::Send);
+            out.push(h);
+        }
+        let later = t0 + Duration::from_millis(100);
+        let mut h = header(60000, 7);
+        assert_eq!(
+            rw.forward(b, &mut h, true, || false, later),
+            Verdict::AwaitKeyframe
+        );
+        let mut h = header(60001, 3007);
+        assert_eq!(rw.forward(b, &mut h, true, || true, later), Verdict::Send);
+        out.push(h);
+        let mut h = header(60002, 6007);
+        assert_eq!(rw.forward(b, &mut h, true, || false, later), Verdict::Send);
+        out.push(h);
+        for pair in out.windows(2) {
+            assert_eq!(
+                pair[1].sequence_number,
+                pair[0].sequence_number.wrapping_add(1)
+            );
+            assert_eq!(pair[1].ssrc, 42);
+        }
+        // 100 ms at 90 kHz after the last timestamp sent.
+        assert_eq!(out[5].timestamp, out[4].timestamp + 9000);
+        let mut stale = header(59990, 0);
+        assert_eq!(
+            rw.forward(b, &mut stale, true, || true, later),
+            Verdict::Stale
+        );
+    }
+
+    #[test]
+    fn translation_maps_payload_type_and_strips_unknown_extensions() {
+        let t = Translation {
+            payload_types: vec![(96, 100)],
+            extensions: vec![(1, 5)],
+        };
+        let mut h = header(1, 1);
+        h.payload_type = 96;
+        h.extension = true;
+        h.extension_profile = 0xBEDE;
+        h.extensions = vec![
+            Extension {
+                id: 1,
+                payload: bytes::Bytes::from_static(&[1]),
+            },
+            Extension {
+                id: 3,
+                payload: bytes::Bytes::from_static(&[2]),
+            },
+        ];
+        assert!(t.apply(&mut h));
+        assert_eq!(h.payload_type, 100);
+        assert_eq!(h.extensions.len(), 1);
+        assert_eq!(h.extensions[0].id, 5);
+        let mut h = header(1, 1);
+        h.payload_type = 111;
+        assert!(!t.apply(&mut h));
+    }
+}

@@ -1,0 +1,194 @@
+//! Which publisher feeds which outgoing leg: the policy, applied.
+//!
+//! Pure functions of the policy, so the gate can be tested without a
+//! network. The media plane never widens what the policy allows: a leg with
+//! no allowed source stays silent, whatever the client does.
+
+use super::PeerKind;
+use crate::control::{EndpointCode, ForwardingPolicy};
+
+/// Audio or video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum MediaKind {
+    Audio,
+    Video,
+}
+
+/// The role of an outgoing leg.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum SlotKind {
+    /// Carries the chair (the central endpoint).
+    Chair,
+    /// Carries the floor holder, or the active speaker in open mode.
+    Floor,
+    /// The chair's tile of one endpoint.
+    Tile(EndpointCode),
+}
+
+/// The publisher whose `kind` media `receiver` gets on `slot`, if any.
+/// `active_speaker` is the loudest audible endpoint, used only when the
+/// policy says the floor follows it.
+pub(crate) fn source_for(
+    policy: &ForwardingPolicy,
+    active_speaker: Option<&EndpointCode>,
+    receiver: &PeerKind,
+    slot: &SlotKind,
+    kind: MediaKind,
+) -> Option<EndpointCode> {
+    let follows_speaker =
+        *slot == SlotKind::Floor && policy.floor.is_none() && policy.floor_follows_active_speaker;
+    let candidate = match slot {
+        SlotKind::Chair => policy.chair.clone(),
+        SlotKind::Floor if follows_speaker => active_speaker.cloned(),
+        SlotKind::Floor => policy.floor.clone(),
+        SlotKind::Tile(code) => Some(code.clone()),
+    }?;
+    // In open mode the policy lets everyone be heard; the floor slot shows
+    // the speaker's picture too, but only of someone the policy lets be heard.
+    let speaker_video = follows_speaker && policy.audible.contains(&candidate);
+    let allowed = match receiver {
+        PeerKind::Participant(me) => {
+            if *me == candidate {
+                return None;
+            }
+            match kind {
+                MediaKind::Audio => policy.may_hear(me, &candidate),
+                MediaKind::Video => policy.may_see(me, &candidate) || speaker_video,
+            }
+        }
+        PeerKind::Viewer => {
+            let programme = policy.programme();
+            match kind {
+                MediaKind::Audio => {
+                    programme.audio.contains(&candidate)
+                        || (follows_speaker && policy.audible.contains(&candidate))
+                }
+                MediaKind::Video => programme.video.contains(&candidate) || speaker_video,
+            }
+        }
+    };
+    allowed.then_some(candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::{Mode, Reception};
+
+    fn code(s: &str) -> EndpointCode {
+        EndpointCode::from(s)
+    }
+
+    /// Chair `01`, endpoints `30`, `31`; `30` holds the floor in chaired mode.
+    fn chaired() -> ForwardingPolicy {
+        let mut p = ForwardingPolicy {
+            mode: Mode::Chaired,
+            chair: Some(code("01")),
+            floor: Some(code("30")),
+            ..Default::default()
+        };
+        p.audible.extend([code("01"), code("30")]);
+        let programme = p.programme();
+        for r in ["30", "31"] {
+            let mut rec = programme.clone();
+            rec.audio.remove(&code(r));
+            rec.video.remove(&code(r));
+            p.receivers.insert(code(r), rec);
+        }
+        p.receivers.insert(
+            code("01"),
+            Reception {
+                audio: [code("30")].into(),
+                video: [code("30"), code("31")].into(),
+            },
+        );
+        p
+    }
+
+    #[test]
+    fn endpoints_get_chair_and_floor_holder() {
+        let p = chaired();
+        let r = PeerKind::Participant(code("31"));
+        let chair = source_for(&p, None, &r, &SlotKind::Chair, MediaKind::Audio);
+        assert_eq!(chair, Some(code("01")));
+        let floor = source_for(&p, None, &r, &SlotKind::Floor, MediaKind::Video);
+        assert_eq!(floor, Some(code("30")));
+        // The holder does not get itself back.
+        let holder = PeerKind::Participant(code("30"));
+        assert_eq!(
+            source_for(&p, None, &holder, &SlotKind::Floor, MediaKind::Audio),
+            None
+        );
+    }
+
+    #[test]
+    fn tiles_carry_video_but_audio_only_where_allowed() {
+        let p = chaired();
+        let chair = PeerKind::Participant(code("01"));
+        let tile31 = SlotKind::Tile(code("31"));
+        assert_eq!(
+            source_for(&p, None, &chair, &tile31, MediaKind::Video),
+            Some(code("31"))
+        );
+        assert_eq!(
+            source_for(&p, None, &chair, &tile31, MediaKind::Audio),
+            None
+        );
+        let tile30 = SlotKind::Tile(code("30"));
+        assert_eq!(
+            source_for(&p, None, &chair, &tile30, MediaKind::Audio),
+            Some(code("30"))
+        );
+    }
+
+    #[test]
+    fn a_receiver_outside_the_policy_gets_nothing() {
+        let p = chaired();
+        let stranger = PeerKind::Participant(code("99"));
+        assert_eq!(
+            source_for(&p, None, &stranger, &SlotKind::Chair, MediaKind::Audio),
+            None
+        );
+        assert_eq!(
+            source_for(&p, None, &stranger, &SlotKind::Floor, MediaKind::Video),
+            None
+        );
+    }
+
+    #[test]
+    fn viewers_get_the_programme() {
+        let p = chaired();
+        let v = PeerKind::Viewer;
+        assert_eq!(
+            source_for(&p, None, &v, &SlotKind::Floor, MediaKind::Audio),
+            Some(code("30"))
+        );
+        assert_eq!(
+            source_for(&p, None, &v, &SlotKind::Tile(code("31")), MediaKind::Video),
+            None
+        );
+    }
+
+    #[test]
+    fn open_mode_floor_follows_an_audible_speaker_only() {
+        let mut p = chaired();
+        p.mode = Mode::Open;
+        p.floor = None;
+        p.floor_follows_active_speaker = true;
+        p.audible.insert(code("31"));
+        p.receivers
+            .entry(code("30"))
+            .or_default()
+            .audio
+            .insert(code("31"));
+        let r = PeerKind::Participant(code("30"));
+        let speaker = code("31");
+        let got = source_for(&p, Some(&speaker), &r, &SlotKind::Floor, MediaKind::Video);
+        assert_eq!(got, Some(code("31")));
+        let mute = code("77");
+        assert_eq!(
+            source_for(&p, Some(&mute), &r, &SlotKind::Floor, MediaKind::Video),
+            None
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! Signaling: creating, renegotiating and removing peer connections.
+//! Part of the media task ([`Driver`]).
+
+use super::driver::Driver;
+use super::engine::{build_peer, ice_credentials};
+use super::peer::{video_codec_for, Peer};
+use super::router::SlotKind;
+use super::{LinkEvent, MediaError, PeerId, PeerKind, Signal};
+use crate::control::SessionId;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::transport::RTCIceCandidateInit;
+use rtc::sansio::Protocol;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+impl Driver {
+    pub(super) fn accept_offer(
+        &mut self,
+        session: SessionId,
+        kind: PeerKind,
+        offer: &str,
+        now: Instant,
+    ) -> Result<(PeerId, String, mpsc::Receiver<Signal>), MediaError> {
+        let video_mime = video_codec_for(offer);
+        let remote_candidates: Vec<(SocketAddr, String)> = offer
+            .lines()
+            .filter(|l| l.starts_with("a=candidate:"))
+            .filter_map(parse_candidate)
+            .collect();
+        let offer =
+            RTCSessionDescription::offer(offer.to_string()).map_err(|e| MediaError::Malformed {
+                what: "SDP offer",
+                detail: e.to_string(),
+            })?;
+        let id = PeerId::random();
+        let (ufrag, pwd) = ice_credentials();
+        let mut pc = build_peer(&ufrag, &pwd, self.candidate_addr, now)?;
+        pc.set_remote_description(now, offer)
+            .map_err(MediaError::stack)?;
+        let (signal_tx, signal_rx) = mpsc::channel(16);
+        let mut peer = Peer::new(id, session.clone(), kind.clone(), pc, signal_tx, video_mime);
+        peer.remote_candidates = remote_candidates;
+        peer.add_slot(SlotKind::Chair)?;
+        peer.add_slot(SlotKind::Floor)?;
+        let answer = peer.pc.create_answer(None).map_err(MediaError::stack)?;
+        peer.pc
+            .set_local_description(now, answer)
+            .map_err(MediaError::stack)?;
+        let sdp = peer
+            .pc
+            .local_description()
+            .map(|d| d.sdp)
+            .ok_or_else(|| MediaError::InvalidState("no local description".into()))?;
+        peer.refresh_legs();
+        self.demux.register_ufrag(&ufrag, id);
+        let state = self.sessions.entry(session.clone()).or_default();
+        if let PeerKind::Participant(code) = &kind {
+            state.publishers.insert(code.clone(), id);
+        }
+        self.peers.insert(id, peer);
+        self.dirty.insert(id);
+        self.ensure_tiles(&session);
+        self.rebuild_routes(&session, now);
+        tracing::info!(peer = %id, %session, ?kind, "peer accepted");
+        Ok((id, sdp, signal_rx))
+    }
+
+    pub(super) fn accept_answer(
+        &mut self,
+        id: PeerId,
+        sdp: String,
+        now: Instant,
+    ) -> Result<(), MediaError> {
+        let peer = self.peers.get_mut(&id).ok_or(MediaError::UnknownPeer)?;
+        if !peer.offer_outstanding {
+            return Err(MediaError::InvalidState("no offer outstanding".into()));
+        }
+        let answer = RTCSessionDescription::answer(sdp).map_err(|e| MediaError::Malformed {
+            what: "SDP answer",
+            detail: e.to_string(),
+        })?;
+        peer.pc
+            .set_remote_description(now, answer)
+            .map_err(MediaError::stack)?;
+        peer.offer_outstanding = false;
+        peer.refresh_legs();
+        let session = peer.session.clone();
+        self.dirty.insert(id);
+        self.rebuild_routes(&session, now);
+        Ok(())
+    }
+
+    pub(super) fn add_candidate(&mut self, id: PeerId, json: &str) -> Result<(), MediaError> {
+        let peer = self.peers.get_mut(&id).ok_or(MediaError::UnknownPeer)?;
+        let init: RTCIceCandidateInit =
+            serde_json::from_str(json).map_err(|e| MediaError::Malformed {
+                what: "candidate",
+                detail: e.to_string(),
+            })?;
+        // End-of-candidates carries an empty candidate: nothing to add.
+        if init.candidate.is_empty() {
+            return Ok(());
+        }
+        if let Some(known) = parse_candidate(&init.candidate) {
+            peer.remote_candidates.push(known);
+        }
+        peer.pc
+            .add_remote_candidate(init)
+            .map_err(MediaError::stack)?;
+        self.dirty.insert(id);
+        Ok(())
+    }
+
+    pub(super) fn remove_peer(&mut self, id: PeerId, closed_by_us: bool, now: Instant) {
+        let Some(mut peer) = self.peers.remove(&id) else {
+            return;
+        };
+        let _ = peer.pc.close();
+        while let Some(out) = peer.pc.poll_write() {
+            let _ = self
+                .socket
+                .try_send_to(&out.message, out.transport.peer_addr);
+        }
+        self.demux.forget(&id);
+        self.dirty.remove(&id);
+        if let Some(state) = self.sessions.get_mut(&peer.session) {
+            state.publishers.retain(|_, p| *p != id);
+        }
+        if closed_by_us {
+            if let Some(endpoint) = peer.endpoint().cloned() {
+                self.emit(LinkEvent::Closed {
+                    session: peer.session.clone(),
+                    endpoint,
+                    peer: id,
+                });
+            }
+        }
+        self.rebuild_routes(&peer.session, now);
+        tracing::info!(peer = %id, "peer removed");
+    }
+}
+
+/// The type of the client candidate `addr` matches (`prflx` when it
+/// matches none: the client reached us from an address it never signalled).
+pub(super) fn candidate_type(known: &[(SocketAddr, String)], addr: SocketAddr) -> String {
+    known
+        .iter()
+        .find(|(a, _)| *a == addr)
+        .map_or_else(|| "prflx".to_string(), |(_, t)| t.clone())
+}
+
+/// Address and type of an `a=candidate` / `candidate:` line.
+pub(super) fn parse_candidate(line: &str) -> Option<(SocketAddr, String)> {
+    let line = line.trim().trim_start_matches("a=");
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    if fields.len() < 8 || fields[6] != "typ" {
+        return None;
+    }
+    let ip: IpAddr = fields[4].parse().ok()?;
+    let port: u16 = fields[5].parse().ok()?;
+    Some((SocketAddr::new(ip, port), fields[7].to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidate_lines_give_address_and_type() {
+        let line = "a=candidate:1 1 udp 2130706431 192.0.2.7 50123 typ host generation 0";
+        let (addr, kind) = parse_candidate(line).unwrap();
+        assert_eq!(addr, "192.0.2.7:50123".parse::<SocketAddr>().unwrap());
+        assert_eq!(kind, "host");
+        let known = vec![(addr, kind)];
+        assert_eq!(candidate_type(&known, addr), "host");
+        assert_eq!(
+            candidate_type(&known, "192.0.2.7:1".parse::<SocketAddr>().unwrap()),
+            "prflx"
+        );
+        assert!(parse_candidate("a=candidate:garbage").is_none());
+    }
+}

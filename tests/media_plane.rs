@@ -1,0 +1,322 @@
+//! The media plane in-process: a `MediaPlane` on 127.0.0.1, real WebRTC
+//! peers publishing synthetic Opus and VP8, policies from a real control
+//! session. Packets are counted by the sender named in their payload.
+
+mod support;
+
+use diemcau::control::Mode;
+use std::collections::HashSet;
+use std::time::Duration;
+use support::{wait_for, Meeting};
+
+const CONNECT: Duration = Duration::from_secs(20);
+const FLOW: Duration = Duration::from_secs(10);
+
+/// Chair and eight endpoints: every endpoint gets the chair's audio and
+/// video; the chair gets all eight videos as tiles; no endpoint's audio
+/// leaves the server while nobody holds the floor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chair_and_eight_endpoints_get_the_programme() {
+    let codes = ["30", "31", "32", "33", "34", "35", "36", "37"];
+    let mut m = Meeting::start("01", &codes).await;
+    let mut chair = m.join(Some("01"), "01").await;
+    let mut endpoints = Vec::new();
+    for c in codes {
+        endpoints.push(m.join(Some(c), c).await);
+    }
+    m.await_up(9, CONNECT).await;
+    chair.peer.start_sending();
+    for e in endpoints.iter_mut() {
+        e.peer.start_sending();
+    }
+    for e in &endpoints {
+        let rx = e.peer.received.clone();
+        wait_for(FLOW, &format!("{} gets the chair", e.peer.name), || {
+            let rx = rx.clone();
+            async move {
+                rx.count(0, "chair", "audio", "01") >= 10
+                    && rx.count(0, "chair", "video", "01") >= 5
+            }
+        })
+        .await;
+    }
+    let rx = chair.peer.received.clone();
+    wait_for(FLOW, "the chair sees all eight tiles", || {
+        let rx = rx.clone();
+        async move {
+            codes
+                .iter()
+                .all(|c| rx.count(0, &format!("tile-{c}"), "video", c) >= 5)
+        }
+    })
+    .await;
+    for r in std::iter::once(&chair).chain(endpoints.iter()) {
+        let leaked: HashSet<String> = r
+            .peer
+            .received
+            .all()
+            .iter()
+            .filter(|p| p.kind == "audio" && p.from != "01")
+            .map(|p| p.from.clone())
+            .collect();
+        assert!(
+            leaked.is_empty(),
+            "{} heard {leaked:?} with nobody on the floor",
+            r.peer.name
+        );
+    }
+}
+
+/// Counts what `rx` got from `from` on `stream` since `mark`, until at
+/// least `n` packets of `kind` arrived.
+async fn wait_count(
+    rx: &std::sync::Arc<support::Received>,
+    mark: usize,
+    stream: &str,
+    kind: &str,
+    from: &str,
+    n: usize,
+    what: &str,
+) {
+    let rx = rx.clone();
+    wait_for(FLOW, what, || {
+        let rx = rx.clone();
+        async move { rx.count(mark, stream, kind, from) >= n }
+    })
+    .await;
+}
+
+/// Floor to A: the others get A on their floor slot, a PLI reached A, and
+/// A's audio was never forwarded before. Floor to B: the same slot (same
+/// SSRC, no renegotiation) carries B, sequence numbers continuous across
+/// the switch; A's audio stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floor_switches_source_without_renegotiation() {
+    let mut m = Meeting::start("01", &["30", "31", "32"]).await;
+    let mut chair = m.join(Some("01"), "01").await;
+    let mut a = m.join(Some("30"), "30").await;
+    let mut b = m.join(Some("31"), "31").await;
+    let mut c = m.join(Some("32"), "32").await;
+    m.await_up(4, CONNECT).await;
+    for p in [&mut chair, &mut a, &mut b, &mut c] {
+        p.peer.start_sending();
+    }
+    let crx = c.peer.received.clone();
+    wait_count(&crx, 0, "chair", "video", "01", 5, "C gets the chair").await;
+    assert_eq!(
+        crx.count(0, "", "audio", "30"),
+        0,
+        "A heard before holding the floor"
+    );
+    let plis_before = a
+        .peer
+        .keyframe_requests
+        .load(std::sync::atomic::Ordering::SeqCst);
+
+    m.grant("30");
+    wait_count(&crx, 0, "floor", "video", "30", 10, "C sees A on the floor").await;
+    wait_count(
+        &crx,
+        0,
+        "floor",
+        "audio",
+        "30",
+        10,
+        "C hears A on the floor",
+    )
+    .await;
+    let brx = b.peer.received.clone();
+    wait_count(&brx, 0, "floor", "audio", "30", 10, "B hears A").await;
+    let chair_rx = chair.peer.received.clone();
+    wait_count(
+        &chair_rx,
+        0,
+        "tile-30",
+        "audio",
+        "30",
+        10,
+        "the chair hears A",
+    )
+    .await;
+    let plis = a
+        .peer
+        .keyframe_requests
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(plis > plis_before, "no keyframe request reached A");
+
+    m.revoke();
+    m.grant("31");
+    wait_count(&crx, 0, "floor", "video", "31", 10, "C sees B on the floor").await;
+    wait_count(
+        &crx,
+        0,
+        "floor",
+        "audio",
+        "31",
+        10,
+        "C hears B on the floor",
+    )
+    .await;
+    // Once B is heard, A must stay silent everywhere.
+    let marks: Vec<usize> = [&chair, &b, &c]
+        .iter()
+        .map(|p| p.peer.received.mark())
+        .collect();
+    wait_count(
+        &crx,
+        marks[2],
+        "floor",
+        "audio",
+        "31",
+        25,
+        "C keeps hearing B",
+    )
+    .await;
+    for (p, mark) in [&chair, &b, &c].iter().zip(&marks) {
+        let leaked = p.peer.received.count(*mark, "", "audio", "30");
+        assert_eq!(
+            leaked, 0,
+            "{} still hears A after the floor moved",
+            p.peer.name
+        );
+    }
+
+    let floor_video: Vec<_> = crx
+        .all()
+        .into_iter()
+        .filter(|p| p.stream == "floor" && p.kind == "video")
+        .collect();
+    let ssrcs: HashSet<u32> = floor_video.iter().map(|p| p.ssrc).collect();
+    assert_eq!(ssrcs.len(), 1, "the floor slot changed SSRC: {ssrcs:?}");
+    let switch = floor_video
+        .windows(2)
+        .find(|w| w[0].from == "30" && w[1].from == "31")
+        .expect("a switch from A to B on C's floor video");
+    assert_eq!(
+        switch[1].seq,
+        switch[0].seq.wrapping_add(1),
+        "sequence numbers jump at the switch"
+    );
+    for w in floor_video.windows(2) {
+        let step = w[1].seq.wrapping_sub(w[0].seq);
+        assert!(
+            step == 1,
+            "gap of {step} on the floor video around {}",
+            w[0].seq
+        );
+    }
+}
+
+/// Lecture mode: no endpoint's audio reaches anyone, even the floor
+/// holder's. Open mode: every endpoint's audio reaches the chair.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modes_gate_endpoint_audio() {
+    let codes = ["30", "31", "32"];
+    let mut m = Meeting::start("01", &codes).await;
+    let mut chair = m.join(Some("01"), "01").await;
+    let mut eps = Vec::new();
+    for c in codes {
+        eps.push(m.join(Some(c), c).await);
+    }
+    m.await_up(4, CONNECT).await;
+    chair.peer.start_sending();
+    for e in eps.iter_mut() {
+        e.peer.start_sending();
+    }
+    m.grant("30");
+    m.mode(Mode::Lecture);
+    let rx31 = eps[1].peer.received.clone();
+    wait_count(
+        &rx31,
+        0,
+        "floor",
+        "video",
+        "30",
+        5,
+        "31 sees the holder in lecture mode",
+    )
+    .await;
+    let marks: Vec<usize> = std::iter::once(&chair)
+        .chain(eps.iter())
+        .map(|p| p.peer.received.mark())
+        .collect();
+    wait_count(
+        &rx31,
+        marks[2],
+        "chair",
+        "audio",
+        "01",
+        25,
+        "31 keeps hearing the chair",
+    )
+    .await;
+    let chair_rx = chair.peer.received.clone();
+    wait_count(
+        &chair_rx,
+        marks[0],
+        "tile-31",
+        "video",
+        "31",
+        10,
+        "the chair keeps seeing 31",
+    )
+    .await;
+    for (p, mark) in std::iter::once(&chair).chain(eps.iter()).zip(&marks) {
+        for c in codes {
+            let heard = p.peer.received.count(*mark, "", "audio", c);
+            assert_eq!(heard, 0, "{} hears {c} in lecture mode", p.peer.name);
+        }
+    }
+
+    m.revoke();
+    m.mode(Mode::Open);
+    let mark = chair.peer.received.mark();
+    for c in codes {
+        wait_count(
+            &chair_rx,
+            mark,
+            &format!("tile-{c}"),
+            "audio",
+            c,
+            10,
+            &format!("the chair hears {c} in open mode"),
+        )
+        .await;
+    }
+}
+
+/// Receiver reports from subscribers give every link an RTT, and the
+/// stats show forwarding and keyframe requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receiver_reports_give_link_rtt_and_loss() {
+    let mut m = Meeting::start("01", &["30"]).await;
+    let mut chair = m.join(Some("01"), "01").await;
+    let mut a = m.join(Some("30"), "30").await;
+    m.await_up(2, CONNECT).await;
+    chair.peer.start_sending();
+    a.peer.start_sending();
+    let plane = m.plane.clone();
+    wait_for(Duration::from_secs(15), "an RTT on both links", || {
+        let links = plane.links();
+        async move {
+            links.len() == 2
+                && links.iter().all(|l| {
+                    l.rtt_ms.is_some() && l.packets_forwarded > 0 && l.state == "connected"
+                })
+        }
+    })
+    .await;
+    for link in plane.links() {
+        let rtt = link.rtt_ms.unwrap_or(f64::NAN);
+        assert!(
+            (0.0..1000.0).contains(&rtt),
+            "implausible loopback RTT {rtt} ms"
+        );
+        assert!(
+            link.loss_down < 0.5 && link.loss_up < 0.5,
+            "loss on loopback: {link:?}"
+        );
+        assert_eq!(link.candidate_type.as_deref(), Some("host"), "{link:?}");
+        assert!(link.bitrate_in > 0 && link.packets_received > 0, "{link:?}");
+    }
+}

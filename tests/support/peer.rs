@@ -1,0 +1,418 @@
+//! The synthetic client.
+
+use super::payload::{audio_payload, parse_marker, video_payload};
+use super::tap::KeyframeRequestTap;
+use rtc::interceptor::Slot;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
+    PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceGatheringState,
+    RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder,
+};
+
+const OPUS_PT: u8 = 111;
+const VP8_PT: u8 = 96;
+/// The synthetic publisher stops by itself after this many audio packets
+/// (20 minutes), so a forgotten peer cannot run forever.
+const MAX_SEND_TICKS: u32 = 60_000;
+
+/// One received RTP packet.
+#[derive(Debug, Clone)]
+pub struct Rx {
+    /// The stream id of the server's leg (`chair`, `floor`, `tile-30`).
+    pub stream: String,
+    /// `audio` or `video`.
+    pub kind: &'static str,
+    /// The sender named in the payload.
+    pub from: String,
+    /// The sender's counter.
+    pub counter: u32,
+    /// RTP sequence number as received.
+    pub seq: u16,
+    /// RTP SSRC as received.
+    pub ssrc: u32,
+}
+
+/// Everything a peer received, in arrival order.
+#[derive(Debug, Default)]
+pub struct Received {
+    packets: Mutex<Vec<Rx>>,
+}
+
+impl Received {
+    fn push(&self, rx: Rx) {
+        if let Ok(mut p) = self.packets.lock() {
+            p.push(rx);
+        }
+    }
+
+    /// A copy of all packets received so far.
+    pub fn all(&self) -> Vec<Rx> {
+        self.packets.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// How many packets so far (a mark for [`Received::since`]).
+    pub fn mark(&self) -> usize {
+        self.packets.lock().map(|p| p.len()).unwrap_or(0)
+    }
+
+    /// Packets received after `mark`.
+    pub fn since(&self, mark: usize) -> Vec<Rx> {
+        self.packets
+            .lock()
+            .map(|p| p.get(mark..).map(<[Rx]>::to_vec).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// Packets of `kind` from `from` on a stream starting with `stream`
+    /// (empty: any stream), after `mark`.
+    pub fn count(&self, mark: usize, stream: &str, kind: &str, from: &str) -> usize {
+        self.since(mark)
+            .iter()
+            .filter(|r| r.kind == kind && r.from == from && r.stream.starts_with(stream))
+            .count()
+    }
+}
+
+struct Handler {
+    name: String,
+    gathered: Arc<Notify>,
+    connected: Arc<Notify>,
+    received: Arc<Received>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            self.gathered.notify_one();
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        if state == RTCPeerConnectionState::Connected {
+            self.connected.notify_one();
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let received = self.received.clone();
+        let name = self.name.clone();
+        tokio::spawn(async move {
+            let stream = track.stream_id().await;
+            let kind = match track.kind().await {
+                RtpCodecKind::Audio => "audio",
+                _ => "video",
+            };
+            while let Some(event) = track.poll().await {
+                if let TrackRemoteEvent::OnRtpPacket(packet) = event {
+                    let Some(marker) = parse_marker(&packet.payload) else {
+                        continue;
+                    };
+                    if marker.from == name {
+                        panic!("{name} received its own {kind} on {stream}");
+                    }
+                    received.push(Rx {
+                        stream: stream.clone(),
+                        kind,
+                        from: marker.from,
+                        counter: marker.counter,
+                        seq: packet.header.sequence_number,
+                        ssrc: packet.header.ssrc,
+                    });
+                }
+            }
+        });
+    }
+}
+
+/// A synthetic client.
+pub struct TestPeer {
+    /// The name written into every payload it sends.
+    pub name: String,
+    pc: Arc<dyn PeerConnection>,
+    gathered: Arc<Notify>,
+    connected: Arc<Notify>,
+    /// What it received.
+    pub received: Arc<Received>,
+    /// Keyframe requests (PLI/FIR) that reached its video track.
+    pub keyframe_requests: Arc<AtomicU64>,
+    sending: Arc<AtomicBool>,
+    tasks: Vec<JoinHandle<()>>,
+    tracks: Option<(Arc<TrackLocalStaticRTP>, Arc<TrackLocalStaticRTP>, u32, u32)>,
+}
+
+fn local_track(kind: RtpCodecKind, mime: &str, name: &str, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
+    let (label, clock_rate, channels) = match kind {
+        RtpCodecKind::Audio => ("audio", 48_000, 2),
+        _ => ("video", 90_000, 0),
+    };
+    Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        format!("{name}-stream"),
+        format!("{name}-{label}"),
+        format!("{name}-{label}"),
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: RTCRtpCodec {
+                mime_type: mime.to_string(),
+                clock_rate,
+                channels,
+                ..Default::default()
+            },
+            ..Default::default()
+        }],
+    )))
+}
+
+fn recvonly() -> Option<RTCRtpTransceiverInit> {
+    Some(RTCRtpTransceiverInit {
+        direction: RTCRtpTransceiverDirection::Recvonly,
+        streams: vec![],
+        send_encodings: vec![],
+    })
+}
+
+impl TestPeer {
+    /// A client named `name`. A publisher offers its own audio and video
+    /// (sendrecv) plus one more receive-only audio and video, so the
+    /// server's two slots fit in the first answer; a viewer offers two of
+    /// each, receive-only.
+    pub async fn new(name: &str, publish: bool) -> TestPeer {
+        let mut media_engine = MediaEngine::default();
+        media_engine
+            .register_default_codecs()
+            .expect("default codecs register");
+        let registry = register_default_interceptors(Registry::new(), &mut media_engine)
+            .expect("default interceptors register")
+            .with(Slot::from(14_000), KeyframeRequestTap::default());
+        let settings = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+            .build();
+        let gathered = Arc::new(Notify::new());
+        let connected = Arc::new(Notify::new());
+        let received = Arc::new(Received::default());
+        let handler = Arc::new(Handler {
+            name: name.to_string(),
+            gathered: gathered.clone(),
+            connected: connected.clone(),
+            received: received.clone(),
+        });
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(media_engine)
+            .with_setting_engine(settings)
+            .with_interceptor_registry(registry)
+            .with_handler(handler)
+            .with_udp_addrs(vec!["127.0.0.1:0".to_string()])
+            .build()
+            .await
+            .expect("test peer builds");
+        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
+        let mut tracks = None;
+        if publish {
+            let (a_ssrc, v_ssrc) = (rand::random::<u32>(), rand::random::<u32>());
+            let audio = local_track(RtpCodecKind::Audio, MIME_TYPE_OPUS, name, a_ssrc);
+            let video = local_track(RtpCodecKind::Video, MIME_TYPE_VP8, name, v_ssrc);
+            pc.add_track(audio.clone() as Arc<dyn TrackLocal>)
+                .await
+                .expect("audio track added");
+            pc.add_track(video.clone() as Arc<dyn TrackLocal>)
+                .await
+                .expect("video track added");
+            tracks = Some((audio, video, a_ssrc, v_ssrc));
+        } else {
+            pc.add_transceiver_from_kind(RtpCodecKind::Audio, recvonly())
+                .await
+                .expect("transceiver");
+            pc.add_transceiver_from_kind(RtpCodecKind::Video, recvonly())
+                .await
+                .expect("transceiver");
+        }
+        pc.add_transceiver_from_kind(RtpCodecKind::Audio, recvonly())
+            .await
+            .expect("transceiver");
+        pc.add_transceiver_from_kind(RtpCodecKind::Video, recvonly())
+            .await
+            .expect("transceiver");
+        TestPeer {
+            name: name.to_string(),
+            pc,
+            gathered,
+            connected,
+            received,
+            keyframe_requests: Arc::new(AtomicU64::new(0)),
+            sending: Arc::new(AtomicBool::new(true)),
+            tasks: Vec::new(),
+            tracks,
+        }
+    }
+
+    /// A complete (non-trickle) offer.
+    pub async fn offer(&self) -> String {
+        let offer = self.pc.create_offer(None).await.expect("offer created");
+        self.pc
+            .set_local_description(offer)
+            .await
+            .expect("offer applied");
+        tokio::time::timeout(Duration::from_secs(5), self.gathered.notified())
+            .await
+            .expect("candidates gathered within 5 s");
+        self.pc
+            .local_description()
+            .await
+            .expect("local description")
+            .sdp
+    }
+
+    /// Applies the server's answer.
+    pub async fn apply_answer(&self, sdp: String) {
+        let answer = RTCSessionDescription::answer(sdp).expect("answer parses");
+        self.pc
+            .set_remote_description(answer)
+            .await
+            .expect("answer applied");
+    }
+
+    /// Answers a server-initiated offer.
+    pub async fn answer_offer(&self, sdp: String) -> String {
+        let offer = RTCSessionDescription::offer(sdp).expect("offer parses");
+        self.pc
+            .set_remote_description(offer)
+            .await
+            .expect("server offer applied");
+        let answer = self.pc.create_answer(None).await.expect("answer created");
+        self.pc
+            .set_local_description(answer)
+            .await
+            .expect("answer applied");
+        self.pc
+            .local_description()
+            .await
+            .expect("local description")
+            .sdp
+    }
+
+    /// Waits for the connection to come up.
+    pub async fn connected(&self, limit: Duration) {
+        tokio::time::timeout(limit, self.connected.notified())
+            .await
+            .unwrap_or_else(|_| panic!("{} not connected within {limit:?}", self.name));
+    }
+
+    /// Starts sending: Opus every 20 ms, one-packet VP8 frames every 40 ms,
+    /// a keyframe first and after every keyframe request.
+    pub fn start_sending(&mut self) {
+        let Some((audio, video, a_ssrc, v_ssrc)) = self.tracks.clone() else {
+            return;
+        };
+        let want_keyframe = Arc::new(AtomicBool::new(true));
+        let requests = self.keyframe_requests.clone();
+        let flag = want_keyframe.clone();
+        let rtcp_video = video.clone();
+        self.tasks.push(tokio::spawn(async move {
+            while let Some(event) = rtcp_video.poll().await {
+                if let TrackLocalEvent::OnRtcpPacket(packets) = event {
+                    let keyframe = packets.iter().any(|p| {
+                        let any = p.as_any();
+                        any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+                    });
+                    if keyframe {
+                        requests.fetch_add(1, Ordering::SeqCst);
+                        flag.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+        }));
+        let name = self.name.clone();
+        let sending = self.sending.clone();
+        self.tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            let (mut a_seq, mut v_seq) = (rand::random::<u16>(), rand::random::<u16>());
+            let (mut a_ts, mut v_ts) = (rand::random::<u32>(), rand::random::<u32>());
+            let (mut a_count, mut v_count) = (0u32, 0u32);
+            for n in 0..MAX_SEND_TICKS {
+                tick.tick().await;
+                if !sending.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let packet = rtp::Packet {
+                    header: rtp::header::Header {
+                        version: 2,
+                        payload_type: OPUS_PT,
+                        sequence_number: a_seq,
+                        timestamp: a_ts,
+                        ssrc: a_ssrc,
+                        ..Default::default()
+                    },
+                    payload: audio_payload(&name, a_count).into(),
+                };
+                let _ = audio.write_rtp(packet).await;
+                a_seq = a_seq.wrapping_add(1);
+                a_ts = a_ts.wrapping_add(960);
+                a_count += 1;
+                if n % 2 == 0 {
+                    let keyframe = want_keyframe.swap(false, Ordering::SeqCst);
+                    let packet = rtp::Packet {
+                        header: rtp::header::Header {
+                            version: 2,
+                            payload_type: VP8_PT,
+                            sequence_number: v_seq,
+                            timestamp: v_ts,
+                            ssrc: v_ssrc,
+                            marker: true,
+                            ..Default::default()
+                        },
+                        payload: video_payload(&name, v_count, keyframe).into(),
+                    };
+                    let _ = video.write_rtp(packet).await;
+                    v_seq = v_seq.wrapping_add(1);
+                    v_ts = v_ts.wrapping_add(3600);
+                    v_count += 1;
+                }
+            }
+        }));
+    }
+
+    /// Pauses or resumes sending (as a muted client would).
+    pub fn set_sending(&self, on: bool) {
+        self.sending.store(on, Ordering::SeqCst);
+    }
+
+    /// Closes the connection.
+    pub async fn close(&self) {
+        let _ = self.pc.close().await;
+    }
+
+    /// The underlying connection, for tests that need more.
+    pub fn pc(&self) -> Arc<dyn PeerConnection> {
+        self.pc.clone()
+    }
+}
+
+impl Drop for TestPeer {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
