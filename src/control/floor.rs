@@ -117,7 +117,13 @@ impl FloorState {
         self.queue.iter().position(|q| *q == id).map(|p| p + 1)
     }
 
-    pub(crate) fn add_pending(&mut self, id: RequestId, endpoint: EndpointCode, topic: String, at: Millis) {
+    pub(crate) fn add_pending(
+        &mut self,
+        id: RequestId,
+        endpoint: EndpointCode,
+        topic: String,
+        at: Millis,
+    ) {
         self.next_id = self.next_id.max(id.0 + 1);
         self.requests.insert(
             id,

@@ -199,7 +199,10 @@ impl Session {
         // Time never runs backwards in the log, whatever the caller's clock did.
         let now = now.max(self.last_event_at);
         let kinds = self.decide(&command, now)?;
-        let events: Vec<Event> = kinds.into_iter().map(|kind| Event { at: now, kind }).collect();
+        let events: Vec<Event> = kinds
+            .into_iter()
+            .map(|kind| Event { at: now, kind })
+            .collect();
         for event in &events {
             self.fold(event);
         }
@@ -492,12 +495,10 @@ impl Session {
                         let r = self.pending(*id)?;
                         (r.id, r.endpoint.clone(), false)
                     }
-                    GrantTarget::Endpoint(code) => {
-                        match self.floor.pending_of(code) {
-                            Some(r) => (r.id, code.clone(), false),
-                            None => (RequestId(self.floor.next_id), code.clone(), true),
-                        }
-                    }
+                    GrantTarget::Endpoint(code) => match self.floor.pending_of(code) {
+                        Some(r) => (r.id, code.clone(), false),
+                        None => (RequestId(self.floor.next_id), code.clone(), true),
+                    },
                 };
                 self.provincial_up(&endpoint)?;
                 if self.floor.held_by(&endpoint).is_some() {
@@ -861,7 +862,12 @@ impl Session {
                         .filter(|a| a.is_up() && a.endpoint.role == EndpointRole::Provincial)
                         .map(|a| a.endpoint.code.clone())
                         .collect(),
-                    audio: policy.audible.iter().filter(|c| *c != code).cloned().collect(),
+                    audio: policy
+                        .audible
+                        .iter()
+                        .filter(|c| *c != code)
+                        .cloned()
+                        .collect(),
                 }
             } else {
                 let mut r = programme.clone();
