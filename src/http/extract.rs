@@ -42,14 +42,22 @@ fn bytes_error(e: BytesRejection) -> AppError {
     }
 }
 
+/// Every body is a JSON object. Two passes so the code says which it was: bytes that are not JSON at
+/// all (`malformed_json`), or JSON of the wrong shape (`invalid_body`).
+/// serde_json alone reports some shape errors (a number where an enum
+/// belongs) as syntax errors.
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        use serde_json::error::Category;
-        match e.classify() {
-            Category::Data => AppError::bad_request("invalid_body", e.to_string()),
-            _ => AppError::bad_request("malformed_json", e.to_string()),
-        }
-    })
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| AppError::bad_request("malformed_json", e.to_string()))?;
+    // Serde would also read a struct from an array of its fields; every
+    // body here is an object, and accepting `["lecture"]` only hides bugs.
+    if !value.is_object() {
+        return Err(AppError::bad_request(
+            "invalid_body",
+            "the body must be a JSON object",
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| AppError::bad_request("invalid_body", e.to_string()))
 }
 
 fn unsupported() -> AppError {

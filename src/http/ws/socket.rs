@@ -210,10 +210,19 @@ fn handle(ctx: &Context, text: &str) -> ServerMessage {
         Err(e) => return ServerMessage::error(None, "malformed_json", e.to_string()),
     };
     let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
-    let message: ClientMessage = match serde_json::from_value(value) {
+    let message: ClientMessage = match serde_json::from_value(value.clone()) {
         Ok(m) => m,
         Err(e) => return ServerMessage::error(id, "invalid_message", e.to_string()),
     };
+    if let ClientMessage::Command { command, .. } = &message {
+        if let Some(field) = unknown_field(&value["command"], command) {
+            return ServerMessage::error(
+                id,
+                "invalid_message",
+                format!("unknown field `{field}` in command `{}`", command.name()),
+            );
+        }
+    }
     match message {
         ClientMessage::Ping { id } => ServerMessage::Pong { id },
         ClientMessage::Command { id, command } => {
@@ -230,4 +239,18 @@ fn handle(ctx: &Context, text: &str) -> ServerMessage {
             }
         }
     }
+}
+
+/// A field the client sent that the parsed command does not have. Serde
+/// ignores extra fields on the unit variants of an internally tagged enum
+/// (`{"command": "open", "now": 1}` parses as `open`) despite
+/// `deny_unknown_fields`; serializing the command back names every field
+/// it has (absent options as null), so any other key was unknown.
+fn unknown_field(sent: &serde_json::Value, parsed: &crate::control::Command) -> Option<String> {
+    let known = serde_json::to_value(parsed).ok()?;
+    let known = known.as_object()?;
+    sent.as_object()?
+        .keys()
+        .find(|k| !known.contains_key(*k))
+        .cloned()
 }
