@@ -433,7 +433,7 @@ async fn unknown_ids_bad_values_and_wrong_states() {
         ),
         (
             Method::GET,
-            format!("{s}"),
+            s.clone(),
             server.endpoint("99"),
             None,
             StatusCode::UNAUTHORIZED,
@@ -441,7 +441,7 @@ async fn unknown_ids_bad_values_and_wrong_states() {
         ),
         (
             Method::GET,
-            format!("{s}"),
+            s.clone(),
             "not-a-token".into(),
             None,
             StatusCode::UNAUTHORIZED,
@@ -449,7 +449,7 @@ async fn unknown_ids_bad_values_and_wrong_states() {
         ),
         (
             Method::GET,
-            format!("{s}"),
+            s.clone(),
             server.expired(),
             None,
             StatusCode::UNAUTHORIZED,
@@ -457,7 +457,7 @@ async fn unknown_ids_bad_values_and_wrong_states() {
         ),
         (
             Method::GET,
-            format!("{s}"),
+            s.clone(),
             server.token(Role::Endpoint, None, None),
             None,
             StatusCode::UNAUTHORIZED,
