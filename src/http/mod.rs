@@ -21,6 +21,9 @@ mod settings;
 pub mod view;
 pub mod ws;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::AppError;
 
 use crate::auth::Keys;
