@@ -466,3 +466,30 @@ async fn openapi_describes_the_api() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.text().await.expect("html").contains("<html"));
 }
+
+/// SIGTERM stops the server cleanly, closing open sockets first.
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly() {
+    let mut server = Server::start();
+    server.create("dung", "Dừng máy").await;
+    let mut ws = server.ws(&server.chair(), Some("dung")).await;
+    ws.until("snapshot").await;
+    let stopped = tokio::task::spawn_blocking(move || {
+        let ok = server.terminate();
+        (ok, server)
+    });
+    let mut closed = false;
+    for _ in 0..10 {
+        if ws.next().await.is_none() {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "the socket was not closed on shutdown");
+    let (ok, server) = stopped.await.expect("join");
+    assert!(
+        ok,
+        "the server did not exit cleanly; log:\n{}",
+        server.log()
+    );
+}
