@@ -456,6 +456,21 @@ async fn openapi_describes_the_api() {
     ] {
         assert!(paths.contains_key(path), "openapi lacks {path}");
     }
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    for schema in [
+        "Session",
+        "FloorState",
+        "Event",
+        "Command",
+        "ErrorBody",
+        "Outcome",
+        "AttendanceReport",
+    ] {
+        assert!(
+            schemas.contains_key(schema),
+            "openapi lacks schema {schema}"
+        );
+    }
     let (status, _) = server.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(status, StatusCode::OK);
     let resp = server

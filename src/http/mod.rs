@@ -16,6 +16,7 @@ mod links;
 pub mod openapi;
 mod registry;
 mod rollcall;
+mod schemas;
 mod sessions;
 mod settings;
 pub mod view;

@@ -2,7 +2,7 @@
 //! annotations so it cannot drift from the routes.
 
 use super::{command, error, floor, links, registry, rollcall, sessions, settings, view};
-use crate::report;
+use crate::{control, report};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -49,6 +49,7 @@ impl Modify for BearerAuth {
         rollcall::StartBody,
         settings::ModeBody, settings::SpeakingLimitBody, settings::RepresentativeBody,
         registry::EndpointEntry, report::AttendanceReport, report::AttendanceRow,
+        control::Session, control::FloorState, control::Event, control::Command,
     )),
     tags(
         (name = "sessions", description = "Create and run sessions; the attendance report"),

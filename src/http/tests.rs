@@ -250,3 +250,54 @@ async fn next(rx: &mut mpsc::Receiver<Message>) -> Value {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn endpoint_tokens_must_carry_the_current_link_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut st, _stop) = state(dir.path());
+    let registry: Registry = toml::from_str(
+        r#"
+        [[endpoints]]
+        code = "00"
+        name = "Trung ương"
+        role = "central"
+        [[endpoints]]
+        code = "30"
+        name = "Hải Dương"
+        role = "provincial"
+        link_key = "k2"
+        "#,
+    )
+    .expect("registry");
+    st.registry = Arc::new(registry);
+    let mint = |key: Option<&str>| {
+        let mut claims = Claims::new(
+            Role::Endpoint,
+            Some("30".into()),
+            None,
+            Duration::from_secs(600),
+            crate::server::clock::now_secs(),
+        );
+        claims.key = key.map(str::to_string);
+        Keys::new(SECRET).mint(&claims).expect("mint")
+    };
+    let get = |t: String| {
+        Request::get("/api/endpoints")
+            .header(header::AUTHORIZATION, format!("Bearer {t}"))
+            .body(Body::empty())
+            .expect("request")
+    };
+    for (key, status) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some("k1"), StatusCode::UNAUTHORIZED),
+        (Some("k2"), StatusCode::OK),
+    ] {
+        let (got, body) = send(&st, get(mint(key))).await;
+        assert_eq!(got, status, "{key:?}: {body}");
+    }
+    let (_, body) = send(&st, get(mint(Some("k2")))).await;
+    assert!(
+        !body.to_string().contains("k2"),
+        "link keys never leave the server"
+    );
+}

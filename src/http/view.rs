@@ -76,7 +76,6 @@ pub struct PublicSession {
     /// Endpoints and their status.
     pub endpoints: Vec<PublicEndpoint>,
     /// The floor.
-    #[schema(value_type = Object)]
     pub floor: FloorState,
     /// Roll calls, oldest first.
     #[schema(value_type = Vec<Object>)]
