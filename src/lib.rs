@@ -22,5 +22,6 @@ pub mod control;
 pub mod http;
 pub mod media;
 pub mod monitor;
+pub mod report;
 pub mod server;
 pub mod store;

@@ -1,7 +1,35 @@
 //! Wires the parts together for `diemcau serve`.
+//!
+//! Start-up order matters: the config and the secret first (nothing runs
+//! without them), then the store is opened and every session replayed, so
+//! the first request already sees the state as it was before a restart.
+//! Only then is the listener bound and its address printed: a script (or a
+//! test) that reads `diemcau listening on …` can use the server at once.
 
+pub mod clock;
+mod core;
+mod logging;
+mod timer;
+
+pub use self::core::{Core, CoreError, Executed, Published};
+
+use crate::auth::{self, Claims, Keys, Role};
+use crate::config::{self, Config};
+use crate::http::{self, AppState};
+use crate::store::Store;
+use anyhow::Context as _;
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Lifetime of the console tokens printed at start.
+const CONSOLE_TOKEN_TTL: Duration = Duration::from_secs(8 * 3600);
+
+/// How long open connections get to finish after a stop signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// What `diemcau serve` was asked for on its command line; each `Some`
 /// overrides the config file.
@@ -19,7 +47,129 @@ pub struct ServeOptions {
     pub public_ip: Option<IpAddr>,
 }
 
-/// Runs the server until it is stopped.
-pub async fn run(_opts: ServeOptions) -> anyhow::Result<()> {
-    anyhow::bail!("not yet")
+fn apply_overrides(config: &mut Config, opts: &ServeOptions) {
+    if let Some(data) = &opts.data {
+        config.data_dir = data.clone();
+    }
+    if let Some(listen) = opts.listen {
+        config.listen = listen;
+    }
+    if let Some(port) = opts.media_port {
+        config.media.udp_port = port;
+    }
+    if let Some(ip) = opts.public_ip {
+        config.media.public_ip = Some(ip);
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
+    let (mut config, registry) =
+        config::load_effective(opts.config.as_deref()).context("loading the configuration")?;
+    apply_overrides(&mut config, &opts);
+    logging::init(config.log.format);
+
+    let secret = auth::load_or_create_secret(config.secret_file.as_deref(), &config.data_dir)
+        .context("loading the signing secret")?;
+    let keys = Arc::new(Keys::new(&secret));
+    let store = Store::open_in(&config.data_dir)
+        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    let sessions = store.load_sessions().context("replaying the event log")?;
+    tracing::info!(sessions = sessions.len(), "event log replayed");
+    let core = Core::new(store, sessions);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let timer = tokio::spawn(timer::run(core.clone(), stop_rx.clone()));
+
+    let state = AppState {
+        core: core.clone(),
+        keys: keys.clone(),
+        registry: Arc::new(registry.clone()),
+        rules: config.session.rules(),
+        limits: config.limits.clone(),
+        shutdown: stop_rx.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    announce(&config, &keys, addr)?;
+
+    let mut stopped = stop_rx.clone();
+    let server = axum::serve(listener, http::app(state)).with_graceful_shutdown(async move {
+        let _ = stopped.changed().await;
+    });
+    let server = tokio::spawn(std::future::IntoFuture::into_future(server));
+
+    stop_signal().await;
+    tracing::info!("stopping");
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::error!(error = %e, "the HTTP server failed"),
+        Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server task failed"),
+        Err(_) => tracing::warn!("connections still open after the grace period; stopping anyway"),
+    }
+    let _ = timer.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Prints the bound address and the consoles' URLs, with fresh tokens, on
+/// stdout (logs go to stderr, so the tokens never land in a log file).
+fn announce(config: &Config, keys: &Keys, addr: SocketAddr) -> anyhow::Result<()> {
+    let now = clock::now_secs();
+    let chair = keys.mint(&Claims::new(
+        Role::Chair,
+        None,
+        None,
+        CONSOLE_TOKEN_TTL,
+        now,
+    ))?;
+    let monitor = keys.mint(&Claims::new(
+        Role::Technician,
+        None,
+        None,
+        CONSOLE_TOKEN_TTL,
+        now,
+    ))?;
+    let base = if config.public_url.trim().is_empty() {
+        format!("http://{addr}")
+    } else {
+        config.public_url.trim_end_matches('/').to_string()
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "diemcau listening on http://{addr}")?;
+    writeln!(out, "chair console:   {base}/chair#token={chair}")?;
+    writeln!(out, "monitor console: {base}/monitor#token={monitor}")?;
+    writeln!(out, "endpoint links:  diemcau invite --session ID")?;
+    out.flush()?;
+    Ok(())
+}
+
+async fn stop_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
 }

@@ -1,0 +1,74 @@
+//! `GET /api/openapi.json`: the REST surface, generated from the handlers'
+//! annotations so it cannot drift from the routes.
+
+use super::{command, error, floor, links, registry, rollcall, sessions, settings, view};
+use crate::{control, report};
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "diemcau",
+        description = "Videoconference bridge for chaired national meetings: sessions, attendance, roll call and the floor.\n\nErrors are `{\"error\": code, \"message\": text}`: 400 bad JSON or values, 401 missing/expired/forged token, 403 role not allowed, 404 unknown session/endpoint/request, 409 wrong state (the control plane's reason code), 413 too large, 415 not JSON, 422 value out of range."
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    paths(
+        sessions::list, sessions::create, sessions::get,
+        sessions::open, sessions::start, sessions::end, sessions::attendance,
+        rollcall::start, rollcall::confirm, rollcall::close,
+        floor::get, floor::request, floor::cancel, floor::grant, floor::deny,
+        floor::revoke, floor::release, floor::reorder,
+        settings::mode, settings::speaking_limit, settings::representative,
+        links::list, links::connect, links::disconnect, links::leave,
+        registry::list, registry::healthz,
+    ),
+    components(schemas(
+        error::ErrorBody, command::Outcome,
+        sessions::CreateSession, view::SessionSummary, view::PublicSession, view::PublicEndpoint,
+        floor::RequestBody, floor::GrantBody, floor::DenyBody, floor::EndpointBody, floor::QueueBody,
+        rollcall::StartBody,
+        settings::ModeBody, settings::SpeakingLimitBody, settings::RepresentativeBody,
+        registry::EndpointEntry, report::AttendanceReport, report::AttendanceRow,
+        control::Session, control::FloorState, control::Event, control::Command,
+    )),
+    tags(
+        (name = "sessions", description = "Create and run sessions; the attendance report"),
+        (name = "rollcall", description = "Roll call"),
+        (name = "floor", description = "Floor requests, grants and the queue"),
+        (name = "settings", description = "Mode, speaking limit, representatives"),
+        (name = "links", description = "Media links and the manual link override"),
+        (name = "endpoints", description = "The endpoint registry"),
+        (name = "health", description = "Liveness"),
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// `GET /api/openapi.json`.
+pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(document())
+}

@@ -1,0 +1,339 @@
+//! OpenAPI schemas of the control plane's types. Control stays free of
+//! HTTP concerns (no utoipa derives there), so the edge describes its
+//! types here, by hand, next to the only place that needs them. The
+//! shapes follow the serde attributes in `src/control/`.
+
+use crate::control::{Command, Event, FloorState, Session};
+use std::borrow::Cow;
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
+};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
+
+fn string_enum(description: &str, values: &[&str]) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .description(Some(description))
+        .into()
+}
+
+fn typed(t: Type, description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(t)
+        .description(Some(description))
+        .into()
+}
+
+fn nullable(t: Type, description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([t, Type::Null]))
+        .description(Some(description))
+        .into()
+}
+
+fn array(items: RefOr<Schema>, description: &str) -> RefOr<Schema> {
+    ArrayBuilder::new()
+        .items(items)
+        .description(Some(description))
+        .into()
+}
+
+fn map(values: RefOr<Schema>, description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(AdditionalProperties::RefOr(values)))
+        .description(Some(description))
+        .into()
+}
+
+fn object(description: &str, props: Vec<(&str, RefOr<Schema>)>) -> RefOr<Schema> {
+    let mut b = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(description));
+    for (name, schema) in props {
+        b = b.property(name, schema);
+    }
+    b.into()
+}
+
+const MILLIS: &str = "ms since the UNIX epoch";
+
+fn mode() -> RefOr<Schema> {
+    string_enum("Who may be heard", &["lecture", "chaired", "open"])
+}
+
+fn attendance() -> RefOr<Schema> {
+    object(
+        "One endpoint's attendance; `status_ms` is the live time spent in absent, connected, present, dropped, left",
+        vec![
+            ("code", typed(Type::String, "Endpoint code")),
+            ("name", typed(Type::String, "Display name")),
+            ("role", string_enum("Site role", &["central", "provincial"])),
+            (
+                "status",
+                string_enum("Where it stands", &["absent", "connected", "present", "dropped", "left"]),
+            ),
+            ("first_joined_at", nullable(Type::Integer, MILLIS)),
+            ("last_joined_at", nullable(Type::Integer, MILLIS)),
+            ("last_lost_at", nullable(Type::Integer, MILLIS)),
+            ("disconnects", typed(Type::Integer, "Link drops")),
+            ("lateness_ms", nullable(Type::Integer, "Lateness after the meeting went live")),
+            ("status_ms", array(typed(Type::Integer, "ms"), "Live time per status")),
+            (
+                "representative",
+                object(
+                    "Who presides at the site (null when unknown)",
+                    vec![
+                        ("name", typed(Type::String, "Full name")),
+                        ("title", typed(Type::String, "Title")),
+                    ],
+                ),
+            ),
+            ("headcount", nullable(Type::Integer, "People in the room")),
+            ("confirmed", typed(Type::Boolean, "Confirmed at the latest roll call")),
+            ("grace_expired", typed(Type::Boolean, "The drop grace ran out")),
+        ],
+    )
+}
+
+fn floor_request() -> RefOr<Schema> {
+    object(
+        "One floor request",
+        vec![
+            ("id", typed(Type::Integer, "Request id")),
+            (
+                "endpoint",
+                typed(Type::String, "Who asked or was called on"),
+            ),
+            ("topic", typed(Type::String, "About what")),
+            (
+                "state",
+                string_enum(
+                    "BFCP state",
+                    &[
+                        "pending",
+                        "granted",
+                        "released",
+                        "denied",
+                        "cancelled",
+                        "revoked",
+                    ],
+                ),
+            ),
+            (
+                "called_on",
+                typed(Type::Boolean, "Granted by the chair unasked"),
+            ),
+            ("requested_at", typed(Type::Integer, MILLIS)),
+            ("granted_at", nullable(Type::Integer, MILLIS)),
+            ("ended_at", nullable(Type::Integer, MILLIS)),
+            (
+                "expires_at",
+                nullable(Type::Integer, "When the speaking time runs out"),
+            ),
+            (
+                "warned",
+                typed(Type::Boolean, "The speaking-time warning went out"),
+            ),
+            ("time_up", typed(Type::Boolean, "The speaking time ran out")),
+        ],
+    )
+}
+
+impl PartialSchema for FloorState {
+    fn schema() -> RefOr<Schema> {
+        object(
+            "The floor: every request, the queue and the holders",
+            vec![
+                ("requests", map(floor_request(), "Every request, by id")),
+                (
+                    "queue",
+                    array(typed(Type::Integer, "Request id"), "Pending, first to last"),
+                ),
+                (
+                    "holders",
+                    array(typed(Type::Integer, "Request id"), "Granted, oldest first"),
+                ),
+                (
+                    "speaking_limit_secs",
+                    nullable(Type::Integer, "Limit for new grants"),
+                ),
+                (
+                    "auto_revoke",
+                    typed(Type::Boolean, "Revoke when the limit runs out"),
+                ),
+            ],
+        )
+    }
+}
+
+impl ToSchema for FloorState {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("FloorState")
+    }
+}
+
+impl PartialSchema for Session {
+    fn schema() -> RefOr<Schema> {
+        object(
+            "A session's whole state (chair, technician, endpoint tokens)",
+            vec![
+                (
+                    "spec",
+                    object(
+                        "Id, title, endpoints and rules as created",
+                        vec![
+                            ("id", typed(Type::String, "Session id")),
+                            ("title", typed(Type::String, "Title")),
+                            (
+                                "endpoints",
+                                array(typed(Type::Object, "code, name, role"), "Invited endpoints"),
+                            ),
+                            ("rules", typed(Type::Object, "Floor and roll-call rules")),
+                        ],
+                    ),
+                ),
+                (
+                    "phase",
+                    string_enum("Lifecycle", &["scheduled", "open", "live", "ended"]),
+                ),
+                ("mode", mode()),
+                ("created_at", typed(Type::Integer, MILLIS)),
+                ("opened_at", nullable(Type::Integer, MILLIS)),
+                ("started_at", nullable(Type::Integer, MILLIS)),
+                ("ended_at", nullable(Type::Integer, MILLIS)),
+                (
+                    "attendance",
+                    map(attendance(), "Attendance by endpoint code"),
+                ),
+                ("floor", RefOr::Ref(Ref::from_schema_name("FloorState"))),
+                (
+                    "roll_calls",
+                    array(
+                        object(
+                            "One roll call; `closed` is [time, reason] once over",
+                            vec![
+                                ("round", typed(Type::Integer, "1, 2, …")),
+                                ("started_at", typed(Type::Integer, MILLIS)),
+                                ("deadline", typed(Type::Integer, MILLIS)),
+                                (
+                                    "confirmed",
+                                    array(typed(Type::String, "code"), "Who answered"),
+                                ),
+                                (
+                                    "closed",
+                                    nullable(Type::Array, "[time, closed|deadline|session_ended]"),
+                                ),
+                                ("missing", array(typed(Type::String, "code"), "Who did not")),
+                            ],
+                        ),
+                        "Every roll call, oldest first",
+                    ),
+                ),
+                (
+                    "events",
+                    typed(
+                        Type::Integer,
+                        "How many events made this state (the sequence number)",
+                    ),
+                ),
+                ("last_event_at", typed(Type::Integer, MILLIS)),
+            ],
+        )
+    }
+}
+
+impl ToSchema for Session {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Session")
+    }
+}
+
+/// Every event name, as on the wire.
+const EVENTS: &[&str] = &[
+    "created",
+    "opened",
+    "started",
+    "ended",
+    "endpoint_connected",
+    "endpoint_dropped",
+    "drop_grace_expired",
+    "endpoint_left",
+    "representative_set",
+    "roll_call_started",
+    "roll_call_confirmed",
+    "roll_call_closed",
+    "floor_requested",
+    "floor_request_cancelled",
+    "floor_granted",
+    "floor_denied",
+    "floor_revoked",
+    "floor_released",
+    "queue_reordered",
+    "speaking_time_warning",
+    "speaking_time_up",
+    "mode_changed",
+    "speaking_limit_set",
+];
+
+impl PartialSchema for Event {
+    fn schema() -> RefOr<Schema> {
+        object(
+            "One logged change: `at`, the `event` name, and that event's fields (endpoint, request, round, mode, …)",
+            vec![
+                ("at", typed(Type::Integer, MILLIS)),
+                ("event", string_enum("What changed", EVENTS)),
+            ],
+        )
+    }
+}
+
+impl ToSchema for Event {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Event")
+    }
+}
+
+/// Every command name, as on the wire.
+const COMMANDS: &[&str] = &[
+    "open",
+    "start",
+    "end",
+    "connect",
+    "disconnect",
+    "leave",
+    "set_representative",
+    "start_roll_call",
+    "confirm_roll_call",
+    "close_roll_call",
+    "request_floor",
+    "cancel_floor_request",
+    "grant_floor",
+    "deny_floor",
+    "revoke_floor",
+    "release_floor",
+    "reorder_queue",
+    "set_mode",
+    "set_speaking_limit",
+];
+
+impl PartialSchema for Command {
+    fn schema() -> RefOr<Schema> {
+        object(
+            "A command as sent on the WebSocket (`{\"type\":\"command\",\"id\":…,\"command\":{…}}`): the `command` name and its fields, e.g. `{\"command\":\"request_floor\",\"endpoint\":\"30\",\"topic\":\"…\"}`, `{\"command\":\"grant_floor\",\"target\":{\"request\":1}}` or `{\"target\":{\"endpoint\":\"30\"}}`, `{\"command\":\"set_mode\",\"mode\":\"open\"}`. The same role rules as REST apply.",
+            vec![
+                ("command", string_enum("Which command", COMMANDS)),
+                ("endpoint", typed(Type::String, "Endpoint code, where the command takes one")),
+                ("request", typed(Type::Integer, "Floor request id, where the command takes one")),
+            ],
+        )
+    }
+}
+
+impl ToSchema for Command {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Command")
+    }
+}

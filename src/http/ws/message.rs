@@ -1,0 +1,92 @@
+//! The WebSocket's messages, tagged by `type`.
+//!
+//! Both enums are open for more variants: the media plane adds its
+//! signaling (`offer`, `answer`, `candidate`, `stats`) as new variants here
+//! and a branch in the dispatcher, without touching the rest.
+
+use crate::control::{Command, EndpointCode, Event, SessionId};
+use crate::http::view::SessionView;
+use serde::{Deserialize, Serialize};
+
+/// What a client sends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// A control command, answered `ok` or `error` with the same `id`.
+    Command {
+        /// The client's id for the answer.
+        id: String,
+        /// The same command as control's (and REST's), same role checks.
+        command: Command,
+    },
+    /// Keep-alive; answered `pong`.
+    Ping {
+        /// Echoed back when given.
+        #[serde(default)]
+        id: Option<String>,
+    },
+}
+
+/// What the server sends.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// First message: who the server thinks the client is.
+    Welcome {
+        /// The token's role.
+        role: crate::auth::Role,
+        /// The endpoint, for endpoint (and chair) tokens.
+        endpoint: Option<EndpointCode>,
+        /// The session this socket follows; none when there is none yet.
+        session: Option<SessionId>,
+    },
+    /// The session's state as the role may see it; events with a higher
+    /// `seq` follow. Sent again if the client fell behind.
+    Snapshot {
+        /// The state's sequence number (events so far).
+        seq: u64,
+        /// The state.
+        session: SessionView,
+    },
+    /// One change of state.
+    Event {
+        /// Its sequence number within the session.
+        seq: u64,
+        /// The event.
+        event: Event,
+    },
+    /// A command succeeded.
+    Ok {
+        /// The client's id.
+        id: String,
+        /// The session's sequence number after it.
+        seq: u64,
+    },
+    /// A message was refused or failed.
+    Error {
+        /// The client's id, when the message had one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// A stable code (the same codes as REST errors).
+        error: String,
+        /// A sentence for people.
+        message: String,
+    },
+    /// Answer to `ping`.
+    Pong {
+        /// The ping's id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+}
+
+impl ServerMessage {
+    /// An error reply.
+    pub fn error(id: Option<String>, error: &str, message: impl Into<String>) -> Self {
+        ServerMessage::Error {
+            id,
+            error: error.to_string(),
+            message: message.into(),
+        }
+    }
+}

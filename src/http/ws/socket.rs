@@ -1,0 +1,256 @@
+//! One WebSocket connection, written over a `Sink`/`Stream` pair so tests
+//! can drive it with channels.
+//!
+//! Two tasks: the receiver parses and runs what the client sends and
+//! queues the answers; the sender writes the welcome, the snapshot, every
+//! event of the session the role may see, and the queued answers. When
+//! either ends the other is stopped, so a dead socket never leaves a task
+//! behind. The receiver ending on its own (client closed, or abuse) lets
+//! the sender flush what is queued first.
+
+use super::message::{ClientMessage, ServerMessage};
+use crate::control::SessionId;
+use crate::http::caller::Caller;
+use crate::http::command::run;
+use crate::http::view::{event_visible, SessionView};
+use crate::http::AppState;
+use crate::server::Published;
+use axum::extract::ws::Message;
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+
+/// Answers queued for the sender; a client that stops reading stalls its
+/// own receiver, not the server.
+const QUEUE: usize = 64;
+
+/// Bad messages in a row before the connection counts as abuse and is
+/// closed (close code 1008, policy violation).
+const MAX_BAD_IN_A_ROW: u32 = 32;
+
+/// How long the sender may take to flush after the receiver ended.
+const FLUSH: Duration = Duration::from_secs(2);
+
+/// What a connection needs.
+#[derive(Clone)]
+pub struct Context {
+    /// Server state.
+    pub state: AppState,
+    /// Who is connected.
+    pub caller: Caller,
+    /// The session it follows.
+    pub session: Option<SessionId>,
+}
+
+/// Serves one connection until either side ends or the server stops.
+pub async fn serve<W, R, E>(ctx: Context, sink: W, stream: R)
+where
+    W: Sink<Message> + Send + Unpin + 'static,
+    R: Stream<Item = Result<Message, E>> + Send + Unpin + 'static,
+    E: Send + 'static,
+{
+    let (out_tx, out_rx) = mpsc::channel(QUEUE);
+    let mut send = tokio::spawn(sender(ctx.clone(), sink, out_rx));
+    let mut recv = tokio::spawn(receiver(ctx, stream, out_tx));
+    tokio::select! {
+        _ = &mut send => recv.abort(),
+        _ = &mut recv => {
+            if tokio::time::timeout(FLUSH, &mut send).await.is_err() {
+                send.abort();
+            }
+        }
+    }
+}
+
+enum Next {
+    Reply(ServerMessage),
+    Closed,
+}
+
+async fn sender<W>(ctx: Context, mut sink: W, mut out: mpsc::Receiver<ServerMessage>)
+where
+    W: Sink<Message> + Send + Unpin + 'static,
+{
+    let role = ctx.caller.role;
+    let welcome = ServerMessage::Welcome {
+        role,
+        endpoint: ctx.caller.endpoint.clone(),
+        session: ctx.session.clone(),
+    };
+    if write(&mut sink, &welcome).await.is_err() {
+        return;
+    }
+    let mut events = match subscribe(&ctx, &mut sink).await {
+        Some(rx) => rx,
+        None => return,
+    };
+    let mut stop = ctx.state.shutdown.clone();
+    loop {
+        let next = tokio::select! {
+            reply = out.recv() => match reply {
+                Some(m) => Next::Reply(m),
+                None => Next::Closed,
+            },
+            event = events.recv() => match event {
+                Ok(p) => match visible(&ctx, p) {
+                    Some(m) => Next::Reply(m),
+                    None => continue,
+                },
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "websocket client fell behind; sending a fresh snapshot");
+                    match subscribe(&ctx, &mut sink).await {
+                        Some(rx) => events = rx,
+                        None => return,
+                    }
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => Next::Closed,
+            },
+            _ = stop.changed() => Next::Closed,
+        };
+        match next {
+            Next::Reply(m) => {
+                if write(&mut sink, &m).await.is_err() {
+                    return;
+                }
+            }
+            Next::Closed => {
+                let _ = sink.send(Message::Close(None)).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Sends the snapshot and returns a subscription that starts right after
+/// it. Without a session, a subscription that never yields this socket's
+/// events (every event is filtered out) keeps the loop uniform.
+async fn subscribe<W>(ctx: &Context, sink: &mut W) -> Option<broadcast::Receiver<Published>>
+where
+    W: Sink<Message> + Unpin,
+{
+    let Some(id) = &ctx.session else {
+        return Some(ctx.state.core.subscribe());
+    };
+    let (session, rx) = ctx.state.core.snapshot_and_subscribe(id)?;
+    let snapshot = ServerMessage::Snapshot {
+        seq: session.events,
+        session: SessionView::of(&session, ctx.caller.role),
+    };
+    write(sink, &snapshot).await.ok()?;
+    Some(rx)
+}
+
+fn visible(ctx: &Context, p: Published) -> Option<ServerMessage> {
+    (Some(&p.session) == ctx.session.as_ref() && event_visible(ctx.caller.role, &p.event.kind))
+        .then_some(ServerMessage::Event {
+            seq: p.seq,
+            event: p.event,
+        })
+}
+
+async fn write<W>(sink: &mut W, message: &ServerMessage) -> Result<(), ()>
+where
+    W: Sink<Message> + Unpin,
+{
+    let text = serde_json::to_string(message).map_err(|e| {
+        tracing::error!(error = %e, "a server message did not serialize");
+    })?;
+    sink.send(Message::Text(text.into())).await.map_err(|_| ())
+}
+
+async fn receiver<R, E>(ctx: Context, mut stream: R, out: mpsc::Sender<ServerMessage>)
+where
+    R: Stream<Item = Result<Message, E>> + Send + Unpin + 'static,
+{
+    let mut bad_in_a_row = 0u32;
+    while let Some(Ok(message)) = stream.next().await {
+        let reply = match message {
+            Message::Text(text) => handle(&ctx, text.as_str()),
+            Message::Binary(_) => {
+                ServerMessage::error(None, "unsupported", "send text (JSON) messages")
+            }
+            Message::Close(_) => break,
+            // The transport answers pings itself.
+            Message::Ping(_) | Message::Pong(_) => continue,
+        };
+        let bad = matches!(&reply, ServerMessage::Error { id: None, .. });
+        bad_in_a_row = if bad { bad_in_a_row + 1 } else { 0 };
+        if out.send(reply).await.is_err() {
+            return;
+        }
+        if bad_in_a_row >= MAX_BAD_IN_A_ROW {
+            tracing::warn!("closing a websocket that sent {bad_in_a_row} bad messages in a row");
+            let _ = out
+                .send(ServerMessage::error(
+                    None,
+                    "abuse",
+                    "too many bad messages; closing",
+                ))
+                .await;
+            return;
+        }
+    }
+}
+
+/// Parses and runs one text message. The `id` is read first from the raw
+/// JSON, so even a message whose command does not parse gets an answer the
+/// client can match.
+fn handle(ctx: &Context, text: &str) -> ServerMessage {
+    let limit = ctx.state.limits.max_ws_message_bytes;
+    if text.len() > limit {
+        return ServerMessage::error(
+            None,
+            "payload_too_large",
+            format!("messages are limited to {limit} bytes"),
+        );
+    }
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return ServerMessage::error(None, "malformed_json", e.to_string()),
+    };
+    let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
+    let message: ClientMessage = match serde_json::from_value(value.clone()) {
+        Ok(m) => m,
+        Err(e) => return ServerMessage::error(id, "invalid_message", e.to_string()),
+    };
+    if let ClientMessage::Command { command, .. } = &message {
+        if let Some(field) = unknown_field(&value["command"], command) {
+            return ServerMessage::error(
+                id,
+                "invalid_message",
+                format!("unknown field `{field}` in command `{}`", command.name()),
+            );
+        }
+    }
+    match message {
+        ClientMessage::Ping { id } => ServerMessage::Pong { id },
+        ClientMessage::Command { id, command } => {
+            let Some(session) = &ctx.session else {
+                return ServerMessage::error(
+                    Some(id),
+                    "no_session",
+                    "there is no session to command",
+                );
+            };
+            match run(&ctx.state, &ctx.caller, session, command) {
+                Ok(done) => ServerMessage::Ok { id, seq: done.seq },
+                Err(e) => ServerMessage::error(Some(id), e.code, e.message),
+            }
+        }
+    }
+}
+
+/// A field the client sent that the parsed command does not have. Serde
+/// ignores extra fields on the unit variants of an internally tagged enum
+/// (`{"command": "open", "now": 1}` parses as `open`) despite
+/// `deny_unknown_fields`; serializing the command back names every field
+/// it has (absent options as null), so any other key was unknown.
+fn unknown_field(sent: &serde_json::Value, parsed: &crate::control::Command) -> Option<String> {
+    let known = serde_json::to_value(parsed).ok()?;
+    let known = known.as_object()?;
+    sent.as_object()?
+        .keys()
+        .find(|k| !known.contains_key(*k))
+        .cloned()
+}
