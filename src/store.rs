@@ -569,6 +569,16 @@ mod tests {
         assert_eq!(store.load(&id).expect("load"), events);
         assert_eq!(store.last_seq(&id).expect("last"), 3);
         assert!(dir.path().join(FILE_NAME).is_file());
+        let sync: i64 = store
+            .conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .expect("pragma");
+        assert_eq!(sync, 2, "synchronous=FULL");
+        let mode: String = store
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .expect("pragma");
+        assert_eq!(mode, "wal");
     }
 
     #[test]
