@@ -7,6 +7,8 @@
 //!   a fold over those events, and the [`control::ForwardingPolicy`] is derived
 //!   from the state. No IO, no tokio, no clock reads.
 //! - [`store`]: the append-only SQLite event log, replayed at start.
+//! - [`report`]: the attendance report (JSON, CSV, terminal table) computed
+//!   from a session alone.
 //! - [`config`]: the server configuration and the endpoint registries.
 //! - [`auth`]: signed tokens (JWT, HS256) and the roles they carry.
 //! - [`media`]: the SFU. Applies the forwarding policy it is given.

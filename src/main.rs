@@ -136,6 +136,8 @@ enum CliError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error(transparent)]
+    Report(#[from] diemcau::report::ReportError),
     #[error("{0:#}")]
     Server(anyhow::Error),
 }
@@ -298,12 +300,20 @@ fn registry_endpoint<'r>(
     }
 }
 
-/// Reports are not part of this build yet; the subcommand is kept so that
-/// scripts can already name it.
-fn report(_session: &str, _format: ReportFormat, _files: &Files) -> Result<(), CliError> {
-    Err(CliError::Usage(
-        "report: not yet available in this build".to_string(),
-    ))
+/// Prints a session's attendance report from the store, so the record can
+/// be taken after the meeting without a running server.
+fn report(session: &str, format: ReportFormat, files: &Files) -> Result<(), CliError> {
+    let (config, _) = config::load_effective(files.config.as_deref())?;
+    let data_dir = files.data.as_ref().unwrap_or(&config.data_dir);
+    let format = match format {
+        ReportFormat::Text => "text",
+        ReportFormat::Csv => "csv",
+        ReportFormat::Json => "json",
+    };
+    let session = diemcau::control::SessionId(session.to_string());
+    let mut out = std::io::stdout().lock();
+    diemcau::report::print_from_store(data_dir, &session, format, &mut out)?;
+    Ok(())
 }
 
 /// One line of an invitation.

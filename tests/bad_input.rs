@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use diemcau::auth::Role;
 use futures::SinkExt;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};

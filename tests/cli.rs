@@ -261,10 +261,90 @@ fn invite_text_is_a_table() {
     assert!(columns.windows(2).all(|w| w[0] == w[1]), "links line up");
 }
 
-/// Until reports are built in, `report` says so and exits 2.
+/// `report` prints a stored session's attendance (text, CSV, JSON) from
+/// the data dir alone, and names an unknown session clearly.
 #[test]
-fn report_is_not_available_yet() {
+fn report_prints_a_stored_session() {
+    use diemcau::config::Registry;
+    use diemcau::control::{Command as Cmd, Millis, Rules, Session, SessionId, SessionSpec};
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = run(dir.path(), &["report", "--session", "hop-1"]);
-    assert_clean_failure(&out, 2, "not yet available");
+    let data = dir.path().join("data");
+    let spec = SessionSpec {
+        id: SessionId("hop-1".into()),
+        title: "Hội nghị thường kỳ".into(),
+        endpoints: Registry::embedded().endpoint_infos(),
+        rules: Rules::default(),
+    };
+    let t0 = Millis(1_764_300_000_000);
+    let (mut session, created) = Session::create(spec, t0).expect("create");
+    let mut log = vec![created];
+    for (i, c) in [
+        Cmd::Open,
+        Cmd::Connect {
+            endpoint: "30".into(),
+        },
+        Cmd::Start,
+        Cmd::End,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        log.extend(
+            session
+                .apply(c, t0.plus_secs(60 * i as u64))
+                .expect("apply"),
+        );
+    }
+    let mut store = diemcau::store::Store::open_in(&data).expect("store");
+    store.append(&session.spec.id, &log).expect("append");
+    drop(store);
+    let data_arg = data.to_str().expect("utf-8 path");
+
+    let text = run(
+        dir.path(),
+        &["report", "--session", "hop-1", "--data", data_arg],
+    );
+    assert_eq!(text.code, Some(0), "{}", text.stderr);
+    assert!(text.stdout.contains("Hải Dương"), "{}", text.stdout);
+
+    let csv = run(
+        dir.path(),
+        &[
+            "report",
+            "--session",
+            "hop-1",
+            "--data",
+            data_arg,
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(csv.code, Some(0), "{}", csv.stderr);
+    assert!(csv.stdout.starts_with('\u{feff}'), "CSV starts with a BOM");
+    assert_eq!(
+        csv.stdout.lines().count(),
+        1 + 64,
+        "a header and one row per endpoint"
+    );
+
+    let json = run(
+        dir.path(),
+        &[
+            "report",
+            "--session",
+            "hop-1",
+            "--data",
+            data_arg,
+            "--format",
+            "json",
+        ],
+    );
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).expect("json report");
+    assert_eq!(value["rows"].as_array().map(Vec::len), Some(64));
+
+    let unknown = run(
+        dir.path(),
+        &["report", "--session", "khong-co", "--data", data_arg],
+    );
+    assert_clean_failure(&unknown, 1, "no session khong-co");
 }
