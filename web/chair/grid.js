@@ -4,6 +4,7 @@
 // updated in place, so a video never restarts because a badge changed.
 
 import { h } from '../shared/dom.js';
+import { icon } from '../shared/icons.js';
 import { t } from '../shared/i18n.js';
 import { attach, detach } from '../shared/media.js';
 import { attendanceOf, endpointsOf, holdersOf, queueOf } from '../shared/session.js';
@@ -57,7 +58,7 @@ export class Grid {
       tile.status.title = t(`attendance.${status}`);
       const pos = queue.get(code);
       tile.badge.hidden = !pos;
-      tile.badge.textContent = pos ? `✋ ${pos}` : '';
+      tile.badge.replaceChildren(...(pos ? [icon('hand'), String(pos)] : []));
       tile.badge.title = pos ? t('chair.queue_position', { pos }) : '';
       tile.el.classList.toggle('is-holder', holders.has(code));
       this.showSpeaking(code, tile, holders.has(code));
@@ -74,7 +75,7 @@ export class Grid {
       video.muted = true;
       const status = h('span', { class: 'dot' });
       const badge = h('span', { class: 'badge', hidden: true });
-      const speak = h('span', { class: 'speaking', hidden: true, text: '🔊' });
+      const speak = h('span', { class: 'speaking', hidden: true }, icon('speaker'));
       const call = h('button', {
         class: 'call',
         type: 'button',

@@ -172,7 +172,9 @@ class ChairMedia {
     const link = new MediaLink(this.signaling, {
       iceServers: welcome.ice_servers || [],
       stream: this.local,
-      receive: { audio: 1, video: 1 },
+      // The server answers with the `chair` and `floor` slots on these
+      // lines; the tiles come later, by its own offers.
+      receive: { audio: 2, video: 2 },
     });
     this.link = link;
     link.addEventListener('track', (e) => this.onTrack(e.detail));

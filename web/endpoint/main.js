@@ -17,10 +17,6 @@ import { Quality } from './quality.js';
 import { RollCallPrompt } from './rollcall.js';
 import { RepresentativeForm } from './representative.js';
 
-// No session yet: look again this often (the socket is told of nothing
-// until one exists).
-const NO_SESSION_RETRY_MS = 5000;
-
 function start({ signaling, feed }) {
   const me = () => (feed.welcome && feed.welcome.endpoint) || null;
   const run = async (command) => {
@@ -64,7 +60,6 @@ function start({ signaling, feed }) {
   feed.addEventListener('welcome', (e) => {
     render();
     if (e.detail.session) media.join(e.detail);
-    else signaling.reconnect(NO_SESSION_RETRY_MS);
   });
   feed.addEventListener('event', (e) => {
     const ev = e.detail;
@@ -106,6 +101,7 @@ class EndpointMedia {
     const link = new MediaLink(this.signaling, {
       iceServers: welcome.ice_servers || [],
       stream: this.devices.stream,
+      // Two lines of each kind: the `chair` and `floor` slots.
       receive: { audio: 2, video: 2 },
     });
     this.link = link;

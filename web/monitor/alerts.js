@@ -15,6 +15,9 @@ export class Alerts {
     this.count = $('#alert-count');
     this.items = [];
     this.last = new Map(); // link id -> {level, state, who}
+    // The first reading only sets the baseline: opening the console in the
+    // middle of a session must not list every link as news.
+    this.primed = false;
     document.addEventListener('langchange', () => this.render());
   }
 
@@ -28,7 +31,8 @@ export class Alerts {
       const before = this.last.get(l.id);
       this.last.set(l.id, { level, state: l.state, who });
       if (!before) {
-        this.add(now, 'good', 'alert.link_up', { who });
+        if (this.primed) this.add(now, 'good', 'alert.link_up', { who });
+        else if (level !== 'good') this.add(now, level, 'alert.degraded', { who, why: t(`health.${level}`) });
         continue;
       }
       if (before.state !== l.state && (l.state === 'failed' || l.state === 'disconnected')) {
@@ -49,6 +53,7 @@ export class Alerts {
         this.add(now, 'bad', 'alert.link_gone', { who: before.who });
       }
     }
+    this.primed = true;
   }
 
   /** A session event worth a line of its own. */

@@ -22,6 +22,7 @@ function start({ api, signaling, feed }) {
   window.diemcau = { signaling, feed };
   const names = new Map();
   const fetchedHistory = new Set();
+  const changes = new Map();
   let links = [];
 
   const showChart = () => {
@@ -70,6 +71,13 @@ function start({ api, signaling, feed }) {
     const list = Array.isArray(raw) ? raw : (raw && raw.links) || [];
     const sid = feed.id;
     links = list.map((r) => normalize(r, names, now)).filter((l) => !sid || !l.session || l.session === sid);
+    for (const l of links) {
+      // The server's time of the last state change when it sends one,
+      // else when this console first saw the link in its current state.
+      const seen = changes.get(l.id);
+      if (!seen || seen.state !== l.state) changes.set(l.id, { state: l.state, at: now });
+      if (!l.changed) l.changed = changes.get(l.id).at;
+    }
     for (const l of links) history.add(l, now);
     alerts.observe(links, now);
     table.render(links);

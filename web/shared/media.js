@@ -4,6 +4,7 @@
 
 import { h } from './dom.js';
 import { t } from './i18n.js';
+import { icon } from './icons.js';
 
 const waiting = new Set();
 let gate = null;
@@ -48,7 +49,7 @@ function showGate() {
         gate.hidden = true;
       },
     },
-    h('span', { class: 'sound-gate-icon', 'aria-hidden': 'true', text: '🔊' }),
+    h('span', { class: 'sound-gate-icon' }, icon('speaker')),
     label,
   );
   document.addEventListener('langchange', () => {

@@ -13,6 +13,9 @@
 import { Status } from './signaling.js';
 
 const STATS_EVERY_MS = 2000;
+// How long the first offer waits for the browser's own candidates. On a
+// LAN this is a few milliseconds; a slow STUN server is not waited for.
+const GATHER_WAIT_MS = 1500;
 // A `failed` connection gets an ICE restart; one that stays broken this
 // long after it is rebuilt from scratch.
 const RESTART_GRACE_MS = 8000;
@@ -61,8 +64,11 @@ export class MediaLink extends EventTarget {
     this.slots.clear();
     this.tracks.clear();
     this.queuedCandidates = [];
+    // Candidates found before the offer leaves travel inside it; later ones
+    // trickle. Either kind of server then has what it needs.
+    let offerSent = false;
     pc.onicecandidate = (e) => {
-      if (e.candidate && this.pc === pc) {
+      if (e.candidate && this.pc === pc && offerSent) {
         this.signaling.send({ type: 'candidate', candidate: e.candidate.toJSON() });
       }
     };
@@ -72,7 +78,10 @@ export class MediaLink extends EventTarget {
     this.makingOffer = true;
     try {
       await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc, GATHER_WAIT_MS);
+      if (this.pc !== pc) return;
       this.signaling.send({ type: 'offer', sdp: pc.localDescription.sdp });
+      offerSent = true;
     } finally {
       this.makingOffer = false;
     }
@@ -289,6 +298,23 @@ export class MediaLink extends EventTarget {
   emit(name, detail) {
     this.dispatchEvent(new CustomEvent(name, { detail }));
   }
+}
+
+/** Resolves when ICE gathering is complete, or after `ms`. */
+function gathered(pc, ms) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener('icegatheringstatechange', check);
+      resolve();
+    };
+    const check = () => {
+      if (pc.iceGatheringState === 'complete') done();
+    };
+    const timer = setTimeout(done, ms);
+    pc.addEventListener('icegatheringstatechange', check);
+  });
 }
 
 /** `chair` / `floor` / `tile-30` / `tile:30` / `30` → what the stream carries. */

@@ -10,11 +10,16 @@
 import { sessionPath } from './api.js';
 
 const REFRESH_DELAY_MS = 120;
+// With no session yet, the socket has nothing to follow: look for one this
+// often and reconnect when it exists, so a page opened early joins by itself.
+const LOOK_FOR_SESSION_MS = 5000;
 
 export class SessionFeed extends EventTarget {
   constructor(signaling, api) {
     super();
     this.api = api;
+    this.signaling = signaling;
+    this.lookTimer = null;
     this.welcome = null;
     this.state = null;
     this.seq = 0;
@@ -26,9 +31,11 @@ export class SessionFeed extends EventTarget {
     this.offset = 0;
     signaling.on('welcome', (m) => {
       this.welcome = m;
+      clearTimeout(this.lookTimer);
       if (!m.session) {
         this.state = null;
         this.emit('nosession', m);
+        this.lookForSession();
       }
       this.emit('welcome', m);
     });
@@ -48,6 +55,23 @@ export class SessionFeed extends EventTarget {
   /** The session id the socket follows. */
   get id() {
     return (this.state && this.state.spec && this.state.spec.id) || (this.welcome && this.welcome.session) || null;
+  }
+
+  lookForSession() {
+    clearTimeout(this.lookTimer);
+    this.lookTimer = setTimeout(async () => {
+      try {
+        const list = await this.api.get('/api/sessions');
+        const current = (list || []).find((x) => x.phase !== 'ended');
+        if (current) {
+          this.signaling.reconnect(0);
+          return;
+        }
+      } catch (err) {
+        console.warn('could not list sessions', err);
+      }
+      if (this.welcome && !this.welcome.session) this.lookForSession();
+    }, LOOK_FOR_SESSION_MS);
   }
 
   /** Now, on the server's clock (ms since the epoch). */

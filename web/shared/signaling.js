@@ -88,7 +88,8 @@ export class Signaling extends EventTarget {
 
   open() {
     this.clearTimers();
-    this.setStatus(this.attempt === 0 ? Status.CONNECTING : Status.RECONNECTING);
+    this.retryAt = null;
+    this.setStatus(this.attempt === 0 ? Status.CONNECTING : Status.RECONNECTING, true);
     let ws;
     try {
       ws = new WebSocket(this.url());
@@ -173,8 +174,9 @@ export class Signaling extends EventTarget {
   schedule(delayMs) {
     clearTimeout(this.timers.retry);
     if (this.stopped) return;
-    this.setStatus(Status.RECONNECTING);
     this.retryAt = Date.now() + delayMs;
+    // Re-announced even when already reconnecting: the countdown changed.
+    this.setStatus(Status.RECONNECTING, true);
     this.timers.retry = setTimeout(() => this.open(), delayMs);
   }
 
@@ -207,8 +209,8 @@ export class Signaling extends EventTarget {
     });
   }
 
-  setStatus(status) {
-    if (this.status === status) return;
+  setStatus(status, force = false) {
+    if (this.status === status && !force) return;
     this.status = status;
     this.emit('status', { status });
   }

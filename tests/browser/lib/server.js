@@ -52,6 +52,7 @@ export class Server {
     if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: run cargo build, or set DIEMCAU_BIN`);
     this.dir = await mkdtemp(path.join(tmpdir(), 'diemcau-browser-'));
     const config = path.join(this.dir, 'diemcau.toml');
+    this.config = config;
     await writeFile(config, configText(registry));
     const data = path.join(this.dir, 'data');
     this.proc = spawn(bin, ['serve', '--config', config, '--data', data, '--listen', '127.0.0.1:0'], {
@@ -95,9 +96,12 @@ export class Server {
     return this.log.join('').split('\n').slice(-n).join('\n');
   }
 
-  /** `diemcau token --role R [--endpoint CODE] [--session ID]`, with the same data dir and secret. */
+  /**
+   * `diemcau token --role R [--endpoint CODE] [--session ID]`, with the
+   * server's config (the registry checks the code) and secret.
+   */
   token(role, { endpoint, session, ttl } = {}) {
-    const args = ['token', '--role', role, '--data', this.data];
+    const args = ['token', '--role', role, '--config', this.config, '--data', this.data];
     if (endpoint) args.push('--endpoint', endpoint);
     if (session) args.push('--session', session);
     if (ttl) args.push('--ttl', ttl);
