@@ -124,7 +124,12 @@ describe('web consoles', { timeout: 300_000 }, () => {
     });
     await monitor.click(`#links tbody tr[data-code="${A.code}"]`);
     await monitor.waitForSelector('#chart .uplot', { timeout: 15_000 });
-    await monitor.waitForTimeout(4000);
+    // A few points on the plot, so the screenshot shows a line.
+    await until(monitor, 'three samples of the selected link', (code) => {
+      const row = document.querySelector(`#links tbody tr[data-code="${code}"]`);
+      const s = row && window.diemcau.history.get(row.dataset.id);
+      return s && s.t.length >= 3;
+    }, A.code);
     await monitor.screenshot({ path: path.join(SHOTS, 'monitor.png') });
     await monitor.context().close();
   });

@@ -19,7 +19,7 @@ function start({ api, signaling, feed }) {
   const history = new History();
   const alerts = new Alerts();
   // A handle for operators' debugging in the browser console (and the browser tests).
-  window.diemcau = { signaling, feed };
+  window.diemcau = { signaling, feed, history };
   const names = new Map();
   const fetchedHistory = new Set();
   const changes = new Map();
