@@ -1,0 +1,143 @@
+// The three consoles in a real browser against the real server: a chair
+// and two provincial sites join with fake cameras, the floor moves from a
+// request to the sites' programme, a roll call reaches the chair's grid,
+// the attendance CSV downloads, and the monitor lists the links. The run
+// leaves screenshots of the three pages in docs/screenshots/.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Browser } from './lib/browser.js';
+import { Server, repoRoot } from './lib/server.js';
+import { inboundGrowing, until, videoPlaying } from './lib/wait.js';
+
+const A = { code: '30', name: 'Hải Dương' };
+const B = { code: '48', name: 'Đà Nẵng' };
+const SHOTS = process.env.DIEMCAU_SCREENSHOTS || path.join(repoRoot, 'docs', 'screenshots');
+
+describe('web consoles', { timeout: 300_000 }, () => {
+  const server = new Server();
+  const browser = new Browser();
+  let session;
+  let tokens;
+  let chair;
+  let siteA;
+  let siteB;
+
+  before(async () => {
+    await server.start();
+    const chairToken = await server.token('chair');
+    const created = await server.api(chairToken, 'POST', '/api/sessions', {
+      title: 'Hội nghị trực tuyến Chính phủ với các địa phương',
+    });
+    session = (created.spec && created.spec.id) || created.id;
+    assert.ok(session, `POST /api/sessions answered no id: ${JSON.stringify(created)}`);
+    await server.api(chairToken, 'POST', `/api/sessions/${session}/open`);
+    await server.api(chairToken, 'POST', `/api/sessions/${session}/start`);
+    tokens = {
+      chair: chairToken,
+      a: await server.token('endpoint', { endpoint: A.code }),
+      b: await server.token('endpoint', { endpoint: B.code }),
+      tech: await server.token('technician'),
+    };
+    await browser.launch();
+    await mkdir(SHOTS, { recursive: true });
+  });
+
+  after(async () => {
+    await browser.close();
+    await server.stop();
+  });
+
+  const open = (role, token, name, viewport) => browser.open(`${server.url}/${role}#token=${token}`, { name, viewport });
+
+  test('chair and two sites join; the programme and the thumbnails play', async () => {
+    chair = await open('chair', tokens.chair, 'chair');
+    siteA = await open('endpoint', tokens.a, `site ${A.code}`, { width: 1600, height: 900 });
+    siteB = await open('endpoint', tokens.b, `site ${B.code}`, { width: 1600, height: 900 });
+    for (const site of [siteA, siteB]) {
+      await until(site, 'socket open', () => document.querySelector('.conn-status').dataset.status === 'open');
+      await videoPlaying(site, '#chair-video');
+    }
+    for (const s of [A, B]) {
+      await until(chair, `tile ${s.code} connected`, (code) => {
+        const tile = document.querySelector(`.tile[data-code="${code}"]`);
+        return tile && ['connected', 'present'].includes(tile.dataset.status);
+      }, s.code);
+      await videoPlaying(chair, `.tile[data-code="${s.code}"] video`);
+    }
+    const names = await chair.$$eval('.tile .name', (els) => els.map((e) => e.textContent));
+    assert.ok(names.includes(A.name) && names.includes(B.name), 'province names with diacritics on the grid');
+  });
+
+  test('a floor request granted on the chair page reaches the other site on the floor slot', async () => {
+    await siteA.fill('#floor-topic', 'Báo cáo tình hình mưa lũ');
+    await siteA.click('#floor-request');
+    await until(siteA, 'request queued', () => document.querySelector('#floor-state').dataset.state === 'pending');
+    const row = `#queue li[data-endpoint="${A.code}"]`;
+    await chair.waitForSelector(row, { timeout: 30_000 });
+    const badge = await chair.textContent(`.tile[data-code="${A.code}"] .badge`);
+    assert.match(badge, /1/, 'the tile shows the queue position');
+    await chair.click(`${row} .grant`);
+    await until(siteA, 'floor granted to A', () => document.querySelector('#floor-state').dataset.state === 'granted');
+    await until(siteB, 'floor slot shown on B', () => !document.querySelector('#slot-floor').hidden);
+    await videoPlaying(siteB, '#floor-video');
+    await inboundGrowing(siteB, '#floor-video');
+    const caption = await siteB.textContent('#floor-caption');
+    assert.ok(caption.includes(A.name), `floor caption names ${A.name}: ${caption}`);
+    const holder = await chair.textContent('#holder-name');
+    assert.ok(holder.includes(A.name), 'the chair sees who holds the floor');
+  });
+
+  test('a roll call confirmed on a site shows it present on the chair page', async () => {
+    await chair.click('#rollcall-start');
+    await siteA.waitForSelector('#rollcall:not([hidden])', { timeout: 30_000 });
+    await siteA.click('#rollcall-confirm');
+    await until(chair, `tile ${A.code} present`, (code) => document.querySelector(`.tile[data-code="${code}"]`).dataset.status === 'present', A.code);
+    await until(siteA, 'confirmation shown', () => !document.querySelector('#rollcall-done').hidden);
+    const tally = await chair.textContent('#rollcall-tally');
+    assert.match(tally, /^1\//, `tally counts one confirmation: ${tally}`);
+  });
+
+  test('the attendance CSV downloads with a row per site', async () => {
+    const [download] = await Promise.all([chair.waitForEvent('download', { timeout: 30_000 }), chair.click('#csv')]);
+    const file = await download.path();
+    const raw = await readFile(file);
+    const text = raw.toString('utf8').replace(/^\uFEFF/, '');
+    const lines = text.trim().split(/\r?\n/);
+    assert.ok(lines.length >= 64, `a header and at least 63 sites, got ${lines.length} lines`);
+    const rowA = lines.find((l) => l.includes(A.name));
+    const rowB = lines.find((l) => l.includes(B.name));
+    assert.ok(rowA, `a row for ${A.name}`);
+    assert.ok(rowB, `a row for ${B.name}`);
+    assert.match(rowA, /present/i, `${A.name} present: ${rowA}`);
+    assert.match(rowB, /connected/i, `${B.name} connected: ${rowB}`);
+  });
+
+  test('the monitor lists the three links with non-zero bit rates', async () => {
+    const monitor = await open('monitor', tokens.tech, 'monitor');
+    await until(monitor, 'three links with traffic', () => {
+      const rows = [...document.querySelectorAll('#links tbody tr')];
+      const busy = rows.filter((r) => Number(r.querySelector('.bitrate-in').dataset.bps) > 0);
+      return busy.length >= 3 ? busy.length : false;
+    });
+    await monitor.click(`#links tbody tr[data-code="${A.code}"]`);
+    await monitor.waitForSelector('#chart .uplot', { timeout: 15_000 });
+    // A few points on the plot, so the screenshot shows a line.
+    await until(monitor, 'three samples of the selected link', (code) => {
+      const row = document.querySelector(`#links tbody tr[data-code="${code}"]`);
+      const s = row && window.diemcau.history.get(row.dataset.id);
+      return s && s.t.length >= 3;
+    }, A.code);
+    await monitor.screenshot({ path: path.join(SHOTS, 'monitor.png') });
+    await monitor.context().close();
+  });
+
+  test('screenshots of the chair and endpoint pages', async () => {
+    await videoPlaying(chair, '#stage-video');
+    await chair.screenshot({ path: path.join(SHOTS, 'chair.png') });
+    await videoPlaying(siteB, '#floor-video');
+    await siteB.screenshot({ path: path.join(SHOTS, 'endpoint.png') });
+  });
+});

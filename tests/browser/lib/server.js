@@ -1,0 +1,147 @@
+// Runs the real diemcau binary for the browser tests: its own data
+// directory and config, HTTP on 127.0.0.1 with a port the OS picks, media
+// on loopback. Tokens are minted with the same binary and secret.
+
+import { spawn, execFile } from 'node:child_process';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, '..', '..', '..');
+
+const STARTUP_TIMEOUT_MS = 60_000;
+const TOKEN_TIMEOUT_MS = 20_000;
+
+/** The binary under test: $DIEMCAU_BIN, else the debug build. */
+export function binaryPath() {
+  const bin = process.env.DIEMCAU_BIN || path.join(repoRoot, 'target', 'debug', 'diemcau');
+  return path.resolve(process.cwd(), bin);
+}
+
+function configText(registry) {
+  return [
+    '# Written by the browser tests.',
+    `registry = ${JSON.stringify(registry)}`,
+    '',
+    '[media]',
+    'udp_port = 0',
+    'bind_ip = "127.0.0.1"',
+    '',
+  ].join('\n');
+}
+
+export class Server {
+  constructor() {
+    this.url = null;
+    this.dir = null;
+    this.proc = null;
+    this.secret = `browser-tests-${process.pid}-${Date.now()}-secret-long-enough-for-hs256`;
+    this.log = [];
+  }
+
+  env() {
+    return { ...process.env, DIEMCAU_SECRET: this.secret, RUST_LOG: process.env.RUST_LOG || 'info' };
+  }
+
+  /** Starts the server and waits for `diemcau listening on http://ADDR`. */
+  async start({ registry = path.join(repoRoot, 'config', 'endpoints-63.toml') } = {}) {
+    const bin = binaryPath();
+    if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: run cargo build, or set DIEMCAU_BIN`);
+    this.dir = await mkdtemp(path.join(tmpdir(), 'diemcau-browser-'));
+    const config = path.join(this.dir, 'diemcau.toml');
+    this.config = config;
+    await writeFile(config, configText(registry));
+    const data = path.join(this.dir, 'data');
+    this.proc = spawn(bin, ['serve', '--config', config, '--data', data, '--listen', '127.0.0.1:0'], {
+      env: this.env(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.data = data;
+    this.url = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`server did not say it was listening within ${STARTUP_TIMEOUT_MS} ms:\n${this.tail()}`)), STARTUP_TIMEOUT_MS);
+      let buffered = '';
+      const watch = (chunk) => {
+        const text = chunk.toString();
+        this.keep(text);
+        buffered += text;
+        const m = /diemcau listening on (http:\/\/[^\s]+)/.exec(buffered);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1].replace(/\/$/, ''));
+        }
+      };
+      this.proc.stdout.on('data', watch);
+      this.proc.stderr.on('data', (c) => this.keep(c.toString()));
+      this.proc.on('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`server exited (${code ?? signal}) before listening:\n${this.tail()}`));
+      });
+    });
+    const u = new URL(this.url);
+    if (u.hostname !== '127.0.0.1' && u.hostname !== '[::1]' && u.hostname !== 'localhost') {
+      throw new Error(`server listens on ${u.hostname}, not loopback`);
+    }
+    return this.url;
+  }
+
+  keep(text) {
+    this.log.push(text);
+    if (this.log.length > 400) this.log.splice(0, this.log.length - 400);
+  }
+
+  tail(n = 60) {
+    return this.log.join('').split('\n').slice(-n).join('\n');
+  }
+
+  /**
+   * `diemcau token --role R [--endpoint CODE] [--session ID]`, with the
+   * server's config (the registry checks the code) and secret.
+   */
+  token(role, { endpoint, session, ttl } = {}) {
+    const args = ['token', '--role', role, '--config', this.config, '--data', this.data];
+    if (endpoint) args.push('--endpoint', endpoint);
+    if (session) args.push('--session', session);
+    if (ttl) args.push('--ttl', ttl);
+    return new Promise((resolve, reject) => {
+      execFile(binaryPath(), args, { env: this.env(), timeout: TOKEN_TIMEOUT_MS }, (err, stdout, stderr) => {
+        if (err) {
+          reject(new Error(`diemcau token failed: ${err.message}\n${stderr}`));
+          return;
+        }
+        const lines = stdout.trim().split('\n').filter(Boolean);
+        // The token is the line that looks like a JWT (three base64url parts).
+        const jwt = lines.map((l) => l.trim()).find((l) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(l));
+        if (!jwt) reject(new Error(`no token in the output of diemcau token: ${stdout}`));
+        else resolve(jwt);
+      });
+    });
+  }
+
+  /** A REST call with a bearer token; throws on a non-2xx answer. */
+  async api(token, method, route, body) {
+    const init = { method, headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const res = await fetch(this.url + route, init);
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${text}`);
+    const type = res.headers.get('content-type') || '';
+    return type.includes('json') && text ? JSON.parse(text) : text;
+  }
+
+  async stop() {
+    if (this.proc && this.proc.exitCode === null) {
+      const exited = new Promise((resolve) => this.proc.once('exit', resolve));
+      this.proc.kill('SIGTERM');
+      const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+  }
+}

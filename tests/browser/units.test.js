@@ -1,0 +1,116 @@
+// The consoles' pure helpers, run in Node without a browser or a server:
+// translation tables, slot labels, ordering by administrative code, link
+// health. Fast checks that run before the browser scenarios.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { repoRoot } from './lib/server.js';
+import { vi } from '../../web/shared/lang-vi.js';
+import { en } from '../../web/shared/lang-en.js';
+import { parseStreamId } from '../../web/shared/rtc.js';
+import { compareCodes, endpointsOf, queueOf, tally } from '../../web/shared/session.js';
+import { health, normalize } from '../../web/monitor/links.js';
+
+const web = path.join(repoRoot, 'web');
+
+async function sources(dir) {
+  const out = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory() && entry.name !== 'vendor') out.push(...(await sources(p)));
+    else if (/\.(js|html)$/.test(entry.name)) out.push(p);
+  }
+  return out;
+}
+
+test('Vietnamese and English have the same keys and the same placeholders', () => {
+  assert.deepEqual(Object.keys(en).sort(), Object.keys(vi).sort());
+  for (const key of Object.keys(vi)) {
+    const names = (s) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+    assert.deepEqual(names(en[key]), names(vi[key]), `placeholders of ${key}`);
+  }
+});
+
+test('every literal key the pages use has a translation', async () => {
+  const missing = [];
+  for (const file of await sources(web)) {
+    const text = await readFile(file, 'utf8');
+    const keys = [
+      ...[...text.matchAll(/\bt\('([a-z_]+\.[a-z_.]+)'/g)].map((m) => m[1]),
+      ...[...text.matchAll(/data-i18n(?:-[a-z]+)?="([a-z_]+\.[a-z_.]+)"/g)].map((m) => m[1]),
+    ];
+    for (const key of keys) if (!(key in vi)) missing.push(`${path.relative(web, file)}: ${key}`);
+  }
+  assert.deepEqual(missing, []);
+});
+
+test('every status, phase, mode and link state the server sends has a translation', () => {
+  const families = {
+    attendance: ['absent', 'connected', 'present', 'dropped', 'left'],
+    phase: ['scheduled', 'open', 'live', 'ended'],
+    mode: ['lecture', 'chaired', 'open'],
+    link: ['new', 'connecting', 'connected', 'disconnected', 'failed', 'closed'],
+    status: ['connecting', 'open', 'reconnecting', 'stopped'],
+    quality: ['good', 'fair', 'poor', 'down'],
+    health: ['good', 'warn', 'bad'],
+  };
+  for (const [family, values] of Object.entries(families)) {
+    for (const v of values) assert.ok(`${family}.${v}` in vi, `${family}.${v}`);
+  }
+});
+
+test('stream ids name the programme slots and the chair tiles', () => {
+  assert.deepEqual(parseStreamId('chair'), { slot: 'chair', endpoint: null });
+  assert.deepEqual(parseStreamId('floor'), { slot: 'floor', endpoint: null });
+  assert.deepEqual(parseStreamId('tile-30'), { slot: 'tile', endpoint: '30' });
+  assert.deepEqual(parseStreamId('tile:01'), { slot: 'tile', endpoint: '01' });
+  assert.deepEqual(parseStreamId('{a1b2-random}'), { slot: null, endpoint: null });
+});
+
+test('sites are ordered by administrative code, the central room first', () => {
+  const state = {
+    spec: {
+      endpoints: [
+        { code: '79', name: 'Hồ Chí Minh', role: 'provincial' },
+        { code: '01', name: 'Hà Nội', role: 'provincial' },
+        { code: '00', name: 'Trụ sở Chính phủ', role: 'central' },
+        { code: '8', name: 'Tuyên Quang', role: 'provincial' },
+      ],
+    },
+  };
+  assert.deepEqual(endpointsOf(state).map((e) => e.code), ['00', '01', '8', '79']);
+  assert.ok(compareCodes('2', '10') < 0);
+});
+
+test('the queue keeps its order with 1-based positions; the tally counts provinces only', () => {
+  const state = {
+    spec: {
+      endpoints: [
+        { code: '00', name: 'C', role: 'central' },
+        { code: '30', name: 'Hải Dương', role: 'provincial' },
+        { code: '31', name: 'Hải Phòng', role: 'provincial' },
+      ],
+    },
+    attendance: { '00': { status: 'connected' }, 30: { status: 'present' }, 31: { status: 'dropped' } },
+    floor: { requests: { 4: { id: 4, endpoint: '31' }, 2: { id: 2, endpoint: '30' } }, queue: [4, 2], holders: [] },
+  };
+  assert.deepEqual(queueOf(state).map((r) => [r.id, r.position]), [[4, 1], [2, 2]]);
+  const n = tally(state);
+  assert.equal(n.total, 2);
+  assert.equal(n.present, 1);
+  assert.equal(n.dropped, 1);
+});
+
+test('link health follows the thresholds, and a link that is not connected is bad', () => {
+  const names = new Map([['30', 'Hải Dương']]);
+  const base = { peer: 'p', endpoint: '30', state: 'connected', rtt_ms: 20, loss_up: 0, loss_down: 0, bitrate_in: 1e6, bitrate_out: 1e6 };
+  const l = normalize(base, names, 0);
+  assert.equal(l.name, 'Hải Dương');
+  assert.equal(health(l).level, 'good');
+  assert.equal(health(normalize({ ...base, rtt_ms: 200 }, names, 0)).level, 'warn');
+  assert.equal(health(normalize({ ...base, loss_down: 0.1 }, names, 0)).level, 'bad');
+  assert.equal(health(normalize({ ...base, state: 'disconnected' }, names, 0)).level, 'bad');
+  assert.equal(health(normalize({ ...base, health: 'warn' }, names, 0)).level, 'warn');
+});

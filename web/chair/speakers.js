@@ -1,0 +1,44 @@
+// Who is speaking, from the audio levels of what the chair receives. The
+// server only forwards audio the mode allows, so this lights exactly the
+// sites the room can hear.
+
+const POLL_MS = 300;
+const LOUD = 0.03;
+// Keep the indicator on briefly after the level drops, so it does not
+// flicker between words.
+const HOLD_MS = 800;
+
+/**
+ * Polls `link`'s audio receivers; `identify(mid, slot, endpoint)` names the
+ * site a line carries now, `onChange(code, speaking)` is told of changes.
+ * Returns a function that stops it.
+ */
+export function watchSpeakers(link, identify, onChange) {
+  const lastLoud = new Map();
+  const on = new Set();
+  const timer = setInterval(() => {
+    const pc = link.pc;
+    if (!pc) return;
+    const now = performance.now();
+    for (const tr of pc.getTransceivers()) {
+      const track = tr.receiver && tr.receiver.track;
+      if (!track || track.kind !== 'audio' || tr.mid === null) continue;
+      const where = link.slotOfMid(tr.mid);
+      const code = identify(tr.mid, where.slot, where.endpoint);
+      if (!code) continue;
+      const level = Math.max(0, ...tr.receiver.getSynchronizationSources().map((s) => s.audioLevel || 0));
+      if (level >= LOUD) lastLoud.set(code, now);
+    }
+    for (const [code, at] of lastLoud) {
+      const loud = now - at < HOLD_MS;
+      if (loud && !on.has(code)) {
+        on.add(code);
+        onChange(code, true);
+      } else if (!loud && on.has(code)) {
+        on.delete(code);
+        onChange(code, false);
+      }
+    }
+  }, POLL_MS);
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,206 @@
+// The endpoint's console: one provincial site. It joins the current
+// session with its link and no further click, sends camera and microphone,
+// plays the programme (chair and floor holder), and carries the site's
+// part of the meeting: floor requests, roll call, who is present.
+// A dropped link or a restarted server is rejoined automatically.
+
+import { boot } from '../shared/boot.js';
+import { $, h, toast } from '../shared/dom.js';
+import { t } from '../shared/i18n.js';
+import { attach, detach } from '../shared/media.js';
+import { MediaLink } from '../shared/rtc.js';
+import { attendanceOf, holdersOf } from '../shared/session.js';
+import { Status } from '../shared/signaling.js';
+import { Devices } from './devices.js';
+import { FloorPanel } from './floor.js';
+import { Quality } from './quality.js';
+import { RollCallPrompt } from './rollcall.js';
+import { RepresentativeForm } from './representative.js';
+
+function start({ signaling, feed }) {
+  const me = () => (feed.welcome && feed.welcome.endpoint) || null;
+  const run = async (command) => {
+    try {
+      await signaling.command(command);
+      return true;
+    } catch (err) {
+      toast(t('error.command', { message: err.message }), 'error');
+      return false;
+    }
+  };
+  const floor = new FloorPanel({ feed, run, me });
+  const rollcall = new RollCallPrompt({ feed, run, me });
+  const rep = new RepresentativeForm({ run, me });
+  const quality = new Quality();
+  const media = new EndpointMedia({ signaling, feed, quality });
+  // A handle for operators' debugging in the browser console (and the browser tests).
+  window.diemcau = { signaling, feed, media };
+  const offline = new OfflineNotice(signaling, media);
+
+  const render = () => {
+    const state = feed.state;
+    const code = me();
+    const a = state && code ? attendanceOf(state, code) : null;
+    $('#site').textContent = a ? `${code} · ${a.name}` : code || '';
+    $('#session-title').textContent = state ? state.spec.title : t('endpoint.no_session');
+    const phase = $('#phase');
+    phase.hidden = !state;
+    if (state) {
+      phase.dataset.phase = state.phase;
+      phase.textContent = t(`phase.${state.phase}`);
+      document.title = `${a ? a.name : code} · ${state.spec.title}`;
+    }
+    floor.render(state);
+    rollcall.render(state);
+    rep.render(state);
+    media.renderCaptions(state);
+    offline.render();
+  };
+  feed.addEventListener('change', render);
+  feed.addEventListener('welcome', (e) => {
+    render();
+    if (e.detail.session) media.join(e.detail);
+  });
+  feed.addEventListener('event', (e) => {
+    const ev = e.detail;
+    if (ev.endpoint !== me()) return;
+    if (ev.event === 'speaking_time_warning') toast(t('notice.your_time_warning'), 'warn', 8000);
+    if (ev.event === 'floor_granted') toast(t('notice.your_floor'));
+    if (ev.event === 'floor_denied') toast(t('notice.your_denied'), 'warn');
+    if (ev.event === 'floor_revoked') toast(t('notice.your_revoked'), 'warn');
+  });
+  document.addEventListener('langchange', render);
+  render();
+  signaling.start();
+}
+
+/** The site's media: its camera out, the programme's two slots in. */
+class EndpointMedia {
+  constructor({ signaling, feed, quality }) {
+    this.signaling = signaling;
+    this.feed = feed;
+    this.quality = quality;
+    this.devices = new Devices();
+    this.link = null;
+    this.pcState = 'new';
+    this.audio = new Map();
+    this.floorStream = null;
+    this.devices.addEventListener('stream', (e) => {
+      attach($('#self-video'), e.detail);
+      if (this.link) this.link.replaceStream(e.detail);
+    });
+    this.devices.addEventListener('error', (e) => toast(t('error.camera', { message: e.detail.message }), 'warn', 8000));
+  }
+
+  async join(welcome) {
+    if (!this.devices.stream) {
+      const stream = await this.devices.open();
+      if (stream) attach($('#self-video'), stream);
+    }
+    if (this.link) this.link.close();
+    const link = new MediaLink(this.signaling, {
+      iceServers: welcome.ice_servers || [],
+      stream: this.devices.stream,
+      // Two lines of each kind: the `chair` and `floor` slots.
+      receive: { audio: 2, video: 2 },
+    });
+    this.link = link;
+    link.addEventListener('track', (e) => this.onTrack(e.detail));
+    link.addEventListener('trackgone', (e) => this.onGone(e.detail));
+    link.addEventListener('state', (e) => {
+      this.pcState = e.detail.state;
+      this.quality.setState(e.detail.state);
+      this.signaling.dispatchEvent(new CustomEvent('media', { detail: e.detail }));
+    });
+    link.addEventListener('stats', (e) => this.quality.setStats(e.detail));
+    try {
+      await link.start();
+    } catch (err) {
+      toast(t('error.media', { message: err.message }), 'error');
+    }
+  }
+
+  onTrack({ mid, slot, kind, stream }) {
+    if (kind === 'audio') {
+      let el = this.audio.get(mid);
+      if (!el) {
+        el = h('audio', { autoplay: true, dataset: { mid, slot: slot || '' } });
+        this.audio.set(mid, el);
+        $('#audio-sink').appendChild(el);
+      }
+      attach(el, stream);
+      return;
+    }
+    // Without a label, the first video line is the chair and the next the floor.
+    const target = slot || (this.chairTaken() ? 'floor' : 'chair');
+    if (target === 'chair') {
+      attach($('#chair-video'), stream);
+      $('#slot-chair').classList.add('has-video');
+      $('#slot-chair .slot-empty').hidden = true;
+    } else if (target === 'floor') {
+      this.floorStream = stream;
+      attach($('#floor-video'), stream);
+      this.renderCaptions(this.feed.state);
+    }
+  }
+
+  chairTaken() {
+    return !!$('#chair-video').srcObject;
+  }
+
+  onGone({ mid, slot, kind }) {
+    if (kind === 'audio') {
+      const el = this.audio.get(mid);
+      if (el) el.remove();
+      this.audio.delete(mid);
+      return;
+    }
+    if (slot === 'floor') {
+      this.floorStream = null;
+      detach($('#floor-video'));
+    } else if (slot === 'chair' || !slot) {
+      detach($('#chair-video'));
+      $('#slot-chair .slot-empty').hidden = false;
+    }
+    this.renderCaptions(this.feed.state);
+  }
+
+  /** The floor slot is shown while someone holds the floor (its source switches server-side). */
+  renderCaptions(state) {
+    const holders = holdersOf(state);
+    const holder = holders[holders.length - 1];
+    const me = this.feed.welcome && this.feed.welcome.endpoint;
+    const showFloor = !!holder && holder.endpoint !== me && !!this.floorStream;
+    $('#slot-floor').hidden = !showFloor;
+    if (holder) {
+      const a = attendanceOf(state, holder.endpoint);
+      $('#floor-caption').textContent = t('endpoint.speaker', { name: a ? a.name : holder.endpoint });
+    }
+  }
+}
+
+/** A clear notice over the programme while the link is down, and that it is being retried. */
+class OfflineNotice {
+  constructor(signaling, media) {
+    this.signaling = signaling;
+    this.media = media;
+    this.el = $('#offline');
+    signaling.addEventListener('status', () => this.render());
+    signaling.addEventListener('media', () => this.render());
+    setInterval(() => this.render(), 1000);
+  }
+
+  render() {
+    const sig = this.signaling.status;
+    const pc = this.media.pcState;
+    let text = '';
+    if (sig === Status.RECONNECTING || sig === Status.CONNECTING) text = t('endpoint.rejoining');
+    else if (sig === Status.OPEN && (pc === 'disconnected' || pc === 'failed')) text = t('endpoint.media_lost');
+    this.el.hidden = !text;
+    this.el.textContent = text;
+  }
+}
+
+// Last, so every class above is defined before it runs.
+const ctx = boot();
+if (ctx) start(ctx);

@@ -1,0 +1,27 @@
+// The join token travels in the URL fragment (`#token=…`) because browsers
+// never send the fragment to the server: it stays out of access logs and
+// proxies. From here it only goes into an `Authorization` header or the
+// WebSocket's `?token=`.
+
+/** The token from `location.hash`, or null. */
+export function tokenFromHash(hash = location.hash) {
+  const params = new URLSearchParams(hash.replace(/^#/, ''));
+  const token = params.get('token');
+  return token && token.trim() ? token.trim() : null;
+}
+
+/**
+ * The token's claims, decoded without checking the signature (the server
+ * checks it). Used only to show who the page is before the socket answers.
+ */
+export function peekClaims(token) {
+  try {
+    const part = token.split('.')[1];
+    const b64 = part.replace(/-/g, '+').replace(/_/g, '/');
+    const padded = b64 + '='.repeat((4 - (b64.length % 4)) % 4);
+    const bytes = Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return null;
+  }
+}
