@@ -23,6 +23,20 @@ pub fn file(folder: &str, path: &str) -> Response {
     } else {
         format!("{folder}/{path}")
     };
+    embedded(name)
+}
+
+/// `GET /web/{*path}`: any file of `web/`, which is how the pages load
+/// their shared modules and the vendored chart library.
+pub async fn any_file(Path(path): Path<String>) -> Response {
+    embedded(path.trim_start_matches('/').to_string())
+}
+
+fn embedded(name: String) -> Response {
+    // Debug builds read `web/` from disk: never let a path climb out of it.
+    if name.split(['/', '\\']).any(|part| part == "..") {
+        return AppError::not_found("not_found", "no such file").into_response();
+    }
     match Web::get(&name) {
         Some(content) => {
             let mime = mime_guess::from_path(&name).first_or_octet_stream();

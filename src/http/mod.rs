@@ -110,6 +110,7 @@ pub fn app(state: AppState) -> Router {
             .route(&format!("/{folder}/{{*path}}"), get(file));
     }
     router
+        .route("/web/{*path}", get(consoles::any_file))
         .fallback(|| async { AppError::not_found("not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             AppError::new(
