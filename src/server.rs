@@ -8,7 +8,9 @@
 
 pub mod clock;
 mod core;
+mod gauges;
 mod logging;
+pub mod monitoring;
 mod timer;
 
 pub use self::core::{Core, CoreError, Executed, Published};
@@ -18,6 +20,7 @@ use crate::config::{self, Config};
 use crate::http::{self, AppState};
 use crate::store::Store;
 use anyhow::Context as _;
+use monitoring::Monitoring;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -72,6 +75,9 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     let secret = auth::load_or_create_secret(config.secret_file.as_deref(), &config.data_dir)
         .context("loading the signing secret")?;
     let keys = Arc::new(Keys::new(&secret));
+    // Before the core, so the gauges it sets from the replayed sessions land.
+    let metrics =
+        crate::monitor::metrics::install_recorder().context("installing the metrics recorder")?;
     let store = Store::open_in(&config.data_dir)
         .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
     let sessions = store.load_sessions().context("replaying the event log")?;
@@ -80,6 +86,14 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let timer = tokio::spawn(timer::run(core.clone(), stop_rx.clone()));
+    let monitoring = Monitoring::new(config.health.clone(), Some(metrics));
+    // The media plane's `links()` goes here once it runs in `serve`.
+    let sampler = tokio::spawn(monitoring::run(
+        monitoring.clone(),
+        core.clone(),
+        Vec::new,
+        stop_rx.clone(),
+    ));
 
     let state = AppState {
         core: core.clone(),
@@ -88,6 +102,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         rules: config.session.rules(),
         limits: config.limits.clone(),
         shutdown: stop_rx.clone(),
+        monitoring,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -111,6 +126,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         Err(_) => tracing::warn!("connections still open after the grace period; stopping anyway"),
     }
     let _ = timer.await;
+    let _ = sampler.await;
     tracing::info!("stopped");
     Ok(())
 }

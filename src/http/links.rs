@@ -1,4 +1,4 @@
-//! Links: the list the monitor shows, and the manual override a technician
+//! Links: the manual override a technician
 //! (or the chair) uses to mark a site connected, dropped or gone when its
 //! media runs outside this server. The media plane drives the same
 //! commands itself for the sites it carries.
@@ -8,19 +8,9 @@ use super::command::{run, Outcome};
 use super::error::{AppError, ErrorBody};
 use super::extract::Path;
 use super::AppState;
-use crate::auth::Role;
 use crate::control::{Command, EndpointCode, SessionId};
 use axum::extract::State;
 use axum::Json;
-
-/// Every media link and its health (chair, technician). Empty until the
-/// media plane reports links.
-#[utoipa::path(get, path = "/api/links", tag = "links",
-    responses((status = 200, body = Vec<Object>), (status = 403, body = ErrorBody)))]
-pub async fn list(caller: Caller) -> Result<Json<Vec<serde_json::Value>>, AppError> {
-    caller.require(&[Role::Chair, Role::Technician], "read the links")?;
-    Ok(Json(Vec::new()))
-}
 
 macro_rules! link_override {
     ($name:ident, $path:literal, $variant:ident, $doc:literal) => {

@@ -12,7 +12,9 @@ mod consoles;
 pub mod error;
 pub mod extract;
 mod floor;
+mod link_test;
 mod links;
+pub mod monitoring;
 pub mod openapi;
 mod registry;
 mod rollcall;
@@ -30,6 +32,7 @@ pub use error::AppError;
 use crate::auth::Keys;
 use crate::config::{Limits, Registry};
 use crate::control::Rules;
+use crate::server::monitoring::Monitoring;
 use crate::server::Core;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
@@ -52,6 +55,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Turns true when the server stops; long-lived connections end.
     pub shutdown: watch::Receiver<bool>,
+    /// Link health, alerts, history, link tests and the metrics handle.
+    pub monitoring: Arc<Monitoring>,
 }
 
 /// The whole router.
@@ -62,7 +67,15 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(registry::healthz))
         .route("/api/openapi.json", get(openapi::serve))
         .route("/api/endpoints", get(registry::list))
-        .route("/api/links", get(links::list))
+        .route("/metrics", get(monitoring::metrics))
+        .route("/api/links", get(monitoring::links))
+        .route("/api/links/{id}/history", get(monitoring::history))
+        .route("/api/alerts", get(monitoring::alerts))
+        .route(&format!("{s}/link-tests"), get(link_test::list))
+        .route(
+            &format!("{s}/endpoints/{{code}}/link-test"),
+            post(link_test::start),
+        )
         .route("/api/sessions", get(sessions::list).post(sessions::create))
         .route(s, get(sessions::get))
         .route(&format!("{s}/open"), post(sessions::open))

@@ -38,6 +38,7 @@ fn state(dir: &std::path::Path) -> (AppState, tokio::sync::watch::Sender<bool>) 
             max_ws_message_bytes: 1024,
         },
         shutdown,
+        monitoring: crate::server::monitoring::Monitoring::new(Default::default(), None),
     };
     (state, stop)
 }

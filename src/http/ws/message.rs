@@ -19,6 +19,14 @@ pub enum ClientMessage {
         /// The same command as control's (and REST's), same role checks.
         command: Command,
     },
+    /// The page's `getStats` summary, every 2 s. Not answered unless refused.
+    Stats {
+        /// The summary.
+        stats: crate::monitor::ClientStats,
+        /// The peer id the server gave a console without an endpoint.
+        #[serde(default)]
+        peer: Option<String>,
+    },
     /// Keep-alive; answered `pong`.
     Ping {
         /// Echoed back when given.
@@ -71,6 +79,12 @@ pub enum ServerMessage {
         error: String,
         /// A sentence for people.
         message: String,
+    },
+    /// A link monitoring event (alerts, health, link tests); chair and
+    /// technician sockets only.
+    Monitor {
+        /// The event.
+        event: crate::monitor::MonitorEvent,
     },
     /// Answer to `ping`.
     Pong {

@@ -12,6 +12,7 @@ use super::message::{ClientMessage, ServerMessage};
 use crate::control::SessionId;
 use crate::http::caller::Caller;
 use crate::http::command::run;
+use crate::http::monitoring;
 use crate::http::view::{event_visible, SessionView};
 use crate::http::AppState;
 use crate::server::Published;
@@ -85,8 +86,10 @@ where
         None => return,
     };
     let mut stop = ctx.state.shutdown.clone();
+    let mut updates = monitoring::subscribe(&ctx);
     loop {
         let next = tokio::select! {
+            m = monitoring::next_update(&ctx, &mut updates) => Next::Reply(m),
             reply = out.recv() => match reply {
                 Some(m) => Next::Reply(m),
                 None => Next::Closed,
@@ -166,7 +169,13 @@ where
     let mut bad_in_a_row = 0u32;
     while let Some(Ok(message)) = stream.next().await {
         let reply = match message {
-            Message::Text(text) => handle(&ctx, text.as_str()),
+            Message::Text(text) => match handle(&ctx, text.as_str()) {
+                Some(reply) => reply,
+                None => {
+                    bad_in_a_row = 0;
+                    continue;
+                }
+            },
             Message::Binary(_) => {
                 ServerMessage::error(None, "unsupported", "send text (JSON) messages")
             }
@@ -195,8 +204,17 @@ where
 
 /// Parses and runs one text message. The `id` is read first from the raw
 /// JSON, so even a message whose command does not parse gets an answer the
-/// client can match.
-fn handle(ctx: &Context, text: &str) -> ServerMessage {
+/// client can match. `None` for a message that needs no answer.
+fn handle(ctx: &Context, text: &str) -> Option<ServerMessage> {
+    if text.len() <= ctx.state.limits.max_ws_message_bytes {
+        if let Ok(ClientMessage::Stats { stats, peer }) = serde_json::from_str(text) {
+            return monitoring::client_stats(ctx, stats, peer);
+        }
+    }
+    Some(answer(ctx, text))
+}
+
+fn answer(ctx: &Context, text: &str) -> ServerMessage {
     let limit = ctx.state.limits.max_ws_message_bytes;
     if text.len() > limit {
         return ServerMessage::error(
@@ -225,6 +243,10 @@ fn handle(ctx: &Context, text: &str) -> ServerMessage {
     }
     match message {
         ClientMessage::Ping { id } => ServerMessage::Pong { id },
+        // Taken by `handle` when it parses; here only if it did not.
+        ClientMessage::Stats { .. } => {
+            ServerMessage::error(id, "invalid_message", "stats message not understood")
+        }
         ClientMessage::Command { id, command } => {
             let Some(session) = &ctx.session else {
                 return ServerMessage::error(
