@@ -149,8 +149,16 @@ fn announce(config: &Config, keys: &Keys, addr: SocketAddr) -> anyhow::Result<()
         CONSOLE_TOKEN_TTL,
         now,
     ))?;
-    let base = if config.public_url.trim().is_empty() {
-        format!("http://{addr}")
+    // The default public URL only names the default listen address: when
+    // the listener was moved (or given port 0), point at where it really is.
+    let base = if config.public_url.trim().is_empty()
+        || config.public_url == Config::default().public_url
+    {
+        let mut local = addr;
+        if local.ip().is_unspecified() {
+            local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{local}")
     } else {
         config.public_url.trim_end_matches('/').to_string()
     };
