@@ -112,8 +112,8 @@ pub async fn alerts(
 /// is answered unless it is refused, so a page reporting every 2 s does not
 /// get an acknowledgement every 2 s.
 ///
-/// An endpoint's report (and the chair's, for the central site) is about
-/// its own link. A console without an endpoint names the peer the server
+/// An endpoint's report is about its own link, the chair's about the
+/// central site's. A console without an endpoint names the peer the server
 /// gave it; one that names none has no link to report on, and its report
 /// is dropped quietly.
 pub fn client_stats(
@@ -124,8 +124,15 @@ pub fn client_stats(
     if let Err(message) = stats.validate() {
         return Some(ServerMessage::error(None, "invalid_stats", message));
     }
-    let link = match (&ctx.caller.endpoint, &ctx.session, peer) {
-        (Some(code), Some(session), _) => LinkId::endpoint(session, code),
+    // The chair's media is the central site's; its token names no endpoint.
+    let own = ctx.caller.endpoint.clone().or_else(|| {
+        let session = ctx.session.as_ref()?;
+        (ctx.caller.role == Role::Chair)
+            .then(|| ctx.state.core.session(session)?.central().cloned())
+            .flatten()
+    });
+    let link = match (own, &ctx.session, peer) {
+        (Some(code), Some(session), _) => LinkId::endpoint(session, &code),
         (_, _, Some(peer)) => match peer.parse::<PeerId>() {
             Ok(id) => LinkId::peer(id.to_string()),
             Err(_) => {
