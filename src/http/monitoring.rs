@@ -67,7 +67,7 @@ pub struct HistoryBody {
     /// Its session.
     pub session: SessionId,
     /// One point a second, oldest first, at most 15 minutes.
-    pub points: Vec<HistoryPoint>,
+    pub samples: Vec<HistoryPoint>,
 }
 
 /// A link's last 15 minutes at one point a second (chair, technician). An
@@ -93,7 +93,7 @@ pub async fn history(
     Ok(Json(HistoryBody {
         link,
         session,
-        points,
+        samples: points,
     }))
 }
 
