@@ -238,6 +238,10 @@ async fn the_link_test_api() {
 
     let mut watch = server.ws(&tech, Some(id)).await;
     watch.until("snapshot").await;
+    let mut chair_ws = server.ws(&server.chair(), Some(id)).await;
+    chair_ws.until("snapshot").await;
+    let mut site_ws = server.ws(&server.endpoint(HAI_DUONG), Some(id)).await;
+    site_ws.until("snapshot").await;
     let own = server.endpoint(HAI_DUONG);
     let (status, run) = server
         .post(&path(HAI_DUONG), &own, Some(json!({"seconds": 3})))
@@ -264,6 +268,21 @@ async fn the_link_test_api() {
     let done = watch.until("monitor").await;
     assert_eq!(done["event"]["event"], "link_test_done", "{done}");
     assert_eq!(done["event"]["verdict"], "no_link", "{done}");
+    assert_eq!(
+        chair_ws.until("monitor").await,
+        done,
+        "the chair gets it too"
+    );
+    // An endpoint's socket gets no monitor events: everything before the
+    // answer to a ping sent now is something else.
+    site_ws.send(json!({"type": "ping", "id": "p"})).await;
+    for _ in 0..50 {
+        let m = site_ws.recv().await;
+        assert_ne!(m["type"], "monitor", "{m}");
+        if m["type"] == "pong" {
+            break;
+        }
+    }
     let mut tests = Value::Null;
     for _ in 0..50 {
         tests = server.get(&list, &tech).await.1;
