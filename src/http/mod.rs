@@ -108,12 +108,18 @@ pub fn app(state: AppState) -> Router {
         )
         .route(&format!("{s}/endpoints/{{code}}/leave"), post(links::leave))
         .route("/ws", get(ws::upgrade))
-        .route("/whip/{id}", post(whip::publish))
+        .route(
+            "/whip/{id}",
+            post(whip::publish).layer(DefaultBodyLimit::max(whip::MAX_SDP_BYTES)),
+        )
         .route(
             "/whip/{id}/{peer}",
             axum::routing::delete(whip::end).patch(whip::no_trickle),
         )
-        .route("/whep/{id}", post(whip::view))
+        .route(
+            "/whep/{id}",
+            post(whip::view).layer(DefaultBodyLimit::max(whip::MAX_SDP_BYTES)),
+        )
         .route(
             "/whep/{id}/{peer}",
             axum::routing::delete(whip::end).patch(whip::no_trickle),

@@ -25,6 +25,10 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+/// Largest SDP offer taken. An offer grows with its m-lines and codecs; a
+/// browser's runs to a few KiB, well above the limit on JSON bodies.
+pub const MAX_SDP_BYTES: usize = 64 * 1024;
+
 /// The status and code a media-plane error is answered with.
 pub(crate) fn media_error(e: MediaError) -> AppError {
     match e {
