@@ -9,6 +9,7 @@
 pub mod clock;
 mod core;
 mod logging;
+mod media;
 mod timer;
 
 pub use self::core::{Core, CoreError, Executed, Published};
@@ -80,6 +81,9 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let timer = tokio::spawn(timer::run(core.clone(), stop_rx.clone()));
+    let media = media::start(&config.media, core.clone(), stop_rx.clone())
+        .await
+        .context("starting the media plane")?;
 
     let state = AppState {
         core: core.clone(),
@@ -88,12 +92,14 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         rules: config.session.rules(),
         limits: config.limits.clone(),
         shutdown: stop_rx.clone(),
+        media: media.clone(),
+        ice_servers: Arc::new(config.media.ice_servers.clone()),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    announce(&config, &keys, addr)?;
+    announce(&config, &keys, addr, media.local_addr())?;
 
     let mut stopped = stop_rx.clone();
     let server = axum::serve(listener, http::app(state)).with_graceful_shutdown(async move {
@@ -117,7 +123,12 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
 
 /// Prints the bound address and the consoles' URLs, with fresh tokens, on
 /// stdout (logs go to stderr, so the tokens never land in a log file).
-fn announce(config: &Config, keys: &Keys, addr: SocketAddr) -> anyhow::Result<()> {
+fn announce(
+    config: &Config,
+    keys: &Keys,
+    addr: SocketAddr,
+    media: SocketAddr,
+) -> anyhow::Result<()> {
     let now = clock::now_secs();
     let chair = keys.mint(&Claims::new(
         Role::Chair,
@@ -148,6 +159,7 @@ fn announce(config: &Config, keys: &Keys, addr: SocketAddr) -> anyhow::Result<()
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "diemcau listening on http://{addr}")?;
+    writeln!(out, "media (UDP):     {media}")?;
     writeln!(out, "chair console:   {base}/chair#token={chair}")?;
     writeln!(out, "monitor console: {base}/monitor#token={monitor}")?;
     writeln!(out, "endpoint links:  diemcau invite --session ID")?;

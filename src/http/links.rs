@@ -10,16 +10,20 @@ use super::extract::Path;
 use super::AppState;
 use crate::auth::Role;
 use crate::control::{Command, EndpointCode, SessionId};
+use crate::media::LinkStats;
 use axum::extract::State;
 use axum::Json;
 
-/// Every media link and its health (chair, technician). Empty until the
-/// media plane reports links.
+/// Every media link and its health as of the last second (chair,
+/// technician): one entry per peer connection, viewers included.
 #[utoipa::path(get, path = "/api/links", tag = "links",
     responses((status = 200, body = Vec<Object>), (status = 403, body = ErrorBody)))]
-pub async fn list(caller: Caller) -> Result<Json<Vec<serde_json::Value>>, AppError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<LinkStats>>, AppError> {
     caller.require(&[Role::Chair, Role::Technician], "read the links")?;
-    Ok(Json(Vec::new()))
+    Ok(Json(state.media.links()))
 }
 
 macro_rules! link_override {

@@ -4,8 +4,10 @@
 //! signaling (`offer`, `answer`, `candidate`, `stats`) as new variants here
 //! and a branch in the dispatcher, without touching the rest.
 
+use crate::config::IceServer;
 use crate::control::{Command, EndpointCode, Event, SessionId};
 use crate::http::view::SessionView;
+use crate::media::TrackInfo;
 use serde::{Deserialize, Serialize};
 
 /// What a client sends.
@@ -25,6 +27,29 @@ pub enum ClientMessage {
         #[serde(default)]
         id: Option<String>,
     },
+    /// The client's SDP offer: starts (or restarts) its media; answered
+    /// `answer`, then `tracks`.
+    Offer {
+        /// The SDP.
+        sdp: String,
+    },
+    /// The client's answer to a server `offer`.
+    Answer {
+        /// The SDP.
+        sdp: String,
+    },
+    /// A trickled client candidate (`RTCIceCandidateInit`).
+    Candidate {
+        /// The candidate object as the browser gives it.
+        candidate: serde_json::Value,
+    },
+    /// Asks for an ICE restart: a server `offer` with new credentials follows.
+    IceRestart {},
+    /// The client's own link statistics (accepted; read by the monitor).
+    Stats {
+        /// `getStats()` as the page summarised it.
+        stats: serde_json::Value,
+    },
 }
 
 /// What the server sends.
@@ -39,6 +64,8 @@ pub enum ServerMessage {
         endpoint: Option<EndpointCode>,
         /// The session this socket follows; none when there is none yet.
         session: Option<SessionId>,
+        /// STUN/TURN servers for the page's `RTCPeerConnection`.
+        ice_servers: Vec<IceServer>,
     },
     /// The session's state as the role may see it; events with a higher
     /// `seq` follow. Sent again if the client fell behind.
@@ -71,6 +98,27 @@ pub enum ServerMessage {
         error: String,
         /// A sentence for people.
         message: String,
+    },
+    /// The server's answer to the client's `offer`.
+    Answer {
+        /// The SDP (complete: it carries the server's candidate).
+        sdp: String,
+    },
+    /// A server-initiated offer (new tiles, ICE restart); answer it.
+    Offer {
+        /// The SDP.
+        sdp: String,
+    },
+    /// A server candidate (`RTCIceCandidateInit`).
+    Candidate {
+        /// The candidate object.
+        candidate: serde_json::Value,
+    },
+    /// Which m-line carries which slot and endpoint; sent whenever that
+    /// changes.
+    Tracks {
+        /// One entry per outgoing line.
+        tracks: Vec<TrackInfo>,
     },
     /// Answer to `ping`.
     Pong {
