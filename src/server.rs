@@ -10,6 +10,7 @@ pub mod clock;
 mod core;
 mod gauges;
 mod logging;
+mod media;
 pub mod monitoring;
 mod timer;
 
@@ -86,14 +87,19 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let timer = tokio::spawn(timer::run(core.clone(), stop_rx.clone()));
+    let media = media::start(&config.media, core.clone(), stop_rx.clone())
+        .await
+        .context("starting the media plane")?;
     let monitoring = Monitoring::new(config.health.clone(), Some(metrics));
-    // The media plane's `links()` goes here once it runs in `serve`.
-    let sampler = tokio::spawn(monitoring::run(
-        monitoring.clone(),
-        core.clone(),
-        Vec::new,
-        stop_rx.clone(),
-    ));
+    let sampler = {
+        let media = media.clone();
+        tokio::spawn(monitoring::run(
+            monitoring.clone(),
+            core.clone(),
+            move || media.links(),
+            stop_rx.clone(),
+        ))
+    };
 
     let state = AppState {
         core: core.clone(),
@@ -102,13 +108,15 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         rules: config.session.rules(),
         limits: config.limits.clone(),
         shutdown: stop_rx.clone(),
+        media: media.clone(),
+        ice_servers: Arc::new(config.media.ice_servers.clone()),
         monitoring,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    announce(&config, &keys, addr)?;
+    announce(&config, &keys, addr, media.local_addr())?;
 
     let mut stopped = stop_rx.clone();
     let server = axum::serve(listener, http::app(state)).with_graceful_shutdown(async move {
@@ -133,7 +141,12 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
 
 /// Prints the bound address and the consoles' URLs, with fresh tokens, on
 /// stdout (logs go to stderr, so the tokens never land in a log file).
-fn announce(config: &Config, keys: &Keys, addr: SocketAddr) -> anyhow::Result<()> {
+fn announce(
+    config: &Config,
+    keys: &Keys,
+    addr: SocketAddr,
+    media: SocketAddr,
+) -> anyhow::Result<()> {
     let now = clock::now_secs();
     let chair = keys.mint(&Claims::new(
         Role::Chair,
@@ -164,6 +177,7 @@ fn announce(config: &Config, keys: &Keys, addr: SocketAddr) -> anyhow::Result<()
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "diemcau listening on http://{addr}")?;
+    writeln!(out, "media (UDP):     {media}")?;
     writeln!(out, "chair console:   {base}/chair#token={chair}")?;
     writeln!(out, "monitor console: {base}/monitor#token={monitor}")?;
     writeln!(out, "endpoint links:  diemcau invite --session ID")?;

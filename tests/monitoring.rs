@@ -175,14 +175,6 @@ async fn bad_stats_reports_get_an_error() {
         let reply = ws.until("error").await;
         assert_eq!(reply["error"], code, "{message} → {reply}");
     }
-    // A console naming a peer that is not 32 hex digits is refused too.
-    let mut tech = server.ws(&server.technician(), Some(id)).await;
-    tech.until("snapshot").await;
-    tech.send(json!({"type": "stats", "stats": {}, "peer": "xyz"}))
-        .await;
-    let reply = tech.until("error").await;
-    assert_eq!(reply["error"], "invalid_stats", "{reply}");
-
     ws.send(json!({"type": "ping", "id": "still-open"})).await;
     assert_eq!(ws.until("pong").await["id"], "still-open");
 }

@@ -22,6 +22,7 @@ mod schemas;
 mod sessions;
 mod settings;
 pub mod view;
+mod whip;
 pub mod ws;
 
 #[cfg(test)]
@@ -30,8 +31,9 @@ mod tests;
 pub use error::AppError;
 
 use crate::auth::Keys;
-use crate::config::{Limits, Registry};
+use crate::config::{IceServer, Limits, Registry};
 use crate::control::Rules;
+use crate::media::MediaPlane;
 use crate::server::monitoring::Monitoring;
 use crate::server::Core;
 use axum::extract::DefaultBodyLimit;
@@ -55,6 +57,10 @@ pub struct AppState {
     pub limits: Limits,
     /// Turns true when the server stops; long-lived connections end.
     pub shutdown: watch::Receiver<bool>,
+    /// The SFU.
+    pub media: MediaPlane,
+    /// STUN/TURN servers handed to browsers in `welcome`.
+    pub ice_servers: Arc<Vec<IceServer>>,
     /// Link health, alerts, history, link tests and the metrics handle.
     pub monitoring: Arc<Monitoring>,
 }
@@ -114,7 +120,23 @@ pub fn app(state: AppState) -> Router {
             post(links::disconnect),
         )
         .route(&format!("{s}/endpoints/{{code}}/leave"), post(links::leave))
-        .route("/ws", get(ws::upgrade));
+        .route("/ws", get(ws::upgrade))
+        .route(
+            "/whip/{id}",
+            post(whip::publish).layer(DefaultBodyLimit::max(whip::MAX_SDP_BYTES)),
+        )
+        .route(
+            "/whip/{id}/{peer}",
+            axum::routing::delete(whip::end).patch(whip::no_trickle),
+        )
+        .route(
+            "/whep/{id}",
+            post(whip::view).layer(DefaultBodyLimit::max(whip::MAX_SDP_BYTES)),
+        )
+        .route(
+            "/whep/{id}/{peer}",
+            axum::routing::delete(whip::end).patch(whip::no_trickle),
+        );
     for folder in consoles::FOLDERS {
         let (index, file) = consoles::folder(folder);
         router = router

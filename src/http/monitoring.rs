@@ -13,7 +13,7 @@ use super::ws::{Context, ServerMessage};
 use super::AppState;
 use crate::auth::Role;
 use crate::control::SessionId;
-use crate::media::PeerId;
+use crate::media::{PeerId, PeerKind};
 use crate::monitor::{Alert, ClientStats, HistoryPoint, LinkId};
 use crate::server::clock;
 use crate::server::monitoring::{LinkReport, MonitorUpdate};
@@ -108,41 +108,22 @@ pub async fn alerts(
     Ok(Json(state.monitoring.alerts(caller.session.as_ref())))
 }
 
-/// A client's `stats` message. Kept for its link's next samples; nothing
-/// is answered unless it is refused, so a page reporting every 2 s does not
-/// get an acknowledgement every 2 s.
-///
-/// An endpoint's report is about its own link, the chair's about the
-/// central site's. A console without an endpoint names the peer the server
-/// gave it; one that names none has no link to report on, and its report
-/// is dropped quietly.
+/// A client's `stats` message, about the socket's own peer connection.
+/// Kept for its link's next samples; nothing is answered unless it is
+/// refused, so a page reporting every 2 s does not get an acknowledgement
+/// every 2 s. A socket that has not offered yet has no link to report on:
+/// its report is dropped quietly.
 pub fn client_stats(
     ctx: &Context,
     stats: ClientStats,
-    peer: Option<String>,
+    peer: Option<&(PeerId, PeerKind)>,
 ) -> Option<ServerMessage> {
     if let Err(message) = stats.validate() {
         return Some(ServerMessage::error(None, "invalid_stats", message));
     }
-    // The chair's media is the central site's; its token names no endpoint.
-    let own = ctx.caller.endpoint.clone().or_else(|| {
-        let session = ctx.session.as_ref()?;
-        (ctx.caller.role == Role::Chair)
-            .then(|| ctx.state.core.session(session)?.central().cloned())
-            .flatten()
-    });
-    let link = match (own, &ctx.session, peer) {
-        (Some(code), Some(session), _) => LinkId::endpoint(session, &code),
-        (_, _, Some(peer)) => match peer.parse::<PeerId>() {
-            Ok(id) => LinkId::peer(id.to_string()),
-            Err(_) => {
-                return Some(ServerMessage::error(
-                    None,
-                    "invalid_stats",
-                    "stats: `peer` must be the peer id the server gave (32 hex digits)",
-                ))
-            }
-        },
+    let link = match (peer, &ctx.session) {
+        (Some((_, PeerKind::Participant(code))), Some(session)) => LinkId::endpoint(session, code),
+        (Some((id, PeerKind::Viewer)), _) => LinkId::peer(id.to_string()),
         _ => return None,
     };
     if !ctx

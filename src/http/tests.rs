@@ -24,7 +24,7 @@ const SECRET: &[u8] = b"unit-test-secret";
 
 /// The state, and the stop switch that must outlive it (a dropped switch
 /// reads as "stop" to long-lived connections).
-fn state(dir: &std::path::Path) -> (AppState, tokio::sync::watch::Sender<bool>) {
+async fn state(dir: &std::path::Path) -> (AppState, tokio::sync::watch::Sender<bool>) {
     let registry = test_registry();
     let store = Store::open_in(dir).expect("store");
     let (stop, shutdown) = tokio::sync::watch::channel(false);
@@ -38,6 +38,15 @@ fn state(dir: &std::path::Path) -> (AppState, tokio::sync::watch::Sender<bool>) 
             max_ws_message_bytes: 1024,
         },
         shutdown,
+        media: crate::media::MediaPlane::start(&crate::config::MediaConfig {
+            udp_port: 0,
+            bind_ip: [127, 0, 0, 1].into(),
+            ..Default::default()
+        })
+        .await
+        .expect("media plane")
+        .0,
+        ice_servers: Arc::new(Vec::new()),
         monitoring: crate::server::monitoring::Monitoring::new(Default::default(), None),
     };
     (state, stop)
@@ -78,7 +87,7 @@ fn post(path: &str, token: Option<&str>, content_type: Option<&str>, body: &str)
 #[tokio::test]
 async fn errors_render_as_code_and_message_with_their_status() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (st, _stop) = state(dir.path());
+    let (st, _stop) = state(dir.path()).await;
     let chair = token(Role::Chair, None);
     let json_ct = Some("application/json");
     let cases = [
@@ -177,7 +186,7 @@ async fn errors_render_as_code_and_message_with_their_status() {
 #[tokio::test]
 async fn the_socket_logic_runs_over_channels() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (st, _stop) = state(dir.path());
+    let (st, _stop) = state(dir.path()).await;
     let chair = super::caller::Caller::from_token(&st, &token(Role::Chair, None)).expect("caller");
     let spec = crate::control::SessionSpec {
         id: crate::control::SessionId("k".into()),
@@ -243,7 +252,7 @@ async fn next(rx: &mut mpsc::Receiver<Message>) -> Value {
 #[tokio::test]
 async fn endpoint_tokens_must_carry_the_current_link_key() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut st, _stop) = state(dir.path());
+    let (mut st, _stop) = state(dir.path()).await;
     let mut registry = test_registry();
     registry.endpoints[1].link_key = Some("k2".into());
     st.registry = Arc::new(registry);

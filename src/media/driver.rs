@@ -20,9 +20,10 @@ use super::demux::Demux;
 use super::peer::Peer;
 use super::router::MediaKind;
 use super::signaling::candidate_type;
+use super::signaling::Removal;
 use super::speaker::ActiveSpeaker;
 use super::stats::LinkStats;
-use super::{LinkEvent, MediaError, PeerId, PeerKind, Signal};
+use super::{LinkEvent, MediaError, PeerId, PeerKind, Signal, SignalPath};
 use crate::config::MediaConfig;
 use crate::control::{EndpointCode, ForwardingPolicy, SessionId};
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
@@ -61,6 +62,7 @@ pub(crate) enum Command {
         session: SessionId,
         kind: PeerKind,
         offer: String,
+        path: SignalPath,
         reply: Reply<(PeerId, String, mpsc::Receiver<Signal>)>,
     },
     AcceptAnswer {
@@ -80,6 +82,14 @@ pub(crate) enum Command {
     Close {
         peer: PeerId,
         reply: Reply<()>,
+    },
+    Drop {
+        peer: PeerId,
+        reply: Reply<()>,
+    },
+    Describe {
+        peer: PeerId,
+        reply: Reply<(SessionId, PeerKind)>,
     },
 }
 
@@ -324,6 +334,20 @@ impl Driver {
         peer.next_timeout = peer.pc.poll_timeout();
     }
 
+    /// Whether `id` is the peer carrying `endpoint` now: a replaced peer's
+    /// link events would contradict its successor's.
+    pub(super) fn is_publisher(
+        &self,
+        session: &SessionId,
+        endpoint: &EndpointCode,
+        id: PeerId,
+    ) -> bool {
+        self.sessions
+            .get(session)
+            .and_then(|s| s.publishers.get(endpoint))
+            == Some(&id)
+    }
+
     pub(super) fn emit(&self, event: LinkEvent) {
         if self.events.try_send(event).is_err() {
             tracing::warn!("link event dropped: receiver full or gone");
@@ -352,7 +376,11 @@ impl Driver {
                     }
                 }
             }
-            RTCPeerConnectionState::Disconnected | RTCPeerConnectionState::Failed => {
+            // A client that closes its connection says so in DTLS; that is
+            // a lost link too until its signaling says otherwise.
+            RTCPeerConnectionState::Disconnected
+            | RTCPeerConnectionState::Failed
+            | RTCPeerConnectionState::Closed => {
                 peer.down_since.get_or_insert(now);
             }
             _ => {}
@@ -370,9 +398,10 @@ impl Driver {
                 session,
                 kind,
                 offer,
+                path,
                 reply,
             } => {
-                let _ = reply.send(self.accept_offer(session, kind, &offer, now));
+                let _ = reply.send(self.accept_offer(session, kind, &offer, path, now));
             }
             Command::AcceptAnswer { peer, sdp, reply } => {
                 let _ = reply.send(self.accept_answer(peer, sdp, now));
@@ -382,6 +411,9 @@ impl Driver {
             }
             Command::RestartIce { peer, reply } => {
                 let result = match self.peers.get_mut(&peer) {
+                    Some(p) if p.path == SignalPath::Http => Err(MediaError::InvalidState(
+                        "a WHIP/WHEP peer cannot be renegotiated".into(),
+                    )),
                     Some(p) => {
                         p.pc.restart_ice();
                         p.wants_offer = true;
@@ -393,13 +425,18 @@ impl Driver {
                 let _ = reply.send(result);
             }
             Command::Close { peer, reply } => {
-                let result = if self.peers.contains_key(&peer) {
-                    self.remove_peer(peer, true, now);
-                    Ok(())
-                } else {
-                    Err(MediaError::UnknownPeer)
-                };
-                let _ = reply.send(result);
+                let _ = reply.send(self.remove_known(peer, Removal::Closed, now));
+            }
+            Command::Drop { peer, reply } => {
+                let _ = reply.send(self.remove_known(peer, Removal::Lost, now));
+            }
+            Command::Describe { peer, reply } => {
+                let found = self
+                    .peers
+                    .get(&peer)
+                    .map(|p| (p.session.clone(), p.kind.clone()))
+                    .ok_or(MediaError::UnknownPeer);
+                let _ = reply.send(found);
             }
         }
     }
@@ -428,22 +465,28 @@ impl Driver {
             if peer.up && down_for >= LOST_GRACE {
                 peer.up = false;
                 if let Some(endpoint) = peer.endpoint().cloned() {
-                    lost.push(LinkEvent::Lost {
-                        session: peer.session.clone(),
-                        endpoint,
-                        peer: peer.id,
-                    });
+                    lost.push((peer.id, peer.session.clone(), endpoint));
                 }
             }
-            if peer.state == RTCPeerConnectionState::Failed && down_for >= FAILED_REAP {
+            let dead = matches!(
+                peer.state,
+                RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
+            );
+            if dead && down_for >= FAILED_REAP {
                 reap.push(peer.id);
             }
         }
-        for event in lost {
-            self.emit(event);
+        for (id, session, endpoint) in lost {
+            if self.is_publisher(&session, &endpoint, id) {
+                self.emit(LinkEvent::Lost {
+                    session,
+                    endpoint,
+                    peer: id,
+                });
+            }
         }
         for id in reap {
-            self.remove_peer(id, false, now);
+            self.remove_peer(id, Removal::Quiet, now);
         }
         self.publish_stats();
     }

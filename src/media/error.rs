@@ -28,6 +28,10 @@ pub enum MediaError {
     /// offer is outstanding).
     #[error("invalid in this state: {0}")]
     InvalidState(String),
+    /// The endpoint already publishes through another peer (WHIP refuses
+    /// a second one rather than cut the first off).
+    #[error("endpoint {0} already has a live peer")]
+    AlreadyPublishing(crate::control::EndpointCode),
     /// The media task has stopped.
     #[error("the media plane is not running")]
     Stopped,

@@ -34,7 +34,11 @@ impl Driver {
             .cloned()
             .collect();
         for peer in self.peers.values_mut() {
-            if peer.session != *session || peer.endpoint() != Some(&chair) {
+            // A WHIP chair cannot take new lines: it gets no tiles.
+            if peer.session != *session
+                || peer.endpoint() != Some(&chair)
+                || peer.path == super::SignalPath::Http
+            {
                 continue;
             }
             for code in &others {
@@ -86,6 +90,7 @@ impl Driver {
                         .push((peer.id, index));
                 }
             }
+            peer.announce_tracks();
         }
         let publishers: Vec<PeerId> = keyframes_wanted
             .iter()

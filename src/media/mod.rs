@@ -54,5 +54,7 @@ mod speaker;
 mod stats;
 
 pub use error::MediaError;
-pub use plane::{BadPeerId, LinkEvent, MediaPlane, PeerId, PeerKind, Signal};
+pub use plane::{
+    BadPeerId, LinkEvent, MediaPlane, PeerId, PeerKind, Signal, SignalPath, TrackInfo,
+};
 pub use stats::LinkStats;

@@ -10,7 +10,7 @@ use super::keyframe::PliThrottle;
 use super::rewrite::{Rewriter, StreamTag, Translation};
 use super::router::{MediaKind, SlotKind};
 use super::stats::{Downstream, Inbound};
-use super::{MediaError, PeerId, PeerKind, Signal};
+use super::{MediaError, PeerId, PeerKind, Signal, SignalPath, TrackInfo};
 use crate::control::{EndpointCode, SessionId};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{
@@ -161,6 +161,9 @@ pub(crate) struct Peer {
     pub(crate) loss_up: f64,
     /// The video codec of every outgoing video leg (see [`video_codec_for`]).
     pub(crate) video_mime: &'static str,
+    pub(crate) path: SignalPath,
+    /// The mapping last sent in a `tracks` signal.
+    pub(crate) announced: Vec<TrackInfo>,
 }
 
 /// The codec the legs of a client use: VP8 when it offers VP8, else H.264
@@ -226,6 +229,8 @@ impl Peer {
             bitrate: (0, 0),
             loss_up: 0.0,
             video_mime,
+            path: SignalPath::WebSocket,
+            announced: Vec::new(),
         }
     }
 
@@ -413,6 +418,50 @@ impl Peer {
             tracing::warn!(peer = %self.id, "signal channel full or closed; offer not delivered");
         }
         true
+    }
+
+    /// Tells the client which m-line carries what, when that changed.
+    /// Lines without a mid yet (in an offer not answered) wait.
+    pub(crate) fn announce_tracks(&mut self) {
+        if self.path == SignalPath::Http {
+            return;
+        }
+        let mut tracks = Vec::with_capacity(self.legs.len());
+        for leg in &self.legs {
+            let transceiver = rtc::rtp_transceiver::RTCRtpTransceiverId::from(leg.sender_id);
+            let Some(mid) = self
+                .pc
+                .rtp_transceiver(transceiver)
+                .and_then(|t| t.mid().clone())
+            else {
+                continue;
+            };
+            let (slot, endpoint) = match &leg.slot {
+                SlotKind::Chair => ("chair", leg.source.clone()),
+                SlotKind::Floor => ("floor", leg.source.clone()),
+                SlotKind::Tile(code) => ("tile", Some(code.clone())),
+            };
+            let kind = match leg.kind {
+                MediaKind::Audio => "audio",
+                MediaKind::Video => "video",
+            };
+            tracks.push(TrackInfo {
+                mid,
+                slot,
+                endpoint,
+                kind,
+            });
+        }
+        if tracks == self.announced {
+            return;
+        }
+        if self
+            .signals
+            .try_send(Signal::Tracks(tracks.clone()))
+            .is_ok()
+        {
+            self.announced = tracks;
+        }
     }
 
     /// Our current ICE username fragment, read back from the local SDP

@@ -108,6 +108,32 @@ pub enum LinkEvent {
     },
 }
 
+/// How a peer is signalled, which decides what the plane may ask of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalPath {
+    /// A `/ws` client: it answers server offers (tiles, ICE restarts), and
+    /// a new offer for an endpoint replaces that endpoint's older peer (a
+    /// page that reloaded before its old socket was noticed gone).
+    WebSocket,
+    /// WHIP or WHEP: one offer, one answer, nothing after. Never
+    /// renegotiated, and refused while the endpoint already has a peer.
+    Http,
+}
+
+/// Which outgoing stream one m-line carries, as sent in `tracks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackInfo {
+    /// The m-line's mid.
+    pub mid: String,
+    /// `chair`, `floor` or `tile`.
+    pub slot: &'static str,
+    /// Whose media it carries now: the tile's endpoint, or the current
+    /// source of `chair` / `floor` (none while it is silent).
+    pub endpoint: Option<EndpointCode>,
+    /// `audio` or `video`.
+    pub kind: &'static str,
+}
+
 /// A message the server must relay to a `/ws` client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signal {
@@ -117,6 +143,8 @@ pub enum Signal {
     /// A server candidate, JSON of `RTCIceCandidateInit`. The server's one
     /// candidate is already in every SDP it writes, so this is rarely sent.
     Candidate(String),
+    /// The m-line → slot mapping changed (new lines, or a slot's source).
+    Tracks(Vec<TrackInfo>),
 }
 
 /// The SFU. Cheap to clone; the media task stops when the last clone is dropped.
@@ -179,14 +207,27 @@ impl MediaPlane {
         rx.await.map_err(|_| MediaError::Stopped)?
     }
 
-    /// Answers a client's offer: creates its peer connection in `session`.
-    /// Returns the peer id, the SDP answer (complete: it carries the
-    /// server's candidate) and the channel of later server-to-client signals.
+    /// Answers a `/ws` client's offer: creates its peer connection in
+    /// `session`. Returns the peer id, the SDP answer (complete: it carries
+    /// the server's candidate) and the channel of later server-to-client
+    /// signals.
     pub async fn accept_offer(
         &self,
         session: &SessionId,
         kind: PeerKind,
         offer_sdp: &str,
+    ) -> Result<(PeerId, String, mpsc::Receiver<Signal>), MediaError> {
+        self.accept_offer_via(session, kind, offer_sdp, SignalPath::WebSocket)
+            .await
+    }
+
+    /// Like [`MediaPlane::accept_offer`], for a client signalled over `path`.
+    pub async fn accept_offer_via(
+        &self,
+        session: &SessionId,
+        kind: PeerKind,
+        offer_sdp: &str,
+        path: SignalPath,
     ) -> Result<(PeerId, String, mpsc::Receiver<Signal>), MediaError> {
         let session = session.clone();
         let offer = offer_sdp.to_string();
@@ -194,6 +235,7 @@ impl MediaPlane {
             session,
             kind,
             offer,
+            path,
             reply,
         })
         .await
@@ -227,6 +269,20 @@ impl MediaPlane {
     pub async fn close(&self, peer: &PeerId) -> Result<(), MediaError> {
         let peer = *peer;
         self.ask(|reply| Command::Close { peer, reply }).await
+    }
+
+    /// Removes the peer as if its link had been lost (its signaling went
+    /// away without saying goodbye): a participant whose link was up gets
+    /// a [`LinkEvent::Lost`], not `Closed`.
+    pub async fn drop_link(&self, peer: &PeerId) -> Result<(), MediaError> {
+        let peer = *peer;
+        self.ask(|reply| Command::Drop { peer, reply }).await
+    }
+
+    /// The session and kind of a peer, if it is still there.
+    pub async fn peer(&self, peer: &PeerId) -> Result<(SessionId, PeerKind), MediaError> {
+        let peer = *peer;
+        self.ask(|reply| Command::Describe { peer, reply }).await
     }
 
     /// Every peer's link health, as of the last second.

@@ -5,7 +5,7 @@ use super::driver::Driver;
 use super::engine::{build_peer, ice_credentials};
 use super::peer::{video_codec_for, Peer};
 use super::router::SlotKind;
-use super::{LinkEvent, MediaError, PeerId, PeerKind, Signal};
+use super::{LinkEvent, MediaError, PeerId, PeerKind, Signal, SignalPath};
 use crate::control::SessionId;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
@@ -14,14 +14,37 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 use tokio::sync::mpsc;
 
+/// How a peer leaves, and so which link event (if any) it raises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Removal {
+    /// Closed on request (WHIP DELETE, a client that left): `Closed`.
+    Closed,
+    /// Its signaling vanished: `Lost`, if its link was up.
+    Lost,
+    /// Replaced or reaped: nothing (its state was already reported).
+    Quiet,
+}
+
 impl Driver {
     pub(super) fn accept_offer(
         &mut self,
         session: SessionId,
         kind: PeerKind,
         offer: &str,
+        path: SignalPath,
         now: Instant,
     ) -> Result<(PeerId, String, mpsc::Receiver<Signal>), MediaError> {
+        let previous = match &kind {
+            PeerKind::Participant(code) => self
+                .sessions
+                .get(&session)
+                .and_then(|s| s.publishers.get(code))
+                .copied(),
+            PeerKind::Viewer => None,
+        };
+        if let (Some(_), SignalPath::Http, PeerKind::Participant(code)) = (previous, path, &kind) {
+            return Err(MediaError::AlreadyPublishing(code.clone()));
+        }
         let video_mime = video_codec_for(offer);
         let remote_candidates: Vec<(SocketAddr, String)> = offer
             .lines()
@@ -40,7 +63,16 @@ impl Driver {
             .map_err(MediaError::stack)?;
         let (signal_tx, signal_rx) = mpsc::channel(16);
         let mut peer = Peer::new(id, session.clone(), kind.clone(), pc, signal_tx, video_mime);
+        peer.path = path;
         peer.remote_candidates = remote_candidates;
+        // The site stays connected through the swap: the successor inherits
+        // the reported state, and reports a loss if it never comes up.
+        if let Some(old) = previous.and_then(|p| self.peers.get(&p)) {
+            if old.up {
+                peer.up = true;
+                peer.down_since = Some(now);
+            }
+        }
         peer.add_slot(SlotKind::Chair)?;
         peer.add_slot(SlotKind::Floor)?;
         let answer = peer.pc.create_answer(None).map_err(MediaError::stack)?;
@@ -60,6 +92,10 @@ impl Driver {
         }
         self.peers.insert(id, peer);
         self.dirty.insert(id);
+        if let Some(old) = previous {
+            tracing::info!(peer = %old, successor = %id, "peer replaced");
+            self.remove_peer(old, Removal::Quiet, now);
+        }
         self.ensure_tiles(&session);
         self.rebuild_routes(&session, now);
         tracing::info!(peer = %id, %session, ?kind, "peer accepted");
@@ -112,10 +148,27 @@ impl Driver {
         Ok(())
     }
 
-    pub(super) fn remove_peer(&mut self, id: PeerId, closed_by_us: bool, now: Instant) {
+    pub(super) fn remove_known(
+        &mut self,
+        id: PeerId,
+        how: Removal,
+        now: Instant,
+    ) -> Result<(), MediaError> {
+        if !self.peers.contains_key(&id) {
+            return Err(MediaError::UnknownPeer);
+        }
+        self.remove_peer(id, how, now);
+        Ok(())
+    }
+
+    pub(super) fn remove_peer(&mut self, id: PeerId, how: Removal, now: Instant) {
         let Some(mut peer) = self.peers.remove(&id) else {
             return;
         };
+        let reported = peer
+            .endpoint()
+            .filter(|e| self.is_publisher(&peer.session, e, id))
+            .cloned();
         let _ = peer.pc.close();
         while let Some(out) = peer.pc.poll_write() {
             let _ = self
@@ -127,14 +180,19 @@ impl Driver {
         if let Some(state) = self.sessions.get_mut(&peer.session) {
             state.publishers.retain(|_, p| *p != id);
         }
-        if closed_by_us {
-            if let Some(endpoint) = peer.endpoint().cloned() {
-                self.emit(LinkEvent::Closed {
-                    session: peer.session.clone(),
-                    endpoint,
-                    peer: id,
-                });
-            }
+        let session = peer.session.clone();
+        match (how, reported) {
+            (Removal::Closed, Some(endpoint)) => self.emit(LinkEvent::Closed {
+                session,
+                endpoint,
+                peer: id,
+            }),
+            (Removal::Lost, Some(endpoint)) if peer.up => self.emit(LinkEvent::Lost {
+                session,
+                endpoint,
+                peer: id,
+            }),
+            _ => {}
         }
         self.rebuild_routes(&peer.session, now);
         tracing::info!(peer = %id, "peer removed");

@@ -86,7 +86,10 @@ fn write_config(dir: &Path) -> PathBuf {
         ),
     )
     .expect("write test config");
-    std::fs::write(dir.join("endpoints.toml"), REGISTRY).expect("write test registry");
+    let registry = dir.join("endpoints.toml");
+    if !registry.exists() {
+        std::fs::write(registry, REGISTRY).expect("write test registry");
+    }
     config
 }
 
@@ -152,6 +155,40 @@ impl Server {
                 .build()
                 .expect("http client"),
         }
+    }
+
+    /// Starts a server whose registry is the central site `00` and the
+    /// given provincial codes.
+    pub fn start_with_provinces(codes: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut registry = String::from(
+            "[[endpoint]]\ncode = \"00\"\nname = \"Trung ương\"\nrole = \"central\"\n",
+        );
+        for code in codes {
+            registry.push_str(&format!(
+                "\n[[endpoint]]\ncode = \"{code}\"\nname = \"Tỉnh {code}\"\nrole = \"provincial\"\n"
+            ));
+        }
+        std::fs::write(dir.path().join("endpoints.toml"), registry).expect("write test registry");
+        let secret = format!("test-secret-{:016x}", rand::random::<u64>());
+        let (child, addr) = spawn(dir.path(), &secret);
+        Server {
+            child: Some(child),
+            addr,
+            keys: Keys::new(secret.as_bytes()),
+            secret,
+            dir,
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Kills the process with SIGKILL (no shutdown of any kind) and starts

@@ -6,17 +6,20 @@
 //! packets, answers keyframe requests with a keyframe, and records every
 //! packet it receives by the stream it arrived on (the server's slot:
 //! `chair`, `floor`, `tile-<code>`) and the sender named in the payload.
+//! [`WsClient`] and [`join_http`] signal one against the real server.
 
 #![allow(dead_code, unused_imports)]
 
 mod meeting;
 mod payload;
 mod peer;
+mod signal;
 mod tap;
 
 pub use meeting::{to_command, Joined, Meeting};
 pub use payload::{parse_marker, Marker};
 pub use peer::{Received, TestPeer};
+pub use signal::{join_http, post_sdp, HttpSignaled, WsClient};
 
 use std::future::Future;
 use std::time::Duration;

@@ -4,8 +4,10 @@
 //! signaling (`offer`, `answer`, `candidate`, `stats`) as new variants here
 //! and a branch in the dispatcher, without touching the rest.
 
+use crate::config::IceServer;
 use crate::control::{Command, EndpointCode, Event, SessionId};
 use crate::http::view::SessionView;
+use crate::media::TrackInfo;
 use serde::{Deserialize, Serialize};
 
 /// What a client sends.
@@ -19,19 +21,35 @@ pub enum ClientMessage {
         /// The same command as control's (and REST's), same role checks.
         command: Command,
     },
-    /// The page's `getStats` summary, every 2 s. Not answered unless refused.
-    Stats {
-        /// The summary.
-        stats: crate::monitor::ClientStats,
-        /// The peer id the server gave a console without an endpoint.
-        #[serde(default)]
-        peer: Option<String>,
-    },
     /// Keep-alive; answered `pong`.
     Ping {
         /// Echoed back when given.
         #[serde(default)]
         id: Option<String>,
+    },
+    /// The client's SDP offer: starts (or restarts) its media; answered
+    /// `answer`, then `tracks`.
+    Offer {
+        /// The SDP.
+        sdp: String,
+    },
+    /// The client's answer to a server `offer`.
+    Answer {
+        /// The SDP.
+        sdp: String,
+    },
+    /// A trickled client candidate (`RTCIceCandidateInit`).
+    Candidate {
+        /// The candidate object as the browser gives it.
+        candidate: serde_json::Value,
+    },
+    /// Asks for an ICE restart: a server `offer` with new credentials follows.
+    IceRestart {},
+    /// The page's `getStats` summary, every 2 s, about this socket's peer
+    /// connection; kept for the monitor, not answered unless refused.
+    Stats {
+        /// The summary, checked field by field.
+        stats: crate::monitor::ClientStats,
     },
 }
 
@@ -47,6 +65,8 @@ pub enum ServerMessage {
         endpoint: Option<EndpointCode>,
         /// The session this socket follows; none when there is none yet.
         session: Option<SessionId>,
+        /// STUN/TURN servers for the page's `RTCPeerConnection`.
+        ice_servers: Vec<IceServer>,
     },
     /// The session's state as the role may see it; events with a higher
     /// `seq` follow. Sent again if the client fell behind.
@@ -79,6 +99,27 @@ pub enum ServerMessage {
         error: String,
         /// A sentence for people.
         message: String,
+    },
+    /// The server's answer to the client's `offer`.
+    Answer {
+        /// The SDP (complete: it carries the server's candidate).
+        sdp: String,
+    },
+    /// A server-initiated offer (new tiles, ICE restart); answer it.
+    Offer {
+        /// The SDP.
+        sdp: String,
+    },
+    /// A server candidate (`RTCIceCandidateInit`).
+    Candidate {
+        /// The candidate object.
+        candidate: serde_json::Value,
+    },
+    /// Which m-line carries which slot and endpoint; sent whenever that
+    /// changes.
+    Tracks {
+        /// One entry per outgoing line.
+        tracks: Vec<TrackInfo>,
     },
     /// A link monitoring event (alerts, health, link tests); chair and
     /// technician sockets only.

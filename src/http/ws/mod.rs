@@ -7,6 +7,7 @@
 //! and role checks as REST), answered `ok` or `error` with the client's id.
 
 mod message;
+mod signal;
 mod socket;
 
 pub use message::{ClientMessage, ServerMessage};

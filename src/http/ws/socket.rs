@@ -9,6 +9,7 @@
 //! the sender flush what is queued first.
 
 use super::message::{ClientMessage, ServerMessage};
+use super::signal::MediaLink;
 use crate::control::SessionId;
 use crate::http::caller::Caller;
 use crate::http::command::run;
@@ -77,6 +78,7 @@ where
         role,
         endpoint: ctx.caller.endpoint.clone(),
         session: ctx.session.clone(),
+        ice_servers: ctx.state.ice_servers.as_ref().clone(),
     };
     if write(&mut sink, &welcome).await.is_err() {
         return;
@@ -167,9 +169,11 @@ where
     R: Stream<Item = Result<Message, E>> + Send + Unpin + 'static,
 {
     let mut bad_in_a_row = 0u32;
+    // Dropped when this task ends or is aborted: that closes the peer.
+    let mut link = MediaLink::new(ctx.state.media.clone());
     while let Some(Ok(message)) = stream.next().await {
         let reply = match message {
-            Message::Text(text) => match handle(&ctx, text.as_str()) {
+            Message::Text(text) => match handle(&ctx, &mut link, &out, text.as_str()).await {
                 Some(reply) => reply,
                 None => {
                     bad_in_a_row = 0;
@@ -204,63 +208,75 @@ where
 
 /// Parses and runs one text message. The `id` is read first from the raw
 /// JSON, so even a message whose command does not parse gets an answer the
-/// client can match. `None` for a message that needs no answer.
-fn handle(ctx: &Context, text: &str) -> Option<ServerMessage> {
-    if text.len() <= ctx.state.limits.max_ws_message_bytes {
-        if let Ok(ClientMessage::Stats { stats, peer }) = serde_json::from_str(text) {
-            return monitoring::client_stats(ctx, stats, peer);
-        }
-    }
-    Some(answer(ctx, text))
-}
-
-fn answer(ctx: &Context, text: &str) -> ServerMessage {
-    let limit = ctx.state.limits.max_ws_message_bytes;
-    if text.len() > limit {
-        return ServerMessage::error(
-            None,
-            "payload_too_large",
-            format!("messages are limited to {limit} bytes"),
-        );
-    }
-    let value: serde_json::Value = match serde_json::from_str(text) {
-        Ok(v) => v,
-        Err(e) => return ServerMessage::error(None, "malformed_json", e.to_string()),
-    };
-    let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
-    let message: ClientMessage = match serde_json::from_value(value.clone()) {
-        Ok(m) => m,
-        Err(e) => return ServerMessage::error(id, "invalid_message", e.to_string()),
-    };
-    if let ClientMessage::Command { command, .. } = &message {
-        if let Some(field) = unknown_field(&value["command"], command) {
-            return ServerMessage::error(
-                id,
-                "invalid_message",
-                format!("unknown field `{field}` in command `{}`", command.name()),
-            );
-        }
-    }
-    match message {
-        ClientMessage::Ping { id } => ServerMessage::Pong { id },
-        // Taken by `handle` when it parses; here only if it did not.
-        ClientMessage::Stats { .. } => {
-            ServerMessage::error(id, "invalid_message", "stats message not understood")
-        }
-        ClientMessage::Command { id, command } => {
+/// client can match. Signaling that went well has no reply of its own
+/// (`None`); its answers go on `out` directly.
+async fn handle(
+    ctx: &Context,
+    link: &mut MediaLink,
+    out: &mpsc::Sender<ServerMessage>,
+    text: &str,
+) -> Option<ServerMessage> {
+    Some(match parse(ctx, text) {
+        Err(reply) => reply,
+        Ok(ClientMessage::Ping { id }) => ServerMessage::Pong { id },
+        Ok(ClientMessage::Command { id, command }) => {
             let Some(session) = &ctx.session else {
-                return ServerMessage::error(
+                return Some(ServerMessage::error(
                     Some(id),
                     "no_session",
                     "there is no session to command",
-                );
+                ));
             };
-            match run(&ctx.state, &ctx.caller, session, command) {
-                Ok(done) => ServerMessage::Ok { id, seq: done.seq },
+            match run(&ctx.state, &ctx.caller, session, command.clone()) {
+                Ok(done) => {
+                    link.note_command(&command);
+                    ServerMessage::Ok { id, seq: done.seq }
+                }
                 Err(e) => ServerMessage::error(Some(id), e.code, e.message),
             }
         }
+        Ok(ClientMessage::Stats { stats }) => {
+            return monitoring::client_stats(ctx, stats, link.peer())
+        }
+        Ok(signaling) => return link.handle(ctx, signaling, out).await,
+    })
+}
+
+/// The message, or the error to answer it with.
+fn parse(ctx: &Context, text: &str) -> Result<ClientMessage, ServerMessage> {
+    let limit = ctx.state.limits.max_ws_message_bytes;
+    if text.len() > limit && !is_sdp_sized(text) {
+        return Err(ServerMessage::error(
+            None,
+            "payload_too_large",
+            format!("messages are limited to {limit} bytes"),
+        ));
     }
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| ServerMessage::error(None, "malformed_json", e.to_string()))?;
+    let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
+    let message: ClientMessage = serde_json::from_value(value.clone())
+        .map_err(|e| ServerMessage::error(id.clone(), "invalid_message", e.to_string()))?;
+    if let ClientMessage::Command { command, .. } = &message {
+        if let Some(field) = unknown_field(&value["command"], command) {
+            return Err(ServerMessage::error(
+                id,
+                "invalid_message",
+                format!("unknown field `{field}` in command `{}`", command.name()),
+            ));
+        }
+    }
+    Ok(message)
+}
+
+/// SDP grows with the m-lines (the chair's connection carries a tile per
+/// site) and a page's stats with its tracks, so these messages may use the
+/// whole transport limit; everything else keeps the configured one.
+fn is_sdp_sized(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
+        .is_some_and(|t| matches!(t.as_str(), "offer" | "answer" | "stats"))
 }
 
 /// A field the client sent that the parsed command does not have. Serde

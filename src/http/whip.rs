@@ -1,0 +1,204 @@
+//! WHIP ingest (RFC 9725) and WHEP egress: one SDP offer in, one answer
+//! out, `DELETE` on the returned `Location` to end.
+//!
+//! - `POST /whip/{session}` (endpoint or chair token) publishes that
+//!   endpoint's media, or the central site's for the chair; it receives
+//!   the `chair` and `floor` slots like a browser would.
+//! - `POST /whep/{session}` (viewer, chair or technician token) receives
+//!   the programme.
+//!
+//! Neither is ever renegotiated (no tiles for a WHIP chair, no ICE restart)
+//! and neither trickles: the answer carries the server's one candidate.
+//! A second WHIP publisher for an endpoint that already has a live peer is
+//! refused (409 `already_publishing`) instead of cutting the first off.
+
+use super::caller::{role_name, Caller};
+use super::error::AppError;
+use super::extract::Path;
+use super::AppState;
+use crate::auth::Role;
+use crate::control::{Phase, SessionId};
+use crate::media::{MediaError, PeerId, PeerKind, SignalPath};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// Largest SDP offer taken. An offer grows with its m-lines and codecs; a
+/// browser's runs to a few KiB, well above the limit on JSON bodies.
+pub const MAX_SDP_BYTES: usize = 64 * 1024;
+
+/// The status and code a media-plane error is answered with.
+pub(crate) fn media_error(e: MediaError) -> AppError {
+    match e {
+        MediaError::Malformed { .. } => AppError::bad_request("malformed_sdp", e.to_string()),
+        MediaError::Negotiation(_) => AppError::bad_request("unacceptable_sdp", e.to_string()),
+        MediaError::AlreadyPublishing(_) => {
+            AppError::new(StatusCode::CONFLICT, "already_publishing", e.to_string())
+        }
+        MediaError::UnknownPeer => AppError::not_found("unknown_peer", e.to_string()),
+        MediaError::InvalidState(_) => {
+            AppError::new(StatusCode::CONFLICT, "invalid_state", e.to_string())
+        }
+        MediaError::Bind(_) | MediaError::Stopped => AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "media_unavailable",
+            e.to_string(),
+        ),
+    }
+}
+
+/// `POST /whip/{session}`: publish.
+pub async fn publish(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    let kind = match caller.role {
+        Role::Endpoint => caller
+            .own_endpoint()
+            .cloned()
+            .map(PeerKind::Participant)
+            .ok_or_else(|| AppError::forbidden("an endpoint token must name its endpoint"))?,
+        Role::Chair => PeerKind::Participant(state.registry.central().code.clone()),
+        other => {
+            return Err(AppError::forbidden(format!(
+                "a {} token may not publish over WHIP",
+                role_name(other)
+            )))
+        }
+    };
+    negotiate(&state, &caller, "whip", SessionId(id), kind, &headers, body).await
+}
+
+/// `POST /whep/{session}`: receive the programme.
+pub async fn view(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    caller.require(
+        &[Role::Viewer, Role::Chair, Role::Technician],
+        "view over WHEP",
+    )?;
+    let kind = PeerKind::Viewer;
+    negotiate(&state, &caller, "whep", SessionId(id), kind, &headers, body).await
+}
+
+async fn negotiate(
+    state: &AppState,
+    caller: &Caller,
+    base: &str,
+    id: SessionId,
+    kind: PeerKind,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    if !is_sdp(headers) {
+        return Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the offer as Content-Type: application/sdp",
+        ));
+    }
+    let session = state
+        .core
+        .session(&id)
+        .ok_or_else(|| AppError::not_found("unknown_session", format!("no session {id}")))?;
+    caller.check_session(&id)?;
+    if session.phase == Phase::Ended {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "wrong_phase",
+            format!("session {id} has ended"),
+        ));
+    }
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the offer is larger than the server accepts",
+            )
+        } else {
+            AppError::bad_request("unreadable_body", e.body_text())
+        }
+    })?;
+    let offer = std::str::from_utf8(&body)
+        .ok()
+        .filter(|s| s.trim_start().starts_with("v=0"))
+        .ok_or_else(|| {
+            AppError::bad_request("malformed_sdp", "the body is not an SDP offer (v=0 …)")
+        })?;
+    if let Some(policy) = state.core.policy(&id) {
+        let current = policy.borrow().clone();
+        state.media.set_policy(&id, current);
+    }
+    let (peer, answer, _signals) = state
+        .media
+        .accept_offer_via(&id, kind, offer, SignalPath::Http)
+        .await
+        .map_err(media_error)?;
+    tracing::info!(session = %id, %peer, endpoint = base, "WHIP/WHEP peer created");
+    Ok((
+        StatusCode::CREATED,
+        [
+            (header::CONTENT_TYPE, "application/sdp".to_string()),
+            (header::LOCATION, format!("/{base}/{id}/{peer}")),
+        ],
+        answer,
+    )
+        .into_response())
+}
+
+fn is_sdp(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/sdp"))
+}
+
+/// `DELETE /whip/{session}/{peer}` and `/whep/…`: ends the peer. A
+/// publisher's site leaves the session. An endpoint token may end only its
+/// own peer, a viewer token only a viewer.
+pub async fn end(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, peer)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let id = SessionId(id);
+    caller.check_session(&id)?;
+    let unknown = || AppError::not_found("unknown_peer", "no such peer in this session");
+    let peer: PeerId = peer.parse().map_err(|_| unknown())?;
+    let (session, kind) = state.media.peer(&peer).await.map_err(|_| unknown())?;
+    if session != id {
+        return Err(unknown());
+    }
+    let allowed = match (caller.role, &kind) {
+        (Role::Chair | Role::Technician, _) => true,
+        (Role::Endpoint, PeerKind::Participant(code)) => caller.own_endpoint() == Some(code),
+        (Role::Viewer, PeerKind::Viewer) => true,
+        _ => false,
+    };
+    if !allowed {
+        return Err(AppError::forbidden("this token may not end that peer"));
+    }
+    state.media.close(&peer).await.map_err(media_error)?;
+    Ok(StatusCode::OK)
+}
+
+/// `PATCH` on a WHIP/WHEP resource: trickle and ICE restarts are not
+/// offered (the answer already holds the server's only candidate).
+pub async fn no_trickle() -> AppError {
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "trickle_unsupported",
+        "this server does not take trickled candidates or ICE restarts over WHIP/WHEP",
+    )
+}

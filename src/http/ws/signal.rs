@@ -1,0 +1,204 @@
+//! The media side of one WebSocket: the client's peer connection,
+//! signalled over the socket.
+//!
+//! A chair token publishes as the registry's central site, an endpoint
+//! token as its endpoint; technicians and viewers receive the programme.
+//! The peer lives as long as the socket: when the socket ends the peer is
+//! closed, as a leave if the client said `leave` first, else as a lost link
+//! (the site shows `dropped` until it comes back).
+
+use super::message::{ClientMessage, ServerMessage};
+use super::socket::Context;
+use crate::auth::Role;
+use crate::control::{Command, Phase};
+use crate::http::whip::media_error;
+use crate::media::{MediaPlane, PeerId, PeerKind, Signal};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// One socket's peer connection, if it made one.
+pub(super) struct MediaLink {
+    media: MediaPlane,
+    peer: Option<(PeerId, PeerKind)>,
+    forward: Option<JoinHandle<()>>,
+    left: bool,
+}
+
+impl MediaLink {
+    pub(super) fn new(media: MediaPlane) -> MediaLink {
+        MediaLink {
+            media,
+            peer: None,
+            forward: None,
+            left: false,
+        }
+    }
+
+    /// Remembers that the client left on purpose (its own `leave`), so
+    /// closing the socket then reads as leaving, not as a dropped link.
+    pub(super) fn note_command(&mut self, command: &Command) {
+        if let (Command::Leave { endpoint }, Some((_, PeerKind::Participant(own)))) =
+            (command, &self.peer)
+        {
+            if endpoint == own {
+                self.left = true;
+            }
+        }
+    }
+
+    /// Handles a signaling message. Replies go on `out` in order (the
+    /// answer before any server offer); `Some` is an error to send.
+    pub(super) async fn handle(
+        &mut self,
+        ctx: &Context,
+        message: ClientMessage,
+        out: &mpsc::Sender<ServerMessage>,
+    ) -> Option<ServerMessage> {
+        let result = match message {
+            ClientMessage::Offer { sdp } => self.offer(ctx, &sdp, out).await,
+            ClientMessage::Answer { sdp } => match self.peer_id() {
+                Ok(peer) => self
+                    .media
+                    .accept_answer(&peer, &sdp)
+                    .await
+                    .map_err(media_error),
+                Err(e) => Err(e),
+            },
+            ClientMessage::Candidate { candidate } => match self.peer_id() {
+                Ok(peer) => self
+                    .media
+                    .add_candidate(&peer, &candidate.to_string())
+                    .await
+                    .map_err(media_error),
+                Err(e) => Err(e),
+            },
+            ClientMessage::IceRestart {} => match self.peer_id() {
+                Ok(peer) => self.media.restart_ice(&peer).await.map_err(media_error),
+                Err(e) => Err(e),
+            },
+            // Accepted so the page keeps sending; the monitor reads them.
+            ClientMessage::Stats { .. } => Ok(()),
+            ClientMessage::Command { .. } | ClientMessage::Ping { .. } => Ok(()),
+        };
+        result
+            .err()
+            .map(|e| ServerMessage::error(None, e.code, e.message))
+    }
+
+    /// The socket's peer connection and what it carries, once it offered.
+    pub(super) fn peer(&self) -> Option<&(PeerId, PeerKind)> {
+        self.peer.as_ref()
+    }
+
+    fn peer_id(&self) -> Result<PeerId, crate::http::AppError> {
+        self.peer
+            .as_ref()
+            .map(|(id, _)| *id)
+            .ok_or_else(|| crate::http::AppError::bad_request("no_peer", "send an offer first"))
+    }
+
+    async fn offer(
+        &mut self,
+        ctx: &Context,
+        sdp: &str,
+        out: &mpsc::Sender<ServerMessage>,
+    ) -> Result<(), crate::http::AppError> {
+        use crate::http::AppError;
+        let Some(id) = &ctx.session else {
+            return Err(AppError::bad_request(
+                "no_session",
+                "there is no session to join",
+            ));
+        };
+        let ended = ctx
+            .state
+            .core
+            .session(id)
+            .is_none_or(|s| s.phase == Phase::Ended);
+        if ended {
+            return Err(AppError::bad_request(
+                "wrong_phase",
+                format!("session {id} has ended"),
+            ));
+        }
+        let kind = match ctx.caller.role {
+            Role::Chair => PeerKind::Participant(ctx.state.registry.central().code.clone()),
+            Role::Endpoint => match ctx.caller.own_endpoint() {
+                Some(code) => PeerKind::Participant(code.clone()),
+                None => {
+                    return Err(AppError::forbidden(
+                        "an endpoint token must name its endpoint",
+                    ))
+                }
+            },
+            Role::Technician | Role::Viewer => PeerKind::Viewer,
+        };
+        // A page restarting its connection on the same socket: the old
+        // peer goes quietly (a participant's is replaced inside the plane).
+        if let Some(task) = self.forward.take() {
+            task.abort();
+        }
+        if let Some((old, PeerKind::Viewer)) = self.peer.take() {
+            let _ = self.media.close(&old).await;
+        }
+        if let Some(policy) = ctx.state.core.policy(id) {
+            let current = policy.borrow().clone();
+            self.media.set_policy(id, current);
+        }
+        let (peer, answer, signals) = self
+            .media
+            .accept_offer(id, kind.clone(), sdp)
+            .await
+            .map_err(media_error)?;
+        self.peer = Some((peer, kind));
+        self.left = false;
+        if out
+            .send(ServerMessage::Answer { sdp: answer })
+            .await
+            .is_err()
+        {
+            return Ok(());
+        }
+        self.forward = Some(tokio::spawn(forward(signals, out.clone())));
+        Ok(())
+    }
+}
+
+/// Relays the plane's later signals to the socket until either side ends.
+async fn forward(mut signals: mpsc::Receiver<Signal>, out: mpsc::Sender<ServerMessage>) {
+    while let Some(signal) = signals.recv().await {
+        let message = match signal {
+            Signal::Offer(sdp) => ServerMessage::Offer { sdp },
+            Signal::Candidate(json) => ServerMessage::Candidate {
+                candidate: serde_json::from_str(&json).unwrap_or(serde_json::Value::String(json)),
+            },
+            Signal::Tracks(tracks) => ServerMessage::Tracks { tracks },
+        };
+        if out.send(message).await.is_err() {
+            return;
+        }
+    }
+}
+
+impl Drop for MediaLink {
+    fn drop(&mut self) {
+        if let Some(task) = self.forward.take() {
+            task.abort();
+        }
+        let Some((peer, _)) = self.peer.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (media, left) = (self.media.clone(), self.left);
+        runtime.spawn(async move {
+            // Already gone (replaced by a newer page, or closed) is fine.
+            let _ = if left {
+                media.close(&peer).await
+            } else {
+                media.drop_link(&peer).await
+            };
+        });
+    }
+}

@@ -1,0 +1,559 @@
+//! The media plane through the real server binary: pages' signaling over
+//! `/ws`, WHIP publishers and WHEP viewers, the floor and modes driven
+//! over REST, attendance driven by the links. Packets are counted by the
+//! sender named in their payload.
+
+mod common;
+mod support;
+
+use common::Server;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::{join_http, post_sdp, wait_for, Received, WsClient};
+
+const CONNECT: Duration = Duration::from_secs(30);
+const FLOW: Duration = Duration::from_secs(15);
+/// Long enough for packets already on the wire to land.
+const SETTLE: Duration = Duration::from_millis(400);
+/// How long a gate is watched for leaks.
+const WATCH: Duration = Duration::from_millis(1500);
+
+fn ws_base(server: &Server) -> String {
+    format!("ws://{}", server.addr)
+}
+
+async fn live_session(server: &Server, id: &str) {
+    server.create(id, "Hội nghị trực tuyến").await;
+    let chair = server.chair();
+    server
+        .ok(&format!("/api/sessions/{id}/open"), &chair, None)
+        .await;
+    server
+        .ok(&format!("/api/sessions/{id}/start"), &chair, None)
+        .await;
+}
+
+async fn wait_status(server: &Server, id: &str, codes: &[&str], status: &str) {
+    let what = format!("{codes:?} {status} in session {id}");
+    wait_for(CONNECT, &what, || async move {
+        let state = server.state(id).await;
+        codes
+            .iter()
+            .all(|c| state["attendance"][*c]["status"] == status)
+    })
+    .await;
+}
+
+async fn grant(server: &Server, id: &str, code: &str) {
+    server
+        .ok(
+            &format!("/api/sessions/{id}/floor/grant"),
+            &server.chair(),
+            Some(json!({"endpoint": code})),
+        )
+        .await;
+}
+
+async fn set_mode(server: &Server, id: &str, mode: &str) {
+    let (status, body) = server
+        .put(
+            &format!("/api/sessions/{id}/mode"),
+            &server.chair(),
+            json!({"mode": mode}),
+        )
+        .await;
+    assert!(status.is_success(), "mode {mode}: {status} {body}");
+}
+
+/// Waits until `rx` got at least `n` packets of `kind` from `from` on
+/// `stream` after `mark`.
+async fn wait_got(
+    rx: &Arc<Received>,
+    mark: usize,
+    stream: &str,
+    kind: &str,
+    from: &str,
+    n: usize,
+    who: &str,
+) {
+    let what = format!("{who} gets {n} {kind} packets of {from} on {stream}");
+    wait_for(FLOW, &what, || async move {
+        rx.count(mark, stream, kind, from) >= n
+    })
+    .await;
+}
+
+/// Every receiver's packet count now, to count from later.
+fn marks(receivers: &[(String, Arc<Received>)]) -> Vec<usize> {
+    receivers.iter().map(|(_, r)| r.mark()).collect()
+}
+
+/// Who heard `kind` from any of `from` since `marks`: (receiver, sender, packets).
+fn leaks(
+    receivers: &[(String, Arc<Received>)],
+    marks: &[usize],
+    kind: &str,
+    from: &[&str],
+) -> Vec<(String, String, usize)> {
+    let mut out = Vec::new();
+    for ((who, rx), mark) in receivers.iter().zip(marks) {
+        for f in from {
+            let n = rx.count(*mark, "", kind, f);
+            if n > 0 {
+                out.push((who.clone(), f.to_string(), n));
+            }
+        }
+    }
+    out
+}
+
+/// Sequence numbers on one receiver's `floor` video: consecutive
+/// (wrapping), on a single SSRC, across every switch of its source.
+fn assert_floor_video_continuous(rx: &Received, mark: usize, who: &str) {
+    let packets: Vec<_> = rx
+        .since(mark)
+        .into_iter()
+        .filter(|p| p.stream == "floor" && p.kind == "video")
+        .collect();
+    assert!(packets.len() >= 8, "{who}: too few floor video packets");
+    let ssrcs: HashSet<u32> = packets.iter().map(|p| p.ssrc).collect();
+    assert_eq!(ssrcs.len(), 1, "{who}: floor video changed SSRC");
+    let senders: HashSet<&str> = packets.iter().map(|p| p.from.as_str()).collect();
+    assert!(
+        senders.len() >= 2,
+        "{who}: floor never switched: {senders:?}"
+    );
+    for pair in packets.windows(2) {
+        assert_eq!(
+            pair[1].seq,
+            pair[0].seq.wrapping_add(1),
+            "{who}: floor video jumps from {} ({}) to {} ({})",
+            pair[0].seq,
+            pair[0].from,
+            pair[1].seq,
+            pair[1].from
+        );
+    }
+}
+
+/// Chair and eight endpoints over `/ws`, a WHIP publisher and a WHEP
+/// viewer: the programme, floor switching without renegotiation, the
+/// audio gate in every mode, a forged command refused and still gated,
+/// attendance from the links.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn programme_floor_and_gating_through_the_server() {
+    let codes = ["30", "31", "32", "33", "34", "35", "36", "37"];
+    let whip_code = "38";
+    let mut registry: Vec<&str> = codes.to_vec();
+    registry.push(whip_code);
+    let server = Server::start_with_provinces(&registry);
+    let id = "s";
+    live_session(&server, id).await;
+
+    let base = ws_base(&server);
+    let mut chair = WsClient::join(&base, &server.chair(), id, "00", true).await;
+    let mut eps = Vec::new();
+    for c in codes {
+        eps.push(WsClient::join(&base, &server.endpoint(c), id, c, true).await);
+    }
+    let (mut whip, whip_reply) = join_http(
+        &server.url(&format!("/whip/{id}")),
+        &server.endpoint(whip_code),
+        whip_code,
+        true,
+    )
+    .await;
+    let (viewer, _) = join_http(
+        &server.url(&format!("/whep/{id}")),
+        &server.viewer(),
+        "viewer",
+        false,
+    )
+    .await;
+    let mut everyone: Vec<&str> = vec!["00"];
+    everyone.extend(&registry);
+    wait_status(&server, id, &everyone, "connected").await;
+
+    chair.peer.start_sending();
+    for e in eps.iter_mut() {
+        e.peer.start_sending();
+    }
+    whip.start_sending();
+
+    let mut receivers: Vec<(String, Arc<Received>)> =
+        vec![("00".into(), chair.peer.received.clone())];
+    receivers.extend(
+        eps.iter()
+            .map(|e| (e.peer.name.clone(), e.peer.received.clone())),
+    );
+    receivers.push((whip_code.into(), whip.received.clone()));
+    receivers.push(("viewer".into(), viewer.received.clone()));
+
+    // The programme: the chair to everyone, every site to the chair.
+    for (who, rx) in receivers.iter().skip(1) {
+        wait_got(rx, 0, "chair", "audio", "00", 10, who).await;
+        wait_got(rx, 0, "chair", "video", "00", 5, who).await;
+    }
+    for c in &registry {
+        let stream = format!("tile-{c}");
+        wait_got(&chair.peer.received, 0, &stream, "video", c, 5, "00").await;
+    }
+    let tracks = chair.tracks.lock().map(|t| t.clone()).unwrap_or_default();
+    for c in &registry {
+        assert!(
+            tracks
+                .iter()
+                .any(|t| t["slot"] == "tile" && t["endpoint"] == *c && t["mid"].is_string()),
+            "the chair's tracks do not name tile {c}: {tracks:?}"
+        );
+    }
+    let start = marks(&receivers);
+    let heard = leaks(&receivers, &vec![0; receivers.len()], "audio", &registry);
+    assert!(
+        heard.is_empty(),
+        "site audio with nobody on the floor: {heard:?}"
+    );
+
+    // Floor to A.
+    let (a, b) = ("30", "31");
+    let offers_before: Vec<u64> = eps
+        .iter()
+        .map(|e| e.server_offers.load(std::sync::atomic::Ordering::SeqCst))
+        .collect();
+    let pli_before = eps[0]
+        .peer
+        .keyframe_requests
+        .load(std::sync::atomic::Ordering::SeqCst);
+    grant(&server, id, a).await;
+    for ((who, rx), mark) in receivers.iter().zip(&start) {
+        if who == a || who == "00" {
+            continue;
+        }
+        wait_got(rx, *mark, "floor", "video", a, 5, who).await;
+        wait_got(rx, *mark, "floor", "audio", a, 10, who).await;
+    }
+    assert!(
+        eps[0]
+            .peer
+            .keyframe_requests
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > pli_before,
+        "no keyframe request reached A"
+    );
+    let endpoint_tracks = eps[2].tracks.lock().map(|t| t.clone()).unwrap_or_default();
+    let floor_names_a = || {
+        eps[2].tracks.lock().is_ok_and(|t| {
+            t.iter()
+                .any(|x| x["slot"] == "floor" && x["kind"] == "video" && x["endpoint"] == a)
+        })
+    };
+    wait_for(FLOW, "tracks name A on the floor", || {
+        let named = floor_names_a();
+        async move { named }
+    })
+    .await;
+    assert!(
+        endpoint_tracks
+            .iter()
+            .any(|t| t["slot"] == "chair" && t["endpoint"] == "00"),
+        "an endpoint's tracks do not name the chair: {endpoint_tracks:?}"
+    );
+
+    // Floor to B: the same slot, no renegotiation.
+    let before_b = marks(&receivers);
+    grant(&server, id, b).await;
+    for ((who, rx), mark) in receivers.iter().zip(&before_b) {
+        if who == b || who == "00" {
+            continue;
+        }
+        wait_got(rx, *mark, "floor", "video", b, 5, who).await;
+    }
+    let offers_after: Vec<u64> = eps
+        .iter()
+        .map(|e| e.server_offers.load(std::sync::atomic::Ordering::SeqCst))
+        .collect();
+    assert_eq!(offers_before, offers_after, "a floor change renegotiated");
+    for (i, (who, rx)) in receivers.iter().enumerate() {
+        if who != a && who != b && who != "00" {
+            assert_floor_video_continuous(rx, start[i], who);
+        }
+    }
+
+    // A no longer holds the floor: none of its audio leaves the server.
+    tokio::time::sleep(SETTLE).await;
+    let m = marks(&receivers);
+    tokio::time::sleep(WATCH).await;
+    let heard = leaks(&receivers, &m, "audio", &[a]);
+    assert!(
+        heard.is_empty(),
+        "A heard after losing the floor: {heard:?}"
+    );
+
+    // A forged grant over /ws is refused, and C stays gated.
+    let c = "32";
+    let forged = eps[2]
+        .command(
+            "forged",
+            json!({"command": "grant_floor", "target": {"endpoint": c}}),
+        )
+        .await;
+    assert_eq!(forged["type"], "error", "{forged}");
+    assert_eq!(forged["error"], "forbidden", "{forged}");
+    let m = marks(&receivers);
+    tokio::time::sleep(WATCH).await;
+    let heard = leaks(&receivers, &m, "audio", &[c]);
+    assert!(heard.is_empty(), "C heard after a forged grant: {heard:?}");
+    let state = server.state(id).await;
+    let holder = state["floor"]["holders"][0].to_string();
+    assert_eq!(state["floor"]["requests"][holder.as_str()]["endpoint"], b);
+
+    // Floor to the WHIP publisher: the pages see it like any other site.
+    let before_whip = marks(&receivers);
+    grant(&server, id, whip_code).await;
+    for ((who, rx), mark) in receivers.iter().zip(&before_whip) {
+        if who == whip_code || who == "00" {
+            continue;
+        }
+        wait_got(rx, *mark, "floor", "video", whip_code, 5, who).await;
+    }
+
+    // Lecture: only the chair is heard.
+    set_mode(&server, id, "lecture").await;
+    tokio::time::sleep(SETTLE).await;
+    let m = marks(&receivers);
+    tokio::time::sleep(WATCH).await;
+    let heard = leaks(&receivers, &m, "audio", &registry);
+    assert!(heard.is_empty(), "site audio in lecture mode: {heard:?}");
+    assert!(eps[0].peer.received.count(m[1], "chair", "audio", "00") > 0);
+
+    // Open: every site reaches the chair.
+    set_mode(&server, id, "open").await;
+    let m = marks(&receivers);
+    for code in &registry {
+        wait_got(&chair.peer.received, m[0], "tile", "audio", code, 5, "00").await;
+    }
+
+    // The links as the monitor reads them.
+    let (status, links) = server.get("/api/links", &server.technician()).await;
+    assert!(status.is_success(), "{status} {links}");
+    let links = links.as_array().cloned().unwrap_or_default();
+    assert!(links.len() >= 11, "links: {links:?}");
+    assert!(links
+        .iter()
+        .all(|l| l["state"].is_string() && l["peer"].is_string()));
+    let (status, _) = server.get("/api/links", &server.viewer()).await;
+    assert_eq!(status.as_u16(), 403);
+
+    // A page that vanishes: dropped. A WHIP DELETE: left.
+    eps[7].vanish().await;
+    wait_status(&server, id, &["37"], "dropped").await;
+    let location = whip_reply.location.clone().expect("a Location");
+    let (status, _) = server
+        .call(
+            reqwest::Method::DELETE,
+            &location,
+            Some(&server.endpoint(whip_code)),
+            None,
+        )
+        .await;
+    assert_eq!(status.as_u16(), 200);
+    wait_status(&server, id, &[whip_code], "left").await;
+}
+
+/// WHIP and WHEP answer what they refuse with the documented statuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whip_and_whep_refuse_with_the_documented_errors() {
+    let server = Server::start();
+    let id = "s";
+    live_session(&server, id).await;
+    let whip = server.url(&format!("/whip/{id}"));
+    let whep = server.url(&format!("/whep/{id}"));
+    let hd = server.endpoint(common::HAI_DUONG);
+
+    let error_of = |body: &str| -> String {
+        serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let peer = support::TestPeer::new("probe", true).await;
+    let offer = peer.offer().await;
+
+    let r = post_sdp(&whip, Some(&hd), "hello").await;
+    assert_eq!(
+        (r.status, error_of(&r.body).as_str()),
+        (400, "malformed_sdp"),
+        "{}",
+        r.body
+    );
+    let r = post_sdp(&whip, Some(&hd), "v=0\r\nthis is not sdp\r\n").await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = post_sdp(&whip, Some(&server.forged()), &offer).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    let r = post_sdp(&whip, None, &offer).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    let r = post_sdp(&whip, Some(&server.viewer()), &offer).await;
+    assert_eq!((r.status, error_of(&r.body).as_str()), (403, "forbidden"));
+    let r = post_sdp(&whep, Some(&hd), &offer).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let other = server.token(
+        diemcau::auth::Role::Endpoint,
+        Some(common::HAI_DUONG),
+        Some("another"),
+    );
+    let r = post_sdp(&whip, Some(&other), &offer).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = post_sdp(&server.url("/whip/nope"), Some(&hd), &offer).await;
+    assert_eq!(
+        (r.status, error_of(&r.body).as_str()),
+        (404, "unknown_session")
+    );
+    let resp = server
+        .raw(reqwest::Method::POST, &format!("/whip/{id}"))
+        .bearer_auth(&hd)
+        .header("content-type", "text/plain")
+        .body(offer.clone())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 415);
+
+    // One live publisher per site.
+    let (first, reply) = join_http(&whip, &hd, common::HAI_DUONG, true).await;
+    first.connected(CONNECT).await;
+    wait_status(&server, id, &[common::HAI_DUONG], "connected").await;
+    let second = support::TestPeer::new("second", true).await;
+    let r = post_sdp(&whip, Some(&hd), &second.offer().await).await;
+    assert_eq!(
+        (r.status, error_of(&r.body).as_str()),
+        (409, "already_publishing"),
+        "{}",
+        r.body
+    );
+
+    // Only its own site (or the chair, or a technician) ends it.
+    let location = reply.location.expect("Location");
+    assert!(location.starts_with(&format!("/whip/{id}/")), "{location}");
+    let hp = server.endpoint(common::HAI_PHONG);
+    let (status, _) = server
+        .call(reqwest::Method::DELETE, &location, Some(&hp), None)
+        .await;
+    assert_eq!(status.as_u16(), 403);
+    let (status, _) = server
+        .call(reqwest::Method::DELETE, &location, Some(&hd), None)
+        .await;
+    assert_eq!(status.as_u16(), 200);
+    wait_status(&server, id, &[common::HAI_DUONG], "left").await;
+    let (status, body) = server
+        .call(reqwest::Method::DELETE, &location, Some(&hd), None)
+        .await;
+    assert_eq!(status.as_u16(), 404, "{body}");
+}
+
+/// The chair and all 63 provinces: how long until every province gets the
+/// programme, and what the server spent (CPU seconds, peak RSS) while the
+/// floor went round five provinces. Run with
+/// `cargo test --release --test media_server -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "scale check: 64 peers; run on demand"]
+async fn sixty_three_provinces() {
+    let codes: Vec<String> = (1..=63).map(|n| format!("{n:02}")).collect();
+    let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
+    let server = Server::start_with_provinces(&refs);
+    let pid = server.pid().expect("server pid");
+    let cpu_at_start = cpu_seconds(pid);
+    let id = "s";
+    live_session(&server, id).await;
+    let base = ws_base(&server);
+    let started = Instant::now();
+    let mut chair = WsClient::join(&base, &server.chair(), id, "00", true).await;
+    chair.peer.start_sending();
+    let mut eps = Vec::new();
+    for c in &refs {
+        let mut e = WsClient::join(&base, &server.endpoint(c), id, c, true).await;
+        e.peer.start_sending();
+        eps.push(e);
+    }
+    let joined = started.elapsed();
+    let limit = Duration::from_secs(120);
+    for e in &eps {
+        let rx = e.peer.received.clone();
+        wait_for(
+            limit,
+            &format!("{} gets the programme", e.peer.name),
+            || {
+                let rx = rx.clone();
+                async move {
+                    rx.count(0, "chair", "audio", "00") >= 5
+                        && rx.count(0, "chair", "video", "00") >= 2
+                }
+            },
+        )
+        .await;
+    }
+    let programme = started.elapsed();
+    let mut everyone = vec!["00"];
+    everyone.extend(&refs);
+    wait_status(&server, id, &everyone, "connected").await;
+
+    for speaker in ["01", "30", "48", "79", "63"]
+        .iter()
+        .filter(|c| refs.contains(c))
+    {
+        let m: Vec<usize> = eps.iter().map(|e| e.peer.received.mark()).collect();
+        grant(&server, id, speaker).await;
+        for (e, mark) in eps.iter().zip(&m) {
+            if e.peer.name == *speaker {
+                continue;
+            }
+            wait_got(
+                &e.peer.received,
+                *mark,
+                "floor",
+                "video",
+                speaker,
+                3,
+                &e.peer.name,
+            )
+            .await;
+        }
+    }
+    let cpu = cpu_seconds(pid) - cpu_at_start;
+    let hwm = peak_rss_kib(pid);
+    println!(
+        "scale: 64 peers joined in {:.1} s; all 63 got the programme after {:.1} s; \
+         server CPU {cpu:.1} s over {:.1} s; peak RSS {} MiB",
+        joined.as_secs_f64(),
+        programme.as_secs_f64(),
+        started.elapsed().as_secs_f64(),
+        hwm / 1024
+    );
+}
+
+/// utime + stime of a process, in seconds (clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name may hold spaces; fields are counted after its ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // After ')': state is field 3, so utime (14) and stime (15) are at 11, 12.
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+/// VmHWM of a process, KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
