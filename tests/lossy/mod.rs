@@ -40,6 +40,18 @@ fn sequence(datagram: &[u8]) -> Option<u16> {
     Some(u16::from_be_bytes([*datagram.get(2)?, *datagram.get(3)?]))
 }
 
+/// The server's candidate address in its SDP (its first `host` candidate).
+pub fn server_candidate(sdp: &str) -> SocketAddr {
+    sdp.lines()
+        .filter_map(|l| l.trim().strip_prefix("a=candidate:"))
+        .find_map(|c| {
+            let f: Vec<&str> = c.split_whitespace().collect();
+            let (ip, port) = (f.get(4)?, f.get(5)?);
+            format!("{ip}:{port}").parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no candidate in the server's SDP:\n{sdp}"))
+}
+
 impl LossyProxy {
     /// A proxy in front of `server` (a 127.0.0.1 address).
     pub async fn start(server: SocketAddr) -> LossyProxy {
