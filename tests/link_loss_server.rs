@@ -183,4 +183,35 @@ async fn ten_percent_upstream_loss_through_the_server() {
     );
     let times: Vec<u64> = samples.iter().filter_map(|p| p["at"].as_u64()).collect();
     assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+
+    // With Hải Dương on the floor, Hải Phòng receives it: the forwarding
+    // counters move, and the link histograms have samples.
+    server
+        .ok(
+            &format!("/api/sessions/{id}/floor/grant"),
+            &chair,
+            Some(json!({"endpoint": HAI_DUONG})),
+        )
+        .await;
+    let metric = |text: &str, series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    wait_for(CONNECT, "audio and video forwarded in /metrics", || async {
+        let text = server
+            .raw(reqwest::Method::GET, "/metrics")
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .unwrap_or_default();
+        metric(&text, "diemcau_packets_forwarded_total{kind=\"audio\"}") > 0.0
+            && metric(&text, "diemcau_packets_forwarded_total{kind=\"video\"}") > 0.0
+            && metric(&text, "diemcau_bytes_forwarded_total{kind=\"video\"}") > 0.0
+            && metric(&text, "diemcau_link_rtt_ms_count") > 0.0
+            && metric(&text, "diemcau_link_loss_pct_count{direction=\"up\"}") > 0.0
+    })
+    .await;
 }
