@@ -77,11 +77,19 @@ impl Inbound {
                 (h as i64 + i64::from(delta)).max(0) as u32
             }
         };
-        if self.highest.is_none_or(|h| ext > h) {
+        let newest = self.highest.is_none_or(|h| ext > h);
+        if newest {
             self.highest = Some(ext);
         }
         if self.window_start.is_none() {
             self.window_start = Some((ext.saturating_sub(1), 0));
+        }
+        // A packet older than the newest seen is a retransmission (or a
+        // reordered one): its timestamp is from the past, so its transit
+        // time would read as seconds of jitter. Jitter is a property of
+        // the stream as it flows; measure it on packets in order only.
+        if !newest {
+            return;
         }
         let arrival = now * f64::from(clock_rate.max(1));
         let transit = arrival - f64::from(rtp_ts);
@@ -172,6 +180,21 @@ mod tests {
         let loss = s.take_loss();
         assert!((loss - 0.2).abs() < 1e-9, "{loss}");
         assert_eq!(s.take_loss(), 0.0);
+    }
+
+    #[test]
+    fn retransmissions_do_not_read_as_jitter() {
+        let mut s = Inbound::default();
+        for seq in 1u16..=50 {
+            let at = f64::from(seq) * 0.02;
+            s.on_packet(seq, u32::from(seq) * 960, 48_000, at, 100);
+            if seq % 10 == 0 {
+                // The packet five back, resent 100 ms after it was due.
+                let old = seq - 5;
+                s.on_packet(old, u32::from(old) * 960, 48_000, at, 100);
+            }
+        }
+        assert!(s.jitter_ms(48_000) < 1.0, "{}", s.jitter_ms(48_000));
     }
 
     #[test]
