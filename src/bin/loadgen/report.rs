@@ -88,7 +88,7 @@ pub struct RunReport {
     pub target: String,
     /// Endpoints (the chair comes on top).
     pub endpoints: u32,
-    /// Seconds of traffic after connecting.
+    /// Seconds from the first join to the end of sending.
     pub duration_s: f64,
     /// Programme receivers that got the chair's video.
     pub programme_receivers: usize,

@@ -79,7 +79,9 @@ impl Output {
         };
         row("target", &|r| r.target.clone());
         row("endpoints", &|r| r.endpoints.to_string());
-        row("traffic window (s)", &|r| format!("{:.1}", r.duration_s));
+        row("run time from first join (s)", &|r| {
+            format!("{:.1}", r.duration_s)
+        });
         row("programme on all receivers (ms)", &|r| {
             opt(r.programme_all_ms)
         });
