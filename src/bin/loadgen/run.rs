@@ -317,27 +317,29 @@ async fn join_relay(
     limit: Duration,
     attached: &mut Attached,
 ) -> Result<(), LoadError> {
-    for id in 0..=plan.endpoints {
+    // All at once, as WebRTC peers join `parallel` at a time: registering
+    // one by one would put the generator's own pace into the programme time.
+    let publishers = futures::future::join_all((0..=plan.endpoints).map(|id| async move {
         let requests = Arc::new(KeyframeRequests::default());
-        let out =
-            udp::UdpOut::register(addr, id, requests.clone(), running.flag.clone(), limit).await?;
+        let out = udp::UdpOut::register(addr, id, requests.clone(), running.flag.clone(), limit);
+        (id, out.await, requests)
+    }));
+    let first = if chair_grid { 0 } else { 1 };
+    let receivers = futures::future::join_all((first..=plan.endpoints).map(|id| async move {
+        let recorder = Arc::new(Recorder::default());
+        let flag = running.flag.clone();
+        let joined = udp::subscribe(addr, id, recorder.clone(), running.clock, flag, limit);
+        (id, joined.await, recorder)
+    }));
+    let (publishers, receivers) = futures::join!(publishers, receivers);
+    for (id, out, requests) in publishers {
         attached
             .senders
-            .push(running.start(id, out, requests.clone()));
+            .push(running.start(id, out?, requests.clone()));
         attached.requests.push(requests);
     }
-    let first = if chair_grid { 0 } else { 1 };
-    for id in first..=plan.endpoints {
-        let recorder = Arc::new(Recorder::default());
-        udp::subscribe(
-            addr,
-            id,
-            recorder.clone(),
-            running.clock,
-            running.flag.clone(),
-            limit,
-        )
-        .await?;
+    for (id, joined, recorder) in receivers {
+        joined?;
         attached.receivers.push((id != 0, recorder));
     }
     Ok(())

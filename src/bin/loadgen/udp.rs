@@ -32,7 +32,6 @@ async fn bind_and_register(relay: SocketAddr, hello: Control) -> Result<Arc<UdpS
     let socket = UdpSocket::bind(local).await?;
     for _ in 0..HELLO_REPEATS {
         socket.send_to(&hello.encode(), relay).await?;
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok(Arc::new(socket))
 }
