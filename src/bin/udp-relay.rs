@@ -7,9 +7,9 @@
 //! thread, one socket, blocking IO: the cheapest fan-out we know how to
 //! write, so the bridge's figures can be read as a ratio to it.
 //!
-//! The load generator registers publishers and subscribers and moves the
-//! floor with the text datagrams of `relay_protocol`, and a floor change
-//! sends a PLI to the new holder, as a bridge would.
+//! The load generator registers publishers and subscribers and moves the floor with the text datagrams of
+//! `relay_protocol` (each one echoed); a floor change sends a PLI to the new holder, as a
+//! bridge would.
 
 #[allow(dead_code)] // shared with the load generator; this side uses half of it
 #[path = "loadgen/relay_protocol.rs"]
@@ -55,6 +55,10 @@ struct Counts {
 
 impl Table {
     fn control(&mut self, from: SocketAddr, c: Control, socket: &UdpSocket) {
+        // Every control datagram is echoed: the sender retries until it
+        // hears back, since a burst of joins can overflow this socket's
+        // receive buffer.
+        let _ = socket.send_to(&c.encode(), from);
         match c {
             Control::Publisher(id) => {
                 self.publishers.insert(from, id);

@@ -17,9 +17,12 @@ use tokio::net::UdpSocket;
 
 /// How often a reader wakes to look at the stop flag.
 const POLL: Duration = Duration::from_millis(200);
-/// Registrations are repeated: UDP on loopback rarely loses a datagram,
-/// but a lost one would silently leave a receiver out of the run.
-const HELLO_REPEATS: usize = 3;
+/// Registrations are retried until the relay answers: a burst of joins
+/// can overflow its receive buffer, and a lost one would silently leave a
+/// publisher or receiver out of the run.
+const HELLO_TRIES: usize = 20;
+/// How long one try waits for the answer.
+const HELLO_WAIT: Duration = Duration::from_millis(100);
 
 async fn bind_and_register(relay: SocketAddr, hello: Control) -> Result<Arc<UdpSocket>, LoadError> {
     let local: SocketAddr = if relay.is_ipv6() {
@@ -30,10 +33,18 @@ async fn bind_and_register(relay: SocketAddr, hello: Control) -> Result<Arc<UdpS
     .parse()
     .map_err(|_| LoadError::Setup("loopback address".into()))?;
     let socket = UdpSocket::bind(local).await?;
-    for _ in 0..HELLO_REPEATS {
-        socket.send_to(&hello.encode(), relay).await?;
+    socket.connect(relay).await?;
+    let mut buf = [0u8; 2048];
+    for _ in 0..HELLO_TRIES {
+        socket.send(&hello.encode()).await?;
+        // Any answer will do: the echo, or media already flowing to us.
+        if let Ok(Ok(_)) = tokio::time::timeout(HELLO_WAIT, socket.recv(&mut buf)).await {
+            return Ok(Arc::new(socket));
+        }
     }
-    Ok(Arc::new(socket))
+    Err(LoadError::Timeout(format!(
+        "the relay at {relay} did not answer {hello:?}"
+    )))
 }
 
 /// Reads datagrams until `running` turns false or `limit` passes.
@@ -57,7 +68,6 @@ where
 /// A publisher's socket towards the relay.
 pub struct UdpOut {
     socket: Arc<UdpSocket>,
-    relay: SocketAddr,
     audio_ssrc: u32,
     video_ssrc: u32,
 }
@@ -79,7 +89,6 @@ impl UdpOut {
         });
         Ok(Arc::new(UdpOut {
             socket,
-            relay,
             audio_ssrc: rand::random(),
             video_ssrc: rand::random(),
         }))
@@ -99,7 +108,7 @@ impl MediaOut for UdpOut {
         let bytes = packet
             .marshal()
             .map_err(|e| LoadError::Setup(format!("RTP packet: {e}")))?;
-        self.socket.send_to(&bytes, self.relay).await?;
+        self.socket.send(&bytes).await?;
         Ok(())
     }
 }
@@ -126,7 +135,6 @@ pub async fn subscribe(
 /// Moves the floor on the relay.
 pub struct RelayFloor {
     socket: UdpSocket,
-    relay: SocketAddr,
 }
 
 impl RelayFloor {
@@ -137,17 +145,26 @@ impl RelayFloor {
         } else {
             "127.0.0.1:0"
         };
-        Ok(RelayFloor {
-            socket: UdpSocket::bind(local).await?,
-            relay,
-        })
+        let socket = UdpSocket::bind(local).await?;
+        socket.connect(relay).await?;
+        Ok(RelayFloor { socket })
     }
 
-    /// Gives the floor to publisher `holder`.
+    /// Gives the floor to publisher `holder`, retrying until the relay
+    /// echoes it (bounded).
     pub async fn grant(&self, holder: u32) -> Result<(), LoadError> {
-        self.socket
-            .send_to(&Control::Floor(holder).encode(), self.relay)
-            .await?;
-        Ok(())
+        let grant = Control::Floor(holder);
+        let mut buf = [0u8; 64];
+        for _ in 0..HELLO_TRIES {
+            self.socket.send(&grant.encode()).await?;
+            if let Ok(Ok(n)) = tokio::time::timeout(HELLO_WAIT, self.socket.recv(&mut buf)).await {
+                if buf.get(..n).and_then(Control::decode) == Some(grant) {
+                    return Ok(());
+                }
+            }
+        }
+        Err(LoadError::Timeout(format!(
+            "the relay did not echo {grant:?}"
+        )))
     }
 }
