@@ -60,7 +60,8 @@ struct Args {
     /// WHEP route; `{session}` is replaced.
     #[arg(long, default_value = "/whep/{session}")]
     whep_route: String,
-    /// Tokens CSV (see tokens.rs: `diemcau invite --format csv` plus chair and viewer rows).
+    /// Tokens CSV with a header: `role,code,token` rows (role chair, viewer, or empty for
+    /// an endpoint), or an invite CSV with `code` and `link` columns.
     #[arg(long)]
     tokens: Option<PathBuf>,
     /// Also drive diemcau's REST API: make the session live, move the floor.
