@@ -309,6 +309,28 @@ async fn programme_floor_and_gating_through_the_server() {
     let holder = state["floor"]["holders"][0].to_string();
     assert_eq!(state["floor"]["requests"][holder.as_str()]["endpoint"], b);
 
+    // An ICE restart asked by a page: a server offer, answered, and the
+    // programme keeps flowing.
+    let d = &eps[3];
+    let offers = d.server_offers.load(std::sync::atomic::Ordering::SeqCst);
+    d.send(json!({"type": "ice_restart"}));
+    wait_for(FLOW, "a server offer after ice_restart", || {
+        let now = d.server_offers.load(std::sync::atomic::Ordering::SeqCst);
+        async move { now > offers }
+    })
+    .await;
+    let m = d.peer.received.mark();
+    wait_got(
+        &d.peer.received,
+        m,
+        "chair",
+        "audio",
+        "00",
+        10,
+        "after restart",
+    )
+    .await;
+
     // Floor to the WHIP publisher: the pages see it like any other site.
     let before_whip = marks(&receivers);
     grant(&server, id, whip_code).await;

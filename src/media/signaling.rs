@@ -2,7 +2,7 @@
 //! Part of the media task ([`Driver`]).
 
 use super::driver::Driver;
-use super::engine::{build_peer, ice_credentials};
+use super::engine::build_peer;
 use super::peer::{video_codec_for, Peer};
 use super::router::SlotKind;
 use super::{LinkEvent, MediaError, PeerId, PeerKind, Signal, SignalPath};
@@ -57,8 +57,7 @@ impl Driver {
                 detail: e.to_string(),
             })?;
         let id = PeerId::random();
-        let (ufrag, pwd) = ice_credentials();
-        let mut pc = build_peer(&ufrag, &pwd, self.candidate_addr, now)?;
+        let mut pc = build_peer(self.candidate_addr, now)?;
         pc.set_remote_description(now, offer)
             .map_err(MediaError::stack)?;
         let (signal_tx, signal_rx) = mpsc::channel(16);
@@ -85,6 +84,9 @@ impl Driver {
             .map(|d| d.sdp)
             .ok_or_else(|| MediaError::InvalidState("no local description".into()))?;
         peer.refresh_legs();
+        let ufrag = peer
+            .local_ufrag()
+            .ok_or_else(|| MediaError::InvalidState("no ICE ufrag in the answer".into()))?;
         self.demux.register_ufrag(&ufrag, id);
         let state = self.sessions.entry(session.clone()).or_default();
         if let PeerKind::Participant(code) = &kind {

@@ -128,14 +128,6 @@ impl MediaLink {
             },
             Role::Technician | Role::Viewer => PeerKind::Viewer,
         };
-        // A page restarting its connection on the same socket: the old
-        // peer goes quietly (a participant's is replaced inside the plane).
-        if let Some(task) = self.forward.take() {
-            task.abort();
-        }
-        if let Some((old, PeerKind::Viewer)) = self.peer.take() {
-            let _ = self.media.close(&old).await;
-        }
         if let Some(policy) = ctx.state.core.policy(id) {
             let current = policy.borrow().clone();
             self.media.set_policy(id, current);
@@ -145,7 +137,14 @@ impl MediaLink {
             .accept_offer(id, kind.clone(), sdp)
             .await
             .map_err(media_error)?;
-        self.peer = Some((peer, kind));
+        // A page restarting its connection on the same socket: the old
+        // peer goes quietly (a participant's was replaced inside the plane).
+        if let Some(task) = self.forward.take() {
+            task.abort();
+        }
+        if let Some((old, PeerKind::Viewer)) = self.peer.replace((peer, kind)) {
+            let _ = self.media.close(&old).await;
+        }
         self.left = false;
         if out
             .send(ServerMessage::Answer { sdp: answer })
@@ -195,5 +194,33 @@ impl Drop for MediaLink {
                 media.drop_link(&peer).await
             };
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientMessage;
+
+    #[test]
+    fn the_pages_signaling_messages_parse() {
+        let parse = |s: &str| serde_json::from_str::<ClientMessage>(s);
+        assert!(matches!(
+            parse(r#"{"type":"ice_restart"}"#),
+            Ok(ClientMessage::IceRestart {})
+        ));
+        assert!(matches!(
+            parse(r#"{"type":"stats","stats":{"rtt_ms":12,"tracks":[]}}"#),
+            Ok(ClientMessage::Stats { .. })
+        ));
+        let candidate = r#"{"type":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 192.0.2.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"abcd"}}"#;
+        assert!(matches!(
+            parse(candidate),
+            Ok(ClientMessage::Candidate { .. })
+        ));
+        assert!(matches!(
+            parse(r#"{"type":"offer","sdp":"v=0"}"#),
+            Ok(ClientMessage::Offer { .. })
+        ));
+        assert!(parse(r#"{"type":"offer"}"#).is_err());
     }
 }
