@@ -331,6 +331,34 @@ async fn programme_floor_and_gating_through_the_server() {
     )
     .await;
 
+    // A renegotiation the page starts on its connection: answered on the
+    // same connection, and its media keeps flowing both ways.
+    let e = &eps[4];
+    e.renegotiate().await;
+    let m = e.peer.received.mark();
+    let cm = chair.peer.received.mark();
+    wait_got(
+        &e.peer.received,
+        m,
+        "chair",
+        "audio",
+        "00",
+        10,
+        "after renegotiation",
+    )
+    .await;
+    let tile = format!("tile-{}", e.peer.name);
+    wait_got(
+        &chair.peer.received,
+        cm,
+        &tile,
+        "video",
+        &e.peer.name,
+        5,
+        "00",
+    )
+    .await;
+
     // Floor to the WHIP publisher: the pages see it like any other site.
     let before_whip = marks(&receivers);
     grant(&server, id, whip_code).await;

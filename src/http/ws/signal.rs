@@ -3,7 +3,9 @@
 //!
 //! A chair token publishes as the registry's central site, an endpoint
 //! token as its endpoint; technicians and viewers receive the programme.
-//! The peer lives as long as the socket: when the socket ends the peer is
+//! An `offer` from the same client connection (same DTLS fingerprint)
+//! renegotiates it; from a new one, replaces it. The peer lives as long as
+//! the socket: when the socket ends the peer is
 //! closed, as a leave if the client said `leave` first, else as a lost link
 //! (the site shows `dropped` until it comes back).
 
@@ -20,6 +22,9 @@ use tokio::task::JoinHandle;
 pub(super) struct MediaLink {
     media: MediaPlane,
     peer: Option<(PeerId, PeerKind)>,
+    /// The DTLS fingerprint of the client's connection: an offer with the
+    /// same one renegotiates it, another starts a new connection.
+    fingerprint: Option<String>,
     forward: Option<JoinHandle<()>>,
     left: bool,
 }
@@ -29,6 +34,7 @@ impl MediaLink {
         MediaLink {
             media,
             peer: None,
+            fingerprint: None,
             forward: None,
             left: false,
         }
@@ -128,6 +134,18 @@ impl MediaLink {
             },
             Role::Technician | Role::Viewer => PeerKind::Viewer,
         };
+        let fingerprint = fingerprint_of(sdp);
+        if let (Some((peer, _)), Some(new)) = (&self.peer, &fingerprint) {
+            if self.fingerprint.as_ref() == Some(new) {
+                let answer = self
+                    .media
+                    .renegotiate(peer, sdp)
+                    .await
+                    .map_err(media_error)?;
+                let _ = out.send(ServerMessage::Answer { sdp: answer }).await;
+                return Ok(());
+            }
+        }
         if let Some(policy) = ctx.state.core.policy(id) {
             let current = policy.borrow().clone();
             self.media.set_policy(id, current);
@@ -145,6 +163,7 @@ impl MediaLink {
         if let Some((old, PeerKind::Viewer)) = self.peer.replace((peer, kind)) {
             let _ = self.media.close(&old).await;
         }
+        self.fingerprint = fingerprint;
         self.left = false;
         if out
             .send(ServerMessage::Answer { sdp: answer })
@@ -156,6 +175,14 @@ impl MediaLink {
         self.forward = Some(tokio::spawn(forward(signals, out.clone())));
         Ok(())
     }
+}
+
+/// The first `a=fingerprint` of an SDP: it names the client's DTLS
+/// certificate, which lives as long as its `RTCPeerConnection`.
+fn fingerprint_of(sdp: &str) -> Option<String> {
+    sdp.lines()
+        .find_map(|l| l.trim().strip_prefix("a=fingerprint:"))
+        .map(|f| f.trim().to_ascii_lowercase())
 }
 
 /// Relays the plane's later signals to the socket until either side ends.
