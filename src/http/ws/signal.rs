@@ -91,6 +91,11 @@ impl MediaLink {
             .map(|e| ServerMessage::error(None, e.code, e.message))
     }
 
+    /// The socket's peer connection and what it carries, once it offered.
+    pub(super) fn peer(&self) -> Option<&(PeerId, PeerKind)> {
+        self.peer.as_ref()
+    }
+
     fn peer_id(&self) -> Result<PeerId, crate::http::AppError> {
         self.peer
             .as_ref()
