@@ -71,6 +71,11 @@ pub(crate) enum Command {
         sdp: String,
         reply: Reply<()>,
     },
+    Renegotiate {
+        peer: PeerId,
+        offer: String,
+        reply: Reply<String>,
+    },
     AddCandidate {
         peer: PeerId,
         json: String,
@@ -403,6 +408,9 @@ impl Driver {
                 reply,
             } => {
                 let _ = reply.send(self.accept_offer(session, kind, &offer, path, now));
+            }
+            Command::Renegotiate { peer, offer, reply } => {
+                let _ = reply.send(self.renegotiate(peer, &offer, now));
             }
             Command::AcceptAnswer { peer, sdp, reply } => {
                 let _ = reply.send(self.accept_answer(peer, sdp, now));
