@@ -79,6 +79,7 @@ impl Driver {
                 );
                 if source != leg.source {
                     leg.source = source.clone();
+                    leg.rewriter.pause();
                     if let (Some(src), MediaKind::Video) = (&source, leg.kind) {
                         keyframes_wanted.push(src.clone());
                     }

@@ -108,6 +108,15 @@ impl Rewriter {
         Verdict::Send
     }
 
+    /// The leg stopped carrying its source (gated, or the slot emptied).
+    /// When the same source comes back its packets must follow the last
+    /// one sent, not jump by everything skipped meanwhile: a receiver
+    /// counts such a jump as lost packets, and its reports then show loss
+    /// that never happened.
+    pub(crate) fn pause(&mut self) {
+        self.current = None;
+    }
+
     /// Offsets that make the first packet of the new stream follow the last
     /// one sent: next sequence number, and a timestamp advanced by the wall
     /// time since (at least one tick, so no two frames share a timestamp).
@@ -231,6 +240,25 @@ mod tests {
             rw.forward(b, &mut stale, true, || true, later),
             Verdict::Stale
         );
+    }
+
+    #[test]
+    fn the_same_source_after_a_pause_continues_without_a_gap() {
+        let t0 = Instant::now();
+        let mut rw = Rewriter::new(42, 48_000);
+        let a = StreamTag {
+            publisher: 1,
+            ssrc: 10,
+        };
+        let mut h = header(100, 960);
+        assert_eq!(rw.forward(a, &mut h, false, || true, t0), Verdict::Send);
+        let first = h.sequence_number;
+        rw.pause();
+        // 500 packets were not forwarded while the leg was gated.
+        let mut h = header(600, 960 * 501);
+        let later = t0 + Duration::from_secs(10);
+        assert_eq!(rw.forward(a, &mut h, false, || true, later), Verdict::Send);
+        assert_eq!(h.sequence_number, first.wrapping_add(1));
     }
 
     #[test]
