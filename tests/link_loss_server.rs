@@ -181,6 +181,14 @@ async fn ten_percent_upstream_loss_through_the_server() {
             .any(|p| p["loss_up_pct"].as_f64() >= Some(2.0)),
         "{history}"
     );
+    let logged: Vec<&str> = history["events"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["event"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        logged.contains(&"alert_raised") && logged.contains(&"alert_cleared"),
+        "the link's log: {logged:?}"
+    );
     let times: Vec<u64> = samples.iter().filter_map(|p| p["at"].as_u64()).collect();
     assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
 

@@ -14,7 +14,7 @@ use super::AppState;
 use crate::auth::Role;
 use crate::control::SessionId;
 use crate::media::{PeerId, PeerKind};
-use crate::monitor::{Alert, ClientStats, HistoryPoint, LinkId, LinkReport};
+use crate::monitor::{Alert, ClientStats, HistoryPoint, LinkId, LinkReport, MonitorEvent};
 use crate::server::clock;
 use crate::server::monitoring::MonitorUpdate;
 use axum::extract::State;
@@ -68,9 +68,13 @@ pub struct HistoryBody {
     pub session: SessionId,
     /// One point a second, oldest first, at most 15 minutes.
     pub samples: Vec<HistoryPoint>,
+    /// What happened to the link (alerts raised and cleared, changes of
+    /// health, link tests), oldest first, as far as the server's log goes.
+    pub events: Vec<MonitorEvent>,
 }
 
-/// A link's last 15 minutes at one point a second (chair, technician). An
+/// A link's last 15 minutes at one point a second, and its log of alerts
+/// and changes of health (chair, technician). An
 /// endpoint's link id is `<session>/<code>`, sent percent-encoded
 /// (`s1%2F30`).
 #[utoipa::path(get, path = "/api/links/{id}/history", tag = "links",
@@ -85,15 +89,20 @@ pub async fn history(
     caller.require(READERS, "read link history")?;
     let link = LinkId(id);
     let unknown = || AppError::not_found("unknown_link", format!("no link {link}"));
-    let (session, points) = state.monitoring.history(&link).ok_or_else(unknown)?;
+    let history = state.monitoring.history(&link).ok_or_else(unknown)?;
     // Another session's link does not exist for a token bound to this one.
-    if caller.session.as_ref().is_some_and(|own| own != &session) {
+    if caller
+        .session
+        .as_ref()
+        .is_some_and(|own| own != &history.session)
+    {
         return Err(unknown());
     }
     Ok(Json(HistoryBody {
         link,
-        session,
-        samples: points,
+        session: history.session,
+        samples: history.points,
+        events: history.events,
     }))
 }
 

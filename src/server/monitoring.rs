@@ -21,7 +21,7 @@ use crate::monitor::{
     LinkTestResult, LinkTestRun, Monitor, MonitorEvent, Thresholds,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
@@ -43,6 +43,11 @@ const REPORT_FRESH_MS: u64 = 6_000;
 /// caps what a misbehaving console could make us hold.
 const MAX_REPORTS: usize = 4096;
 
+/// Monitor events kept for the links' logs, all links together: at a few
+/// events per link per incident, enough for the last incidents of every
+/// site of a national meeting.
+const LOG_EVENTS: usize = 2000;
+
 /// Monitor events a slow socket may fall behind by before it misses some.
 const UPDATE_BUFFER: usize = 1024;
 
@@ -53,6 +58,17 @@ pub struct MonitorUpdate {
     pub session: SessionId,
     /// What happened.
     pub event: MonitorEvent,
+}
+
+/// What [`Monitoring::history`] knows of one link.
+#[derive(Debug, Clone)]
+pub struct LinkHistory {
+    /// The link's session.
+    pub session: SessionId,
+    /// One point a second, oldest first.
+    pub points: Vec<HistoryPoint>,
+    /// Its alerts, changes of health and link tests, oldest first.
+    pub events: Vec<MonitorEvent>,
 }
 
 /// Why a link test cannot start.
@@ -73,6 +89,9 @@ struct State {
     reports: HashMap<LinkId, Report>,
     media: BTreeMap<LinkId, LinkStats>,
     tests: Vec<LinkTest>,
+    /// The latest events of every link, oldest first: what a console
+    /// opened after the fact shows as the link's log.
+    log: VecDeque<MonitorEvent>,
 }
 
 /// The shared monitoring state: in `AppState` for the API and the sockets,
@@ -104,6 +123,7 @@ impl Monitoring {
                 reports: HashMap::new(),
                 media: BTreeMap::new(),
                 tests: Vec::new(),
+                log: VecDeque::new(),
             }),
             updates,
             metrics,
@@ -205,6 +225,12 @@ impl Monitoring {
                 round.finished.push(result);
             }
             state.media = current;
+            for update in &round.updates {
+                if state.log.len() >= LOG_EVENTS {
+                    state.log.pop_front();
+                }
+                state.log.push_back(update.event.clone());
+            }
         }
         for update in &round.updates {
             log(update);
@@ -230,11 +256,23 @@ impl Monitoring {
             .collect()
     }
 
-    /// A link's session and its last 15 minutes; `None` for an unknown link.
-    pub fn history(&self, link: &LinkId) -> Option<(SessionId, Vec<HistoryPoint>)> {
+    /// A link's session, its last 15 minutes, and its events still in the
+    /// log (oldest first); `None` for an unknown link.
+    pub fn history(&self, link: &LinkId) -> Option<LinkHistory> {
         let state = self.lock();
         let session = state.monitor.link(link)?.session;
-        Some((session, state.monitor.history(link)?))
+        let points = state.monitor.history(link)?;
+        let events = state
+            .log
+            .iter()
+            .filter(|e| e.link() == link)
+            .cloned()
+            .collect();
+        Some(LinkHistory {
+            session,
+            points,
+            events,
+        })
     }
 
     /// Active alerts, of every link or of one session's.

@@ -52,6 +52,19 @@ fn upstream_loss_raises_at_once_and_clears_within_three_seconds() {
     }
     assert!(cleared_at.is_some_and(|s| s <= 5), "{cleared_at:?}");
     assert!(m.alerts(None).is_empty());
+    let log = m
+        .history(&LinkId("s1/30".into()))
+        .map(|h| h.events)
+        .unwrap_or_default();
+    assert!(
+        matches!(log.first(), Some(MonitorEvent::AlertRaised(_))),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|e| matches!(e, MonitorEvent::AlertCleared { .. })),
+        "{log:?}"
+    );
 }
 
 #[test]
