@@ -38,9 +38,9 @@ const UPKEEP_EVERY_ROUNDS: u32 = 5;
 /// last frame rate would be a lie.
 const REPORT_FRESH_MS: u64 = 6_000;
 
-/// Most client reports kept. Only endpoints (one link each) and consoles
-/// naming a peer can add one, and stale ones are dropped every round; this
-/// caps what a misbehaving console could make us hold.
+/// Most client reports kept. A report is kept only for a socket's own peer
+/// connection, and stale ones are dropped every round; this caps what many
+/// consoles at once could make us hold.
 const MAX_REPORTS: usize = 4096;
 
 /// Monitor events kept for the links' logs, all links together: at a few
