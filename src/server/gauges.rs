@@ -68,3 +68,100 @@ pub(super) fn refresh<'a>(sessions: impl Iterator<Item = &'a Session>) {
     }
     metrics::endpoints(connected, present);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::{
+        Command, EndpointCode, EndpointInfo, EndpointRole, GrantTarget, Millis, Rules, SessionSpec,
+    };
+
+    fn session(id: &str) -> Session {
+        let endpoints = [
+            ("00", EndpointRole::Central),
+            ("30", EndpointRole::Provincial),
+        ]
+        .into_iter()
+        .chain([("31", EndpointRole::Provincial)])
+        .map(|(code, role)| EndpointInfo {
+            code: EndpointCode::from(code),
+            name: code.to_string(),
+            role,
+        })
+        .collect();
+        let spec = SessionSpec {
+            id: SessionId(id.into()),
+            title: id.into(),
+            endpoints,
+            rules: Rules::default(),
+        };
+        match Session::create(spec, Millis(1_000)) {
+            Ok((s, _)) => s,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+
+    fn run(s: &mut Session, commands: Vec<Command>) -> Vec<Event> {
+        let mut events = Vec::new();
+        for (i, c) in commands.into_iter().enumerate() {
+            match s.apply(c, Millis(2_000 + i as u64)) {
+                Ok(e) => events.extend(e),
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        events
+    }
+
+    /// The gauges are a recount of the sessions; floor changes count
+    /// grants and revocations.
+    #[test]
+    fn gauges_recount_the_state_and_floor_changes_count_hands() {
+        let connect = |c: &str| Command::Connect {
+            endpoint: EndpointCode::from(c),
+        };
+        let mut live = session("live");
+        let floor = run(
+            &mut live,
+            vec![
+                Command::Open,
+                connect("00"),
+                connect("30"),
+                Command::Start,
+                Command::GrantFloor {
+                    target: GrantTarget::Endpoint(EndpointCode::from("30")),
+                },
+                Command::RevokeFloor { endpoint: None },
+            ],
+        );
+        let mut ended = session("ended");
+        run(
+            &mut ended,
+            vec![Command::Open, connect("31"), Command::Start, Command::End],
+        );
+        let scheduled = session("scheduled");
+
+        let recorder = metrics::builder()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .build_recorder();
+        let handle = recorder.handle();
+        ::metrics::with_local_recorder(&recorder, || {
+            refresh([&live, &ended, &scheduled].into_iter());
+            floor_changes(&floor);
+        });
+        let text = handle.render();
+        for line in [
+            "diemcau_sessions{phase=\"scheduled\"} 1",
+            "diemcau_sessions{phase=\"open\"} 0",
+            "diemcau_sessions{phase=\"live\"} 1",
+            "diemcau_sessions{phase=\"ended\"} 1",
+            "diemcau_endpoints_connected 2",
+            "diemcau_endpoints_present 0",
+            "diemcau_floor_changes_total 2",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from:\n{text}"
+            );
+        }
+    }
+}
