@@ -91,15 +91,12 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         .await
         .context("starting the media plane")?;
     let monitoring = Monitoring::new(config.health.clone(), Some(metrics));
-    let sampler = {
-        let media = media.clone();
-        tokio::spawn(monitoring::run(
-            monitoring.clone(),
-            core.clone(),
-            move || media.links(),
-            stop_rx.clone(),
-        ))
-    };
+    let sampler = tokio::spawn(monitoring::run(
+        monitoring.clone(),
+        core.clone(),
+        media.clone(),
+        stop_rx.clone(),
+    ));
 
     let state = AppState {
         core: core.clone(),

@@ -1,6 +1,7 @@
 //! The pre-session link test of a real link: a site publishing over WHIP
-//! while the session is `open` is measured for 3 s and the result (RTT,
-//! loss, achieved bitrate, verdict) is kept with the session's record.
+//! while the session is `open` gets its own media looped back and is
+//! measured for 3 s; the result (RTT, loss, achieved bitrate both ways,
+//! verdict) is kept with the session's record.
 
 mod common;
 mod support;
@@ -29,6 +30,7 @@ async fn a_link_test_measures_a_publishing_site() {
     .await;
     site.connected(CONNECT).await;
     site.start_sending();
+    site.allow_own_media(true);
     let tech = server.technician();
     wait_for(CONNECT, "the site's link carries media", || async {
         let (_, links) = server.get("/api/links", &tech).await;
@@ -69,5 +71,21 @@ async fn a_link_test_measures_a_publishing_site() {
         "{result}"
     );
     assert_eq!(result["loss_up_pct"]["max"], 0.0, "{result}");
-    assert_eq!(result["loopback"], false);
+    assert_eq!(result["loopback"], true);
+    assert!(
+        result["bitrate_out_bps"]["max"].as_f64() > Some(0.0),
+        "its own media came back: {result}"
+    );
+    let marker = site.received.count(0, "floor", "audio", HAI_DUONG);
+    assert!(marker > 0, "the site heard itself on the floor slot");
+
+    // The loop-back ended with the test.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mark = site.received.mark();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        site.received.count(mark, "floor", "audio", HAI_DUONG),
+        0,
+        "the site still hears itself after the test"
+    );
 }

@@ -285,7 +285,7 @@ async fn the_link_test_api() {
     }
     assert_eq!(tests["running"], json!([]), "{tests}");
     assert_eq!(tests["done"][0]["endpoint"], HAI_DUONG, "{tests}");
-    assert_eq!(tests["done"][0]["loopback"], false);
+    assert_eq!(tests["done"][0]["loopback"], true);
 
     // An endpoint sees only its own tests; a viewer none.
     let (_, theirs) = server.get(&list, &server.endpoint(HAI_PHONG)).await;

@@ -43,7 +43,8 @@ pub struct LinkTests {
 }
 
 /// Starts measuring an endpoint's link for N seconds (technician, or the
-/// endpoint itself), while the session is `open`. The result arrives as a
+/// endpoint itself), while the session is `open`; meanwhile its own media
+/// is looped back to it on its floor slot. The result arrives as a
 /// `monitor` event and in `GET .../link-tests`.
 #[utoipa::path(post, path = "/api/sessions/{id}/endpoints/{code}/link-test", tag = "links",
     params(("id" = String, Path, description = "Session id"),
@@ -104,8 +105,11 @@ pub async fn start(
     }
     let run = state
         .monitoring
-        .start_link_test(&id, &code, requested_by, body.seconds, clock::now())
+        .start_link_test(&id, &code, requested_by, body.seconds, true, clock::now())
         .map_err(|e| AppError::new(StatusCode::CONFLICT, "test_running", e.to_string()))?;
+    // Its own media comes back to it until the test ends (the sampler turns
+    // it off): the return path is measured with a known stream on it.
+    state.media.set_loopback(&id, &code, true);
     tracing::info!(session = %id, endpoint = %code, seconds = body.seconds, requested_by, "link test started");
     Ok((StatusCode::ACCEPTED, Json(run)))
 }

@@ -59,6 +59,11 @@ pub(crate) enum Command {
         session: SessionId,
         policy: ForwardingPolicy,
     },
+    SetLoopback {
+        session: SessionId,
+        endpoint: EndpointCode,
+        on: bool,
+    },
     AcceptOffer {
         session: SessionId,
         kind: PeerKind,
@@ -105,6 +110,9 @@ pub(super) struct Session {
     pub(super) speaker: ActiveSpeaker,
     /// The peer publishing each endpoint's media (the latest to join wins).
     pub(super) publishers: HashMap<EndpointCode, PeerId>,
+    /// Endpoints under a link test: each gets its own media back on its
+    /// floor slot.
+    pub(super) loopback: HashSet<EndpointCode>,
 }
 
 pub(super) type RouteKey = (SessionId, EndpointCode, MediaKind);
@@ -399,6 +407,21 @@ impl Driver {
                 self.sessions.entry(session.clone()).or_default().policy = policy;
                 self.ensure_tiles(&session);
                 self.rebuild_routes(&session, now);
+            }
+            Command::SetLoopback {
+                session,
+                endpoint,
+                on,
+            } => {
+                let state = self.sessions.entry(session.clone()).or_default();
+                let changed = if on {
+                    state.loopback.insert(endpoint)
+                } else {
+                    state.loopback.remove(&endpoint)
+                };
+                if changed {
+                    self.rebuild_routes(&session, now);
+                }
             }
             Command::AcceptOffer {
                 session,

@@ -8,7 +8,7 @@ use super::keyframe::VideoCodec;
 use super::rewrite::Verdict;
 use super::router::{source_for, MediaKind, SlotKind};
 use super::stats;
-use super::PeerId;
+use super::{PeerId, PeerKind};
 use crate::control::{EndpointCode, SessionId};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -70,13 +70,20 @@ impl Driver {
                 continue;
             }
             for (index, leg) in peer.legs.iter_mut().enumerate() {
-                let source = source_for(
-                    &state.policy,
-                    state.speaker.current(),
-                    &peer.kind,
-                    &leg.slot,
-                    leg.kind,
-                );
+                let source = match (&peer.kind, &leg.slot) {
+                    // A link test: the endpoint's own media comes back to
+                    // it alone, so its return path carries what it sends.
+                    (PeerKind::Participant(me), SlotKind::Floor) if state.loopback.contains(me) => {
+                        Some(me.clone())
+                    }
+                    _ => source_for(
+                        &state.policy,
+                        state.speaker.current(),
+                        &peer.kind,
+                        &leg.slot,
+                        leg.kind,
+                    ),
+                };
                 if source != leg.source {
                     leg.source = source.clone();
                     leg.rewriter.pause();

@@ -196,6 +196,17 @@ impl MediaPlane {
         });
     }
 
+    /// Loops `endpoint`'s own media back to it on its floor slot (a link
+    /// test), or stops doing so. Nobody else receives anything more: the
+    /// policy still decides what every other leg carries.
+    pub fn set_loopback(&self, session: &SessionId, endpoint: &EndpointCode, on: bool) {
+        let _ = self.commands.send(Command::SetLoopback {
+            session: session.clone(),
+            endpoint: endpoint.clone(),
+            on,
+        });
+    }
+
     async fn ask<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, MediaError>>) -> Command,

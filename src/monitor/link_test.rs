@@ -33,6 +33,8 @@ pub struct LinkTestRun {
     pub ends_at: Millis,
     /// Its length.
     pub seconds: u32,
+    /// Whether the endpoint's own media is looped back to it meanwhile.
+    pub loopback: bool,
 }
 
 /// Average and worst of one figure over a test.
@@ -95,8 +97,8 @@ pub struct LinkTestResult {
     /// Achieved bitrate from the server to the endpoint.
     pub bitrate_out_bps: Option<Figure>,
     /// Whether the endpoint's own media was looped back to it during the
-    /// test. This server measures the link as it carries the session's
-    /// media, without a loop-back.
+    /// test, so the downstream figures measure its own stream coming back
+    /// (without it, only what the session happened to send it).
     pub loopback: bool,
     /// The overall grade.
     pub verdict: Verdict,
@@ -166,6 +168,7 @@ impl LinkTest {
                 started_at: now,
                 ends_at: now.plus_secs(u64::from(seconds)),
                 seconds,
+                loopback: false,
             },
             samples: 0,
             down: 0,
@@ -176,6 +179,12 @@ impl LinkTest {
             bitrate_in: Acc::default(),
             bitrate_out: Acc::default(),
         }
+    }
+
+    /// Marks the test as run with the endpoint's media looped back.
+    pub fn with_loopback(mut self, on: bool) -> LinkTest {
+        self.run.loopback = on;
+        self
     }
 
     /// The test as the API shows it while it runs.
@@ -269,7 +278,7 @@ impl LinkTest {
             jitter_ms: jitter,
             bitrate_in_bps: self.bitrate_in.figure(),
             bitrate_out_bps: self.bitrate_out.figure(),
-            loopback: false,
+            loopback: self.run.loopback,
             verdict,
         }
     }

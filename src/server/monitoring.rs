@@ -14,7 +14,7 @@
 use super::clock;
 use super::core::Core;
 use crate::control::{EndpointCode, Millis, SessionId};
-use crate::media::LinkStats;
+use crate::media::{LinkStats, MediaPlane};
 use crate::monitor::media::{link_of, preference, sample_of, state_of};
 use crate::monitor::{
     metrics, Alert, ClientFigures, ClientStats, HistoryPoint, LinkId, LinkReport, LinkTest,
@@ -297,6 +297,7 @@ impl Monitoring {
         endpoint: &EndpointCode,
         requested_by: &str,
         seconds: u32,
+        loopback: bool,
         now: Millis,
     ) -> Result<LinkTestRun, LinkTestRefused> {
         let mut state = self.lock();
@@ -313,7 +314,8 @@ impl Monitoring {
             requested_by,
             seconds,
             now,
-        );
+        )
+        .with_loopback(loopback);
         let run = test.run().clone();
         state.tests.push(test);
         Ok(run)
@@ -371,16 +373,40 @@ fn log(update: &MonitorUpdate) {
     }
 }
 
-/// Samples once a second until `stop` turns true; stores finished link
-/// tests with the session's record and keeps the metrics exporter tidy.
-pub async fn run<F>(
+/// What the sampler reads the links from, and where it ends a link test's
+/// loop-back: the media plane in the server, a plain function in tests.
+pub trait LinkSource: Send + 'static {
+    /// Every peer's figures, as of the last second.
+    fn links(&self) -> Vec<LinkStats>;
+    /// Loops an endpoint's own media back to it, or stops.
+    fn set_loopback(&self, session: &SessionId, endpoint: &EndpointCode, on: bool);
+}
+
+impl LinkSource for MediaPlane {
+    fn links(&self) -> Vec<LinkStats> {
+        MediaPlane::links(self)
+    }
+    fn set_loopback(&self, session: &SessionId, endpoint: &EndpointCode, on: bool) {
+        MediaPlane::set_loopback(self, session, endpoint, on);
+    }
+}
+
+impl<F: Fn() -> Vec<LinkStats> + Send + 'static> LinkSource for F {
+    fn links(&self) -> Vec<LinkStats> {
+        self()
+    }
+    fn set_loopback(&self, _: &SessionId, _: &EndpointCode, _: bool) {}
+}
+
+/// Samples once a second until `stop` turns true; ends the loop-back of
+/// finished link tests and stores them with the session's record, and
+/// keeps the metrics exporter tidy.
+pub async fn run(
     monitoring: Arc<Monitoring>,
     core: Arc<Core>,
-    links: F,
+    source: impl LinkSource,
     mut stop: watch::Receiver<bool>,
-) where
-    F: Fn() -> Vec<LinkStats> + Send + 'static,
-{
+) {
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     // A round that ran late is not made up with a burst: samples are per
     // second of wall time, and the history is keyed by when they were taken.
@@ -394,8 +420,11 @@ pub async fn run<F>(
         if *stop.borrow() {
             return;
         }
-        let round = monitoring.sample(links(), clock::now());
+        let round = monitoring.sample(source.links(), clock::now());
         for result in round.finished {
+            if result.loopback {
+                source.set_loopback(&result.session, &result.endpoint, false);
+            }
             if let Err(e) = core.with_store(|store| store.append_link_test(&result)) {
                 tracing::error!(session = %result.session, endpoint = %result.endpoint,
                     error = %e, "a link test result could not be stored");

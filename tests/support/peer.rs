@@ -95,6 +95,7 @@ struct Handler {
     gathered: Arc<Notify>,
     connected: Arc<Notify>,
     received: Arc<Received>,
+    own_allowed: Arc<AtomicBool>,
 }
 
 #[async_trait::async_trait]
@@ -114,6 +115,7 @@ impl PeerConnectionEventHandler for Handler {
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let received = self.received.clone();
         let name = self.name.clone();
+        let own_allowed = self.own_allowed.clone();
         tokio::spawn(async move {
             let stream = track.stream_id().await;
             let kind = match track.kind().await {
@@ -125,7 +127,7 @@ impl PeerConnectionEventHandler for Handler {
                     let Some(marker) = parse_marker(&packet.payload) else {
                         continue;
                     };
-                    if marker.from == name {
+                    if marker.from == name && !own_allowed.load(Ordering::SeqCst) {
                         panic!("{name} received its own {kind} on {stream}");
                     }
                     received.push(Rx {
@@ -154,6 +156,7 @@ pub struct TestPeer {
     /// Keyframe requests (PLI/FIR) that reached its video track.
     pub keyframe_requests: Arc<AtomicU64>,
     sending: Arc<AtomicBool>,
+    own_allowed: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
     tracks: Option<(Arc<TrackLocalStaticRTP>, Arc<TrackLocalStaticRTP>, u32, u32)>,
 }
@@ -211,11 +214,13 @@ impl TestPeer {
         let gathered = Arc::new(Notify::new());
         let connected = Arc::new(Notify::new());
         let received = Arc::new(Received::default());
+        let own_allowed = Arc::new(AtomicBool::new(false));
         let handler = Arc::new(Handler {
             name: name.to_string(),
             gathered: gathered.clone(),
             connected: connected.clone(),
             received: received.clone(),
+            own_allowed: own_allowed.clone(),
         });
         let pc = PeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
@@ -262,6 +267,7 @@ impl TestPeer {
             received,
             keyframe_requests: Arc::new(AtomicU64::new(0)),
             sending: Arc::new(AtomicBool::new(true)),
+            own_allowed,
             tasks: Vec::new(),
             tracks,
         }
@@ -391,6 +397,12 @@ impl TestPeer {
                 }
             }
         }));
+    }
+
+    /// Whether receiving its own media is expected (a link test's
+    /// loop-back) rather than a forwarding bug, which panics.
+    pub fn allow_own_media(&self, on: bool) {
+        self.own_allowed.store(on, Ordering::SeqCst);
     }
 
     /// Pauses or resumes sending (as a muted client would).

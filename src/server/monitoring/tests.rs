@@ -121,11 +121,11 @@ fn a_link_test_measures_its_seconds_then_reports_once() {
     let m = Monitoring::new(Thresholds::default(), None);
     let (s1, code) = (SessionId("s1".into()), EndpointCode("30".into()));
     let run = m
-        .start_link_test(&s1, &code, "technician", 3, Millis(1_000))
+        .start_link_test(&s1, &code, "technician", 3, true, Millis(1_000))
         .expect("started");
     assert_eq!(run.ends_at, Millis(4_000));
     assert_eq!(
-        m.start_link_test(&s1, &code, "endpoint", 3, Millis(1_500)),
+        m.start_link_test(&s1, &code, "endpoint", 3, true, Millis(1_500)),
         Err(LinkTestRefused::AlreadyRunning(code.clone()))
     );
     for s in 1..=3u64 {
