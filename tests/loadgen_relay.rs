@@ -16,13 +16,16 @@ impl Drop for Relay {
 }
 
 /// The first line a child prints, read on a thread so a silent child
-/// cannot hang the test.
+/// cannot hang the test. The thread then drains the rest until the child
+/// ends: a child whose stdout is closed fails at its next line.
 fn first_line(stdout: std::process::ChildStdout) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = reader.read_line(&mut line);
         let _ = tx.send(line);
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
     });
     rx.recv_timeout(Duration::from_secs(30))
         .expect("the child says where it listens within 30 s")
@@ -30,6 +33,48 @@ fn first_line(stdout: std::process::ChildStdout) -> String {
 
 /// Runs the load generator with `args` (bounded) and returns its JSON.
 fn run_loadgen(args: &[&str]) -> serde_json::Value {
+    let mut loadgen = Command::new(env!("CARGO_BIN_EXE_diemcau-loadgen"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the load generator starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while loadgen.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = loadgen.kill();
+            panic!("the load generator did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = loadgen.wait_with_output().expect("output");
+    assert!(out.status.success(), "the load generator failed");
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+fn start_relay() -> (Relay, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_udp-relay"))
+        .args(["--listen", "127.0.0.1:0", "--duration", "60s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the relay starts");
+    let stdout = child.stdout.take().expect("the relay's stdout");
+    let relay = Relay(child);
+    let line = first_line(stdout);
+    let addr = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("an address on the first line")
+        .to_string();
+    (relay, addr)
+}
+
+/// Two endpoints and a chair through the relay for two seconds: the
+/// programme reaches both receivers, packets arrive, a latency and the
+/// relay's cost are reported, and the floor moves with keyframes.
+#[test]
+fn two_endpoints_through_the_relay_report_packets_and_latency() {
+    let (relay, addr) = start_relay();
     let relay_pid = relay.0.id().to_string();
     let json = run_loadgen(&[
         "--baseline-relay",
@@ -94,8 +139,21 @@ fn two_endpoints_through_diemcau_report_programme_latency_and_floor_keyframe() {
         .output()
         .expect("diemcau invite runs");
     assert!(invite.status.success(), "diemcau invite failed");
+    // The invite's chair link is bound to the session, which does not
+    // exist yet: a chair token bound to none creates it.
+    let chair = Command::new(diemcau)
+        .args(["token", "--role", "chair"])
+        .args(files)
+        .env("DIEMCAU_SECRET", SECRET)
+        .output()
+        .expect("diemcau token runs");
+    assert!(chair.status.success(), "diemcau token failed");
+    let mut csv = invite.stdout;
+    csv.extend_from_slice(b"chair,,session owner,#token=");
+    csv.extend_from_slice(String::from_utf8_lossy(&chair.stdout).trim().as_bytes());
+    csv.extend_from_slice(b"\r\n");
     let tokens = dir.path().join("tokens.csv");
-    std::fs::write(&tokens, &invite.stdout).expect("tokens written");
+    std::fs::write(&tokens, csv).expect("tokens written");
 
     let mut child = Command::new(diemcau)
         .args(["serve", "--listen", "127.0.0.1:0", "--media-port", "0"])
