@@ -309,6 +309,56 @@ async fn programme_floor_and_gating_through_the_server() {
     let holder = state["floor"]["holders"][0].to_string();
     assert_eq!(state["floor"]["requests"][holder.as_str()]["endpoint"], b);
 
+    // An ICE restart asked by a page: a server offer, answered, and the
+    // programme keeps flowing.
+    let d = &eps[3];
+    let offers = d.server_offers.load(std::sync::atomic::Ordering::SeqCst);
+    d.send(json!({"type": "ice_restart"}));
+    wait_for(FLOW, "a server offer after ice_restart", || {
+        let now = d.server_offers.load(std::sync::atomic::Ordering::SeqCst);
+        async move { now > offers }
+    })
+    .await;
+    let m = d.peer.received.mark();
+    wait_got(
+        &d.peer.received,
+        m,
+        "chair",
+        "audio",
+        "00",
+        10,
+        "after restart",
+    )
+    .await;
+
+    // A renegotiation the page starts on its connection: answered on the
+    // same connection, and its media keeps flowing both ways.
+    let e = &eps[4];
+    e.renegotiate().await;
+    let m = e.peer.received.mark();
+    let cm = chair.peer.received.mark();
+    wait_got(
+        &e.peer.received,
+        m,
+        "chair",
+        "audio",
+        "00",
+        10,
+        "after renegotiation",
+    )
+    .await;
+    let tile = format!("tile-{}", e.peer.name);
+    wait_got(
+        &chair.peer.received,
+        cm,
+        &tile,
+        "video",
+        &e.peer.name,
+        5,
+        "00",
+    )
+    .await;
+
     // Floor to the WHIP publisher: the pages see it like any other site.
     let before_whip = marks(&receivers);
     grant(&server, id, whip_code).await;

@@ -3,15 +3,14 @@
 //! Every choice here is a fact about the deployment, not a default of the
 //! stack: ICE-lite (the server has one well-known address and never needs
 //! to probe; it also means every path starts with a STUN request the socket
-//! task can route by ufrag), fixed per-connection ICE credentials (the
-//! ufrag is the routing key), no mDNS (no multicast on the operator's
-//! network), the DTLS server role when answering (so the server picks the
+//! task can route by ufrag), the stack's own ICE credentials read back
+//! from the SDP (the ufrag is the routing key), no mDNS (no multicast on
+//! the operator's network), the DTLS server role when answering (so the server picks the
 //! cheaper AES-GCM SRTP profile when the client offers it), and the one
 //! host candidate built from the configured public address.
 
 use super::rtcp_tap::{RtcpTap, TAP_SLOT};
 use super::MediaError;
-use rand::distr::{Alphanumeric, SampleString};
 use rtc::interceptor::{Registry, Slot};
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
@@ -37,21 +36,11 @@ pub(crate) const VIDEO_ORIENTATION_URI: &str = "urn:3gpp:video-orientation";
 /// hop and is either written by the outgoing stack or must not travel.
 pub(crate) const FORWARDED_EXTENSIONS: [&str; 2] = [AUDIO_LEVEL_URI, VIDEO_ORIENTATION_URI];
 
-/// A fresh ICE username fragment and password (RFC 8839: at least 4 and
-/// 22 characters of ice-char).
-pub(crate) fn ice_credentials() -> (String, String) {
-    let mut rng = rand::rng();
-    (
-        Alphanumeric.sample_string(&mut rng, 16),
-        Alphanumeric.sample_string(&mut rng, 32),
-    )
-}
-
-/// Builds a server-side peer connection with `ufrag`/`pwd` and a host
-/// candidate at `candidate_addr`.
+/// Builds a server-side peer connection with a host candidate at
+/// `candidate_addr`. Its ICE credentials are the stack's own random ones,
+/// read back from the local description for routing: fixed ones would
+/// survive an ICE restart, and a client then never restarts its side.
 pub(crate) fn build_peer(
-    ufrag: &str,
-    pwd: &str,
     candidate_addr: SocketAddr,
     now: Instant,
 ) -> Result<RTCPeerConnection, MediaError> {
@@ -83,7 +72,6 @@ pub(crate) fn build_peer(
 
     let settings = SettingEngineBuilder::new()
         .with_lite(true)
-        .with_ice_credentials(ufrag.to_string(), pwd.to_string())
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
         .with_answering_dtls_role(RTCDtlsRole::Server)
         .build();

@@ -241,6 +241,14 @@ impl MediaPlane {
         .await
     }
 
+    /// A new offer from the client on its existing connection (a track
+    /// added, or an ICE restart it started itself). Returns the answer.
+    pub async fn renegotiate(&self, peer: &PeerId, offer_sdp: &str) -> Result<String, MediaError> {
+        let (peer, offer) = (*peer, offer_sdp.to_string());
+        self.ask(|reply| Command::Renegotiate { peer, offer, reply })
+            .await
+    }
+
     /// The client's answer to a server-initiated [`Signal::Offer`].
     pub async fn accept_answer(&self, peer: &PeerId, sdp: &str) -> Result<(), MediaError> {
         let (peer, sdp) = (*peer, sdp.to_string());

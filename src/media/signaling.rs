@@ -2,7 +2,7 @@
 //! Part of the media task ([`Driver`]).
 
 use super::driver::Driver;
-use super::engine::{build_peer, ice_credentials};
+use super::engine::build_peer;
 use super::peer::{video_codec_for, Peer};
 use super::router::SlotKind;
 use super::{LinkEvent, MediaError, PeerId, PeerKind, Signal, SignalPath};
@@ -57,8 +57,7 @@ impl Driver {
                 detail: e.to_string(),
             })?;
         let id = PeerId::random();
-        let (ufrag, pwd) = ice_credentials();
-        let mut pc = build_peer(&ufrag, &pwd, self.candidate_addr, now)?;
+        let mut pc = build_peer(self.candidate_addr, now)?;
         pc.set_remote_description(now, offer)
             .map_err(MediaError::stack)?;
         let (signal_tx, signal_rx) = mpsc::channel(16);
@@ -85,6 +84,9 @@ impl Driver {
             .map(|d| d.sdp)
             .ok_or_else(|| MediaError::InvalidState("no local description".into()))?;
         peer.refresh_legs();
+        let ufrag = peer
+            .local_ufrag()
+            .ok_or_else(|| MediaError::InvalidState("no ICE ufrag in the answer".into()))?;
         self.demux.register_ufrag(&ufrag, id);
         let state = self.sessions.entry(session.clone()).or_default();
         if let PeerKind::Participant(code) = &kind {
@@ -125,6 +127,59 @@ impl Driver {
         self.dirty.insert(id);
         self.rebuild_routes(&session, now);
         Ok(())
+    }
+
+    pub(super) fn renegotiate(
+        &mut self,
+        id: PeerId,
+        offer: &str,
+        now: Instant,
+    ) -> Result<String, MediaError> {
+        let peer = self.peers.get_mut(&id).ok_or(MediaError::UnknownPeer)?;
+        if peer.path == SignalPath::Http {
+            return Err(MediaError::InvalidState(
+                "a WHIP/WHEP peer cannot be renegotiated".into(),
+            ));
+        }
+        // The server never yields in a glare: the client (the polite side)
+        // rolls its offer back and answers ours.
+        if peer.offer_outstanding {
+            return Err(MediaError::InvalidState(
+                "a server offer is outstanding; answer it first".into(),
+            ));
+        }
+        let candidates: Vec<(SocketAddr, String)> = offer
+            .lines()
+            .filter(|l| l.starts_with("a=candidate:"))
+            .filter_map(parse_candidate)
+            .collect();
+        let offer =
+            RTCSessionDescription::offer(offer.to_string()).map_err(|e| MediaError::Malformed {
+                what: "SDP offer",
+                detail: e.to_string(),
+            })?;
+        peer.pc
+            .set_remote_description(now, offer)
+            .map_err(MediaError::stack)?;
+        let answer = peer.pc.create_answer(None).map_err(MediaError::stack)?;
+        peer.pc
+            .set_local_description(now, answer)
+            .map_err(MediaError::stack)?;
+        let sdp = peer
+            .pc
+            .local_description()
+            .map(|d| d.sdp)
+            .ok_or_else(|| MediaError::InvalidState("no local description".into()))?;
+        peer.remote_candidates.extend(candidates);
+        peer.refresh_legs();
+        let session = peer.session.clone();
+        // A restart the client started gives us new credentials too.
+        if let Some(ufrag) = peer.local_ufrag() {
+            self.demux.register_ufrag(&ufrag, id);
+        }
+        self.dirty.insert(id);
+        self.rebuild_routes(&session, now);
+        Ok(sdp)
     }
 
     pub(super) fn add_candidate(&mut self, id: PeerId, json: &str) -> Result<(), MediaError> {

@@ -26,6 +26,8 @@ pub struct WsClient {
     pub tracks: Arc<Mutex<Vec<Value>>>,
     /// Server offers answered (renegotiations).
     pub server_offers: Arc<AtomicU64>,
+    /// Server answers applied.
+    pub answers: Arc<AtomicU64>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -57,14 +59,16 @@ impl WsClient {
         let inbox = Arc::new(Mutex::new(Vec::new()));
         let tracks = Arc::new(Mutex::new(Vec::new()));
         let server_offers = Arc::new(AtomicU64::new(0));
+        let answers = Arc::new(AtomicU64::new(0));
         let (answered_tx, answered_rx) = tokio::sync::oneshot::channel();
         let reader = {
-            let (pc, out, inbox, tracks, offers) = (
+            let (pc, out, inbox, tracks, offers, answers) = (
                 peer.pc(),
                 out.clone(),
                 inbox.clone(),
                 tracks.clone(),
                 server_offers.clone(),
+                answers.clone(),
             );
             let name = name.to_string();
             tokio::spawn(async move {
@@ -80,6 +84,9 @@ impl WsClient {
                         Some("answer") => {
                             let sdp = value["sdp"].as_str().unwrap_or_default().to_string();
                             let ok = apply_answer(&pc, sdp).await;
+                            if ok {
+                                answers.fetch_add(1, Ordering::SeqCst);
+                            }
                             if let Some(tx) = answered.take() {
                                 let _ = tx.send(ok);
                             }
@@ -120,6 +127,7 @@ impl WsClient {
             inbox,
             tracks,
             server_offers,
+            answers,
             tasks: vec![writer, reader],
         };
         match tokio::time::timeout(ANSWER_WAIT, answered_rx).await {
@@ -129,6 +137,39 @@ impl WsClient {
                 client.inbox.lock().map(|i| i.clone()).unwrap_or_default()
             ),
         }
+    }
+
+    /// Offers again on the same connection, with one more receive-only
+    /// video line, and waits (bounded) for the answer to be applied.
+    pub async fn renegotiate(&self) {
+        let before = self.answers.load(Ordering::SeqCst);
+        let pc = self.peer.pc();
+        pc.add_transceiver_from_kind(
+            rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Video,
+            Some(rtc::rtp_transceiver::RTCRtpTransceiverInit {
+                direction: rtc::rtp_transceiver::RTCRtpTransceiverDirection::Recvonly,
+                streams: vec![],
+                send_encodings: vec![],
+            }),
+        )
+        .await
+        .expect("transceiver added");
+        let offer = pc.create_offer(None).await.expect("offer");
+        pc.set_local_description(offer)
+            .await
+            .expect("offer applied");
+        let sdp = pc.local_description().await.expect("local description").sdp;
+        self.send(json!({"type": "offer", "sdp": sdp}));
+        for _ in 0..200 {
+            if self.answers.load(Ordering::SeqCst) > before {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "{}: no answer to a renegotiation within 10 s",
+            self.peer.name
+        );
     }
 
     /// Sends a message.

@@ -3,7 +3,9 @@
 //!
 //! A chair token publishes as the registry's central site, an endpoint
 //! token as its endpoint; technicians and viewers receive the programme.
-//! The peer lives as long as the socket: when the socket ends the peer is
+//! An `offer` from the same client connection (same DTLS fingerprint)
+//! renegotiates it; from a new one, replaces it. The peer lives as long as
+//! the socket: when the socket ends the peer is
 //! closed, as a leave if the client said `leave` first, else as a lost link
 //! (the site shows `dropped` until it comes back).
 
@@ -20,6 +22,9 @@ use tokio::task::JoinHandle;
 pub(super) struct MediaLink {
     media: MediaPlane,
     peer: Option<(PeerId, PeerKind)>,
+    /// The DTLS fingerprint of the client's connection: an offer with the
+    /// same one renegotiates it, another starts a new connection.
+    fingerprint: Option<String>,
     forward: Option<JoinHandle<()>>,
     left: bool,
 }
@@ -29,6 +34,7 @@ impl MediaLink {
         MediaLink {
             media,
             peer: None,
+            fingerprint: None,
             forward: None,
             left: false,
         }
@@ -85,6 +91,11 @@ impl MediaLink {
             .map(|e| ServerMessage::error(None, e.code, e.message))
     }
 
+    /// The socket's peer connection and what it carries, once it offered.
+    pub(super) fn peer(&self) -> Option<&(PeerId, PeerKind)> {
+        self.peer.as_ref()
+    }
+
     fn peer_id(&self) -> Result<PeerId, crate::http::AppError> {
         self.peer
             .as_ref()
@@ -128,13 +139,17 @@ impl MediaLink {
             },
             Role::Technician | Role::Viewer => PeerKind::Viewer,
         };
-        // A page restarting its connection on the same socket: the old
-        // peer goes quietly (a participant's is replaced inside the plane).
-        if let Some(task) = self.forward.take() {
-            task.abort();
-        }
-        if let Some((old, PeerKind::Viewer)) = self.peer.take() {
-            let _ = self.media.close(&old).await;
+        let fingerprint = fingerprint_of(sdp);
+        if let (Some((peer, _)), Some(new)) = (&self.peer, &fingerprint) {
+            if self.fingerprint.as_ref() == Some(new) {
+                let answer = self
+                    .media
+                    .renegotiate(peer, sdp)
+                    .await
+                    .map_err(media_error)?;
+                let _ = out.send(ServerMessage::Answer { sdp: answer }).await;
+                return Ok(());
+            }
         }
         if let Some(policy) = ctx.state.core.policy(id) {
             let current = policy.borrow().clone();
@@ -145,7 +160,15 @@ impl MediaLink {
             .accept_offer(id, kind.clone(), sdp)
             .await
             .map_err(media_error)?;
-        self.peer = Some((peer, kind));
+        // A page restarting its connection on the same socket: the old
+        // peer goes quietly (a participant's was replaced inside the plane).
+        if let Some(task) = self.forward.take() {
+            task.abort();
+        }
+        if let Some((old, PeerKind::Viewer)) = self.peer.replace((peer, kind)) {
+            let _ = self.media.close(&old).await;
+        }
+        self.fingerprint = fingerprint;
         self.left = false;
         if out
             .send(ServerMessage::Answer { sdp: answer })
@@ -157,6 +180,14 @@ impl MediaLink {
         self.forward = Some(tokio::spawn(forward(signals, out.clone())));
         Ok(())
     }
+}
+
+/// The first `a=fingerprint` of an SDP: it names the client's DTLS
+/// certificate, which lives as long as its `RTCPeerConnection`.
+fn fingerprint_of(sdp: &str) -> Option<String> {
+    sdp.lines()
+        .find_map(|l| l.trim().strip_prefix("a=fingerprint:"))
+        .map(|f| f.trim().to_ascii_lowercase())
 }
 
 /// Relays the plane's later signals to the socket until either side ends.
@@ -195,5 +226,33 @@ impl Drop for MediaLink {
                 media.drop_link(&peer).await
             };
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientMessage;
+
+    #[test]
+    fn the_pages_signaling_messages_parse() {
+        let parse = |s: &str| serde_json::from_str::<ClientMessage>(s);
+        assert!(matches!(
+            parse(r#"{"type":"ice_restart"}"#),
+            Ok(ClientMessage::IceRestart {})
+        ));
+        assert!(matches!(
+            parse(r#"{"type":"stats","stats":{"rtt_ms":12,"inbound":[]}}"#),
+            Ok(ClientMessage::Stats { .. })
+        ));
+        let candidate = r#"{"type":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 192.0.2.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"abcd"}}"#;
+        assert!(matches!(
+            parse(candidate),
+            Ok(ClientMessage::Candidate { .. })
+        ));
+        assert!(matches!(
+            parse(r#"{"type":"offer","sdp":"v=0"}"#),
+            Ok(ClientMessage::Offer { .. })
+        ));
+        assert!(parse(r#"{"type":"offer"}"#).is_err());
     }
 }
