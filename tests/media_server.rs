@@ -527,21 +527,38 @@ async fn sixty_three_provinces() {
         eps.push(e);
     }
     let joined = started.elapsed();
-    let limit = Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(120);
     for e in &eps {
-        let rx = e.peer.received.clone();
-        wait_for(
-            limit,
-            &format!("{} gets the programme", e.peer.name),
-            || {
-                let rx = rx.clone();
-                async move {
-                    rx.count(0, "chair", "audio", "00") >= 5
-                        && rx.count(0, "chair", "video", "00") >= 2
-                }
-            },
-        )
-        .await;
+        let rx = &e.peer.received;
+        let got =
+            || rx.count(0, "chair", "audio", "00") >= 5 && rx.count(0, "chair", "video", "00") >= 2;
+        while !got() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if !got() {
+            let (_, links) = server.get("/api/links", &server.technician()).await;
+            let mine: Vec<&Value> = links
+                .as_array()
+                .map(|l| {
+                    l.iter()
+                        .filter(|x| x["endpoint"] == e.peer.name.as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let log = server.log();
+            let warnings: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                .filter(|l| !l.contains("SrtpHandler"))
+                .take(30)
+                .collect();
+            panic!(
+                "{} never got the programme; received {} packets; link {mine:?}; warnings:\n{}",
+                e.peer.name,
+                rx.mark(),
+                warnings.join("\n")
+            );
+        }
     }
     let programme = started.elapsed();
     let mut everyone = vec!["00"];

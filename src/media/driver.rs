@@ -146,9 +146,7 @@ pub(crate) async fn spawn(
     ),
     MediaError,
 > {
-    let socket = UdpSocket::bind(SocketAddr::new(cfg.bind_ip, cfg.udp_port))
-        .await
-        .map_err(MediaError::Bind)?;
+    let socket = bind(SocketAddr::new(cfg.bind_ip, cfg.udp_port)).map_err(MediaError::Bind)?;
     let local_addr = socket.local_addr().map_err(MediaError::Bind)?;
     let candidate_ip = cfg
         .public_ip
@@ -174,6 +172,28 @@ pub(crate) async fn spawn(
     tracing::info!(%local_addr, %candidate_addr, "media plane listening");
     tokio::spawn(driver.run(cmd_rx));
     Ok((cmd_tx, local_addr, ev_rx))
+}
+
+/// Socket buffer asked of the kernel, each way. One socket carries every
+/// client: at a few thousand packets a second the default (~200 KiB)
+/// holds a few tens of milliseconds, so any pause of the media task
+/// drops datagrams — consent checks with them, and links go down. The
+/// kernel caps it at `net.core.rmem_max` / `wmem_max`.
+const SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // A smaller buffer than asked is still a working socket.
+    if let Err(err) = socket.set_recv_buffer_size(SOCKET_BUFFER_BYTES) {
+        tracing::warn!(%err, "cannot enlarge the media socket's receive buffer");
+    }
+    if let Err(err) = socket.set_send_buffer_size(SOCKET_BUFFER_BYTES) {
+        tracing::warn!(%err, "cannot enlarge the media socket's send buffer");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 /// The address written into candidates when no public IP is configured: the

@@ -38,6 +38,10 @@ struct LastOut {
     at: Instant,
 }
 
+/// How far behind the newest packet a late one may still be forwarded
+/// (reordering); anything older is dropped as stale.
+const STALE_WINDOW: i16 = 4096;
+
 /// Sequence number and timestamp continuity for one leg.
 #[derive(Debug)]
 pub(crate) struct Rewriter {
@@ -79,9 +83,18 @@ impl Rewriter {
         now: Instant,
     ) -> Verdict {
         let current = match self.current {
-            Some(c) if c.tag == tag => {
-                if (header.sequence_number.wrapping_sub(c.first_in_seq) as i16) < 0 {
+            Some(mut c) if c.tag == tag => {
+                let ahead = header.sequence_number.wrapping_sub(c.first_in_seq) as i16;
+                if ahead < 0 {
                     return Verdict::Stale;
+                }
+                // The floor follows the stream: left at the switch point, a
+                // stream 32768 packets on (11 minutes of audio) would wrap
+                // "behind" it and be dropped as stale for as long again.
+                if ahead > STALE_WINDOW {
+                    let moved = header.sequence_number.wrapping_sub(STALE_WINDOW as u16);
+                    c.first_in_seq = moved;
+                    self.current = Some(c);
                 }
                 c
             }
@@ -259,6 +272,31 @@ mod tests {
         let later = t0 + Duration::from_secs(10);
         assert_eq!(rw.forward(a, &mut h, false, || true, later), Verdict::Send);
         assert_eq!(h.sequence_number, first.wrapping_add(1));
+    }
+
+    #[test]
+    fn a_long_stream_never_turns_stale() {
+        let t0 = Instant::now();
+        let mut rw = Rewriter::new(42, 48_000);
+        let a = StreamTag {
+            publisher: 1,
+            ssrc: 10,
+        };
+        let mut last = None;
+        for i in 0..100_000u32 {
+            let mut h = header(65_000u16.wrapping_add(i as u16), 960 * i);
+            assert_eq!(
+                rw.forward(a, &mut h, false, || true, t0),
+                Verdict::Send,
+                "packet {i}"
+            );
+            if let Some(prev) = last {
+                assert_eq!(h.sequence_number, u16::wrapping_add(prev, 1));
+            }
+            last = Some(h.sequence_number);
+        }
+        let mut late = header(65_000u16.wrapping_add(99_990u32 as u16), 0);
+        assert_eq!(rw.forward(a, &mut late, false, || true, t0), Verdict::Send);
     }
 
     #[test]

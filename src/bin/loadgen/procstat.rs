@@ -2,9 +2,13 @@
 //!
 //! CPU is utime + stime of the whole process (all threads) from
 //! `/proc/<pid>/stat`; peak memory is `VmHWM` from `/proc/<pid>/status`,
-//! the resident high-water mark since the process started.
+//! the resident high-water mark since the process started. UDP drops are
+//! the kernel's per-socket counter (`/proc/net/udp`, last column) summed
+//! over the process's open sockets: datagrams that found a full receive
+//! buffer, which tells the server's losses from the generator's.
 
 use crate::error::LoadError;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -65,6 +69,48 @@ impl Watched {
     }
 }
 
+impl Watched {
+    /// Datagrams dropped so far on the process's open UDP sockets, or
+    /// `None` if its sockets cannot be listed (another user's process).
+    pub fn udp_drops(&self) -> Option<u64> {
+        let inodes: HashSet<u64> = std::fs::read_dir(self.dir.join("fd"))
+            .ok()?
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter_map(|target| socket_inode(&target.to_string_lossy()))
+            .collect();
+        let mut drops = 0;
+        for table in ["net/udp", "net/udp6"] {
+            if let Ok(text) = std::fs::read_to_string(self.dir.join(table)) {
+                drops += drops_of(&text, &inodes);
+            }
+        }
+        Some(drops)
+    }
+}
+
+/// The inode of a `socket:[N]` fd link.
+fn socket_inode(link: &str) -> Option<u64> {
+    link.strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// Sum of the `drops` column over the rows of `/proc/net/udp` whose
+/// inode (column 10) is in `inodes`.
+fn drops_of(table: &str, inodes: &HashSet<u64>) -> u64 {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let inode: u64 = cols.get(9)?.parse().ok()?;
+            let drops: u64 = cols.last()?.parse().ok()?;
+            inodes.contains(&inode).then_some(drops)
+        })
+        .sum()
+}
+
 /// utime + stime in ticks. The command name (field 2) may hold spaces and
 /// parentheses, so fields are counted from the last `)`.
 fn parse_cpu_ticks(stat: &str) -> Option<u64> {
@@ -98,6 +144,18 @@ mod tests {
         assert_eq!(parse_cpu_ticks("garbage"), None);
         let status = "Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t  5120 kB\n";
         assert_eq!(parse_vm_hwm_kib(status), Some(5120));
+    }
+
+    /// Drops are summed over the process's own sockets only.
+    #[test]
+    fn udp_drops_parse() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+            1: 0100007F:C350 00000000:0000 07 00000000:00000000 00:00000000 00000000  0 0 4242 2 0000000000000000 17\n\
+            2: 0100007F:C351 00000000:0000 07 00000000:00000000 00:00000000 00000000  0 0 4343 2 0000000000000000 5\n";
+        let mine: HashSet<u64> = [4242].into();
+        assert_eq!(drops_of(table, &mine), 17);
+        assert_eq!(socket_inode("socket:[4242]"), Some(4242));
+        assert_eq!(socket_inode("pipe:[4242]"), None);
     }
 
     /// This process can be watched.

@@ -131,6 +131,11 @@ pub struct RunReport {
     pub server: Option<ProcessCost>,
     /// The generator's own CPU seconds over the window.
     pub generator_cpu_seconds: Option<f64>,
+    /// Datagrams the kernel dropped on the server's UDP sockets (full
+    /// receive buffer) over the window, when its pid was given.
+    pub server_udp_drops: Option<u64>,
+    /// The same for the generator's sockets still open at the end.
+    pub generator_udp_drops: Option<u64>,
     /// Peers that failed to join or grants that failed (the first few).
     pub join_errors: Vec<String>,
     /// How many failed in all.
@@ -212,6 +217,8 @@ pub fn summarise(input: RunInput) -> RunReport {
         generator_late_ticks: input.sent.late,
         server,
         generator_cpu_seconds: input.generator_cpu_seconds,
+        server_udp_drops: None,
+        generator_udp_drops: None,
         join_errors: Vec::new(),
         join_error_count: 0,
         load_average: input.load_average,

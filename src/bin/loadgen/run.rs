@@ -150,6 +150,8 @@ pub async fn run(plan: &Plan, target: Target) -> Result<RunReport, LoadError> {
     let name = target.name().to_string();
     let server_cpu0 = server.as_ref().map(Watched::cpu_seconds).transpose()?;
     let me_cpu0 = me.cpu_seconds()?;
+    let server_drops0 = server.as_ref().and_then(Watched::udp_drops);
+    let me_drops0 = me.udp_drops();
     let hard_limit = plan.connect_limit * 3 + plan.duration + Duration::from_secs(30);
     let running = Running {
         clock,
@@ -240,6 +242,8 @@ pub async fn run(plan: &Plan, target: Target) -> Result<RunReport, LoadError> {
         _ => None,
     };
     let me_cpu = me.cpu_seconds()? - me_cpu0;
+    let drops = |now: Option<u64>, before: Option<u64>| Some(now?.saturating_sub(before?));
+    let server_drops = drops(server.as_ref().and_then(Watched::udp_drops), server_drops0);
     let mut sent = Sent::default();
     for handle in attached.senders.drain(..) {
         if let Ok(Ok(s)) = tokio::time::timeout(Duration::from_secs(5), handle).await {
@@ -247,6 +251,8 @@ pub async fn run(plan: &Plan, target: Target) -> Result<RunReport, LoadError> {
         }
     }
     tokio::time::sleep(DRAIN).await;
+    // Before hanging up: the generator's sockets close with their peers.
+    let me_drops = drops(me.udp_drops(), me_drops0);
     let receivers: Vec<ReceiverLog> = attached
         .receivers
         .iter()
@@ -271,6 +277,8 @@ pub async fn run(plan: &Plan, target: Target) -> Result<RunReport, LoadError> {
         generator_cpu_seconds: Some(me_cpu),
         load_average: [load_at_start, crate::procstat::load_average()],
     });
+    report.server_udp_drops = server_drops;
+    report.generator_udp_drops = me_drops;
     report.join_errors = attached.errors;
     report.join_error_count = attached.error_count;
     Ok(report)

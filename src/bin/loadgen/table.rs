@@ -127,7 +127,15 @@ impl Output {
         row("server peak RSS (MiB)", &|r| {
             opt(r.server.as_ref().map(|s| s.peak_rss_mib))
         });
+        row("server UDP receive drops", &|r| {
+            r.server_udp_drops
+                .map_or("-".to_string(), |d| d.to_string())
+        });
         row("generator CPU (s)", &|r| opt(r.generator_cpu_seconds));
+        row("generator UDP receive drops", &|r| {
+            r.generator_udp_drops
+                .map_or("-".to_string(), |d| d.to_string())
+        });
         row("keyframe requests / keyframes sent", &|r| {
             format!("{} / {}", r.keyframe_requests, r.keyframes_sent)
         });

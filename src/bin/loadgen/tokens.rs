@@ -5,7 +5,8 @@
 //! and a viewer), so it holds no signing secret. The file needs a header;
 //! columns are found by name, in any order:
 //!
-//! - `token`, or a `link`/`url` column whose query has `token=`;
+//! - `token`, or a `link`/`url` column whose fragment or query has
+//!   `token=` (`diemcau invite` puts it in the fragment: `…#token=…`);
 //! - `code` (or `endpoint`): the endpoint code, for endpoint rows;
 //! - `role` (optional): `chair` or `central` marks the chair's token,
 //!   `viewer` or `technician` a WHEP viewer's; anything else, or no role,
@@ -69,12 +70,21 @@ impl Tokens {
     }
 }
 
+/// The `token=` parameter of a link, in its fragment (diemcau's invites:
+/// `…/endpoint#token=…`, kept out of server logs) or its query.
 fn token_in_link(link: &str) -> Option<String> {
-    let query = link.split_once('?')?.1;
-    query
-        .split('&')
+    let (before, fragment) = match link.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (link, None),
+    };
+    let query = before.split_once('?').map(|(_, q)| q);
+    fragment
+        .into_iter()
+        .chain(query)
+        .flat_map(|part| part.split('&'))
         .find_map(|kv| kv.strip_prefix("token="))
-        .map(|t| t.split('#').next().unwrap_or(t).to_string())
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
 }
 
 /// One CSV line's fields (RFC 4180: quotes, doubled quotes inside).
@@ -118,6 +128,30 @@ mod tests {
             .map(|t| t.endpoints.iter().map(|(c, _)| c.as_str()).collect())
             .unwrap_or_default();
         assert_eq!(codes, ["30", "01"]);
+    }
+
+    /// `diemcau invite --format csv`: tokens in the links' fragments, the
+    /// chair on the central code, a technician without a code.
+    #[test]
+    fn diemcau_invites_parse() {
+        let text = "\u{feff}role,code,name,link\r\n\
+            chair,00,Trụ sở Chính phủ,http://127.0.0.1:8080/chair#token=CH\r\n\
+            technician,,Kỹ thuật,http://127.0.0.1:8080/monitor#token=T\r\n\
+            endpoint,01,Hà Nội,http://127.0.0.1:8080/endpoint#token=E01\r\n\
+            endpoint,02,Hà Giang,http://127.0.0.1:8080/endpoint?x=1#a=b&token=E02\r\n";
+        let t = Tokens::parse(text);
+        let t = t.as_ref().ok();
+        assert_eq!(t.and_then(|t| t.chair.as_deref()), Some("CH"));
+        assert_eq!(t.and_then(|t| t.viewer.as_deref()), Some("T"));
+        let endpoints: Vec<(&str, &str)> = t
+            .map(|t| {
+                t.endpoints
+                    .iter()
+                    .map(|(c, k)| (c.as_str(), k.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(endpoints, [("01", "E01"), ("02", "E02")]);
     }
 
     /// A file without a token column is refused with a reason.

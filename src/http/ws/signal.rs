@@ -241,7 +241,7 @@ mod tests {
             Ok(ClientMessage::IceRestart {})
         ));
         assert!(matches!(
-            parse(r#"{"type":"stats","stats":{"rtt_ms":12,"inbound":[],"outbound":[]}}"#),
+            parse(r#"{"type":"stats","stats":{"rtt_ms":12,"inbound":[]}}"#),
             Ok(ClientMessage::Stats { .. })
         ));
         let candidate = r#"{"type":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 192.0.2.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"abcd"}}"#;
