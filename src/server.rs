@@ -8,8 +8,10 @@
 
 pub mod clock;
 mod core;
+mod gauges;
 mod logging;
 mod media;
+pub mod monitoring;
 mod timer;
 
 pub use self::core::{Core, CoreError, Executed, Published};
@@ -19,6 +21,7 @@ use crate::config::{self, Config};
 use crate::http::{self, AppState};
 use crate::store::Store;
 use anyhow::Context as _;
+use monitoring::Monitoring;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -73,6 +76,9 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     let secret = auth::load_or_create_secret(config.secret_file.as_deref(), &config.data_dir)
         .context("loading the signing secret")?;
     let keys = Arc::new(Keys::new(&secret));
+    // Before the core, so the gauges it sets from the replayed sessions land.
+    let metrics =
+        crate::monitor::metrics::install_recorder().context("installing the metrics recorder")?;
     let store = Store::open_in(&config.data_dir)
         .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
     let sessions = store.load_sessions().context("replaying the event log")?;
@@ -84,6 +90,16 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     let media = media::start(&config.media, core.clone(), stop_rx.clone())
         .await
         .context("starting the media plane")?;
+    let monitoring = Monitoring::new(config.health.clone(), Some(metrics));
+    let sampler = {
+        let media = media.clone();
+        tokio::spawn(monitoring::run(
+            monitoring.clone(),
+            core.clone(),
+            move || media.links(),
+            stop_rx.clone(),
+        ))
+    };
 
     let state = AppState {
         core: core.clone(),
@@ -94,6 +110,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         shutdown: stop_rx.clone(),
         media: media.clone(),
         ice_servers: Arc::new(config.media.ice_servers.clone()),
+        monitoring,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -117,6 +134,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         Err(_) => tracing::warn!("connections still open after the grace period; stopping anyway"),
     }
     let _ = timer.await;
+    let _ = sampler.await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -144,8 +162,16 @@ fn announce(
         CONSOLE_TOKEN_TTL,
         now,
     ))?;
-    let base = if config.public_url.trim().is_empty() {
-        format!("http://{addr}")
+    // The default public URL only names the default listen address: when
+    // the listener was moved (or given port 0), point at where it really is.
+    let base = if config.public_url.trim().is_empty()
+        || config.public_url == Config::default().public_url
+    {
+        let mut local = addr;
+        if local.ip().is_unspecified() {
+            local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{local}")
     } else {
         config.public_url.trim_end_matches('/').to_string()
     };

@@ -12,6 +12,8 @@
 //! file read-only next to it; WAL mode lets them read while the server
 //! writes.
 
+mod link_tests;
+
 use crate::control::{Event, EventKind, Session, SessionId};
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -22,7 +24,7 @@ pub const FILE_NAME: &str = "diemcau.sqlite3";
 
 /// The schema this build writes, kept in SQLite's `user_version` so a later
 /// build can tell which migrations an existing file needs.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a connection waits for a lock held by another before giving up.
 /// Only a checkpoint or a second process would hold one, briefly.
@@ -192,6 +194,14 @@ impl Store {
                 .transaction_with_behavior(TransactionBehavior::Exclusive)?;
             tx.execute_batch(SCHEMA_V1)?;
             tx.pragma_update(None, "user_version", 1)?;
+            tx.commit()?;
+        }
+        if found < 2 {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Exclusive)?;
+            tx.execute_batch(link_tests::SCHEMA_V2)?;
+            tx.pragma_update(None, "user_version", 2)?;
             tx.commit()?;
         }
         Ok(())

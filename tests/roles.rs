@@ -47,7 +47,7 @@ fn token(server: &Server, who: Who) -> Option<String> {
         Who::NoToken => return None,
         Who::Expired => server.expired(),
         Who::Forged => server.forged(),
-        Who::OtherSession => server.token(Role::Chair, Some(CENTRAL), Some("another")),
+        Who::OtherSession => server.token(Role::Chair, None, Some("another")),
     })
 }
 
@@ -513,7 +513,7 @@ async fn the_websocket_applies_the_same_rules() {
 
     // A bound token cannot follow another session; bad tokens are refused
     // before the upgrade.
-    let other_session = server.token(Role::Chair, Some(CENTRAL), Some("another"));
+    let other_session = server.token(Role::Chair, None, Some("another"));
     for (token, expected) in [
         (other_session, StatusCode::FORBIDDEN),
         (server.expired(), StatusCode::UNAUTHORIZED),

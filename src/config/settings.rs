@@ -5,6 +5,7 @@
 //! name what it changes.
 
 use crate::control::Rules;
+use crate::monitor::Thresholds;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -30,8 +31,9 @@ pub struct Config {
     pub session: SessionDefaults,
     /// The media plane.
     pub media: MediaConfig,
-    /// Link health thresholds.
-    pub health: HealthThresholds,
+    /// Link health thresholds: the monitor's own type, so what the file
+    /// says is exactly what judges the links.
+    pub health: Thresholds,
     /// Logging.
     pub log: LogConfig,
 }
@@ -47,7 +49,7 @@ impl Default for Config {
             limits: Limits::default(),
             session: SessionDefaults::default(),
             media: MediaConfig::default(),
-            health: HealthThresholds::default(),
+            health: Thresholds::default(),
             log: LogConfig::default(),
         }
     }
@@ -168,38 +170,6 @@ pub struct IceServer {
     /// TURN password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
-}
-
-/// The `[health]` table: past `*_warn_*` a link is degraded, past `*_bad_*`
-/// it is bad.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HealthThresholds {
-    /// Round-trip time, milliseconds.
-    pub rtt_warn_ms: u32,
-    /// Round-trip time, milliseconds.
-    pub rtt_bad_ms: u32,
-    /// Packet loss, percent.
-    pub loss_warn_pct: f64,
-    /// Packet loss, percent.
-    pub loss_bad_pct: f64,
-    /// Interarrival jitter, milliseconds.
-    pub jitter_warn_ms: u32,
-    /// Interarrival jitter, milliseconds.
-    pub jitter_bad_ms: u32,
-}
-
-impl Default for HealthThresholds {
-    fn default() -> Self {
-        HealthThresholds {
-            rtt_warn_ms: 150,
-            rtt_bad_ms: 400,
-            loss_warn_pct: 2.0,
-            loss_bad_pct: 8.0,
-            jitter_warn_ms: 30,
-            jitter_bad_ms: 80,
-        }
-    }
 }
 
 /// The `[log]` table.

@@ -344,3 +344,31 @@ urls = [\"turn:turn.example.vn\"]
     assert_problem(&problems, &file, Some(10), "needs a username");
     assert_eq!(problems.len(), 5, "{:#?}", lines(&problems));
 }
+
+#[test]
+fn health_thresholds_are_the_monitors_and_checked_key_by_key() {
+    let config = "\
+registry = \"reg.toml\"
+[health]
+rtt_warn_ms = -1
+loss_warn_pct = 9.0
+loss_bad_pct = 150.0
+clear_after_samples = 0
+no_media_secs = 0
+";
+    let dir = dir_with(&[("diemcau.toml", config), ("reg.toml", SMALL_REGISTRY)]);
+    let file = dir.path().join("diemcau.toml");
+    let problems = check(&file);
+    assert_problem(&problems, &file, Some(3), "rtt_warn_ms");
+    assert_problem(&problems, &file, Some(5), "loss_bad_pct");
+    assert_problem(&problems, &file, Some(6), "clear_after_samples");
+    assert_problem(&problems, &file, Some(7), "no_media_secs");
+    assert_eq!(problems.len(), 4, "{:#?}", lines(&problems));
+
+    let good = "registry = \"reg.toml\"\n[health]\nloss_bad_pct = 10\nclear_after_samples = 2\n";
+    let dir = dir_with(&[("diemcau.toml", good), ("reg.toml", SMALL_REGISTRY)]);
+    let config = Config::load(&dir.path().join("diemcau.toml")).expect("valid");
+    assert_eq!(config.health.loss_bad_pct, 10.0);
+    assert_eq!(config.health.clear_after_samples, 2);
+    assert!(config.health.validate().is_ok());
+}

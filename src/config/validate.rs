@@ -3,6 +3,7 @@
 
 use super::problem::{span_of, Problem, Source};
 use super::settings::Config;
+use crate::monitor::Thresholds;
 use toml::de::DeTable;
 
 /// Every semantic problem in `config`, placed at the key that holds the value.
@@ -109,42 +110,66 @@ pub(crate) fn config_problems(
         }
     }
 
-    let h = &config.health;
+    for (path, message) in health_problems(&config.health) {
+        report(&["health", path], message);
+    }
+    out
+}
+
+/// Problems with the `[health]` thresholds, each with the key to blame.
+/// The same rules as [`Thresholds::validate`], which the server relies on,
+/// but placed at a line so `check-config` can point at it.
+fn health_problems(h: &Thresholds) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
     let pairs = [
+        ("rtt_warn_ms", h.rtt_warn_ms, "rtt_bad_ms", h.rtt_bad_ms),
         (
-            "rtt",
-            f64::from(h.rtt_warn_ms),
-            f64::from(h.rtt_bad_ms),
-            "ms",
+            "loss_warn_pct",
+            h.loss_warn_pct,
+            "loss_bad_pct",
+            h.loss_bad_pct,
         ),
-        ("loss", h.loss_warn_pct, h.loss_bad_pct, "pct"),
         (
-            "jitter",
-            f64::from(h.jitter_warn_ms),
-            f64::from(h.jitter_bad_ms),
-            "ms",
+            "jitter_warn_ms",
+            h.jitter_warn_ms,
+            "jitter_bad_ms",
+            h.jitter_bad_ms,
         ),
     ];
-    for (name, warn, bad, unit) in pairs {
-        let warn_key = format!("{name}_warn_{unit}");
-        let bad_key = format!("{name}_bad_{unit}");
-        if warn > bad {
-            report(
-                &["health", warn_key.as_str()],
+    for (warn_key, warn, bad_key, bad) in pairs {
+        let mut sound = true;
+        for (key, value) in [(warn_key, warn), (bad_key, bad)] {
+            if !value.is_finite() || value < 0.0 {
+                out.push((key, format!("{key} ({value}) must not be negative")));
+                sound = false;
+            }
+        }
+        if sound && warn > bad {
+            out.push((
+                warn_key,
                 format!("{warn_key} ({warn}) must not be above {bad_key} ({bad})"),
-            );
+            ));
         }
     }
     for (key, value) in [
         ("loss_warn_pct", h.loss_warn_pct),
         ("loss_bad_pct", h.loss_bad_pct),
     ] {
-        if !(0.0..=100.0).contains(&value) {
-            report(
-                &["health", key],
-                format!("{key} ({value}) must be between 0 and 100"),
-            );
+        if value > 100.0 {
+            out.push((key, format!("{key} ({value}) must be between 0 and 100")));
         }
+    }
+    if h.clear_after_samples == 0 {
+        out.push((
+            "clear_after_samples",
+            "clear_after_samples must be at least 1".to_string(),
+        ));
+    }
+    if h.no_media_secs == 0 {
+        out.push((
+            "no_media_secs",
+            "no_media_secs must be at least 1".to_string(),
+        ));
     }
     out
 }

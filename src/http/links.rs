@@ -1,4 +1,4 @@
-//! Links: the list the monitor shows, and the manual override a technician
+//! Links: the manual override a technician
 //! (or the chair) uses to mark a site connected, dropped or gone when its
 //! media runs outside this server. The media plane drives the same
 //! commands itself for the sites it carries.
@@ -8,23 +8,9 @@ use super::command::{run, Outcome};
 use super::error::{AppError, ErrorBody};
 use super::extract::Path;
 use super::AppState;
-use crate::auth::Role;
 use crate::control::{Command, EndpointCode, SessionId};
-use crate::media::LinkStats;
 use axum::extract::State;
 use axum::Json;
-
-/// Every media link and its health as of the last second (chair,
-/// technician): one entry per peer connection, viewers included.
-#[utoipa::path(get, path = "/api/links", tag = "links",
-    responses((status = 200, body = Vec<Object>), (status = 403, body = ErrorBody)))]
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Vec<LinkStats>>, AppError> {
-    caller.require(&[Role::Chair, Role::Technician], "read the links")?;
-    Ok(Json(state.media.links()))
-}
 
 macro_rules! link_override {
     ($name:ident, $path:literal, $variant:ident, $doc:literal) => {

@@ -12,7 +12,9 @@ mod consoles;
 pub mod error;
 pub mod extract;
 mod floor;
+mod link_test;
 mod links;
+pub mod monitoring;
 pub mod openapi;
 mod registry;
 mod rollcall;
@@ -32,6 +34,7 @@ use crate::auth::Keys;
 use crate::config::{IceServer, Limits, Registry};
 use crate::control::Rules;
 use crate::media::MediaPlane;
+use crate::server::monitoring::Monitoring;
 use crate::server::Core;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
@@ -58,6 +61,8 @@ pub struct AppState {
     pub media: MediaPlane,
     /// STUN/TURN servers handed to browsers in `welcome`.
     pub ice_servers: Arc<Vec<IceServer>>,
+    /// Link health, alerts, history, link tests and the metrics handle.
+    pub monitoring: Arc<Monitoring>,
 }
 
 /// The whole router.
@@ -68,7 +73,15 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(registry::healthz))
         .route("/api/openapi.json", get(openapi::serve))
         .route("/api/endpoints", get(registry::list))
-        .route("/api/links", get(links::list))
+        .route("/metrics", get(monitoring::metrics))
+        .route("/api/links", get(monitoring::links))
+        .route("/api/links/{id}/history", get(monitoring::history))
+        .route("/api/alerts", get(monitoring::alerts))
+        .route(&format!("{s}/link-tests"), get(link_test::list))
+        .route(
+            &format!("{s}/endpoints/{{code}}/link-test"),
+            post(link_test::start),
+        )
         .route("/api/sessions", get(sessions::list).post(sessions::create))
         .route(s, get(sessions::get))
         .route(&format!("{s}/open"), post(sessions::open))

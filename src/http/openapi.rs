@@ -1,7 +1,10 @@
 //! `GET /api/openapi.json`: the REST surface, generated from the handlers'
 //! annotations so it cannot drift from the routes.
 
-use super::{command, error, floor, links, registry, rollcall, sessions, settings, view};
+use super::{
+    command, error, floor, link_test, links, monitoring, registry, rollcall, sessions, settings,
+    view,
+};
 use crate::{control, report};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -39,14 +42,16 @@ impl Modify for BearerAuth {
         floor::get, floor::request, floor::cancel, floor::grant, floor::deny,
         floor::revoke, floor::release, floor::reorder,
         settings::mode, settings::speaking_limit, settings::representative,
-        links::list, links::connect, links::disconnect, links::leave,
+        monitoring::links, monitoring::history, monitoring::alerts,
+        link_test::start, link_test::list,
+        links::connect, links::disconnect, links::leave,
         registry::list, registry::healthz,
     ),
     components(schemas(
         error::ErrorBody, command::Outcome,
         sessions::CreateSession, view::SessionSummary, view::PublicSession, view::PublicEndpoint,
         floor::RequestBody, floor::GrantBody, floor::DenyBody, floor::EndpointBody, floor::QueueBody,
-        rollcall::StartBody,
+        rollcall::StartBody, link_test::LinkTestBody,
         settings::ModeBody, settings::SpeakingLimitBody, settings::RepresentativeBody,
         registry::EndpointEntry, report::AttendanceReport, report::AttendanceRow,
         control::Session, control::FloorState, control::Event, control::Command,

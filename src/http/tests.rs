@@ -47,6 +47,7 @@ async fn state(dir: &std::path::Path) -> (AppState, tokio::sync::watch::Sender<b
         .expect("media plane")
         .0,
         ice_servers: Arc::new(Vec::new()),
+        monitoring: crate::server::monitoring::Monitoring::new(Default::default(), None),
     };
     (state, stop)
 }

@@ -26,6 +26,7 @@ use super::stats::LinkStats;
 use super::{LinkEvent, MediaError, PeerId, PeerKind, Signal, SignalPath};
 use crate::config::MediaConfig;
 use crate::control::{EndpointCode, ForwardingPolicy, SessionId};
+use crate::monitor::metrics;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::state::RTCPeerConnectionState;
@@ -522,7 +523,16 @@ impl Driver {
     fn publish_stats(&mut self) {
         let period = STATS_PERIOD.as_secs_f64();
         let mut out = Vec::with_capacity(self.peers.len());
+        // Counted here once a second rather than per packet: a metrics
+        // update per forwarded packet would cost a lookup on the hot path.
+        let mut forwarded = [(0u64, 0u64); 2];
         for peer in self.peers.values_mut() {
+            for leg in &mut peer.legs {
+                let i = usize::from(leg.kind == MediaKind::Video);
+                forwarded[i].0 += leg.packets.saturating_sub(leg.reported.0);
+                forwarded[i].1 += leg.bytes.saturating_sub(leg.reported.1);
+                leg.reported = (leg.packets, leg.bytes);
+            }
             let bytes_in: u64 = peer.inbound.iter().map(|t| t.stats.bytes).sum();
             let bytes_out: u64 = peer.legs.iter().map(|l| l.bytes).sum();
             let (prev_in, prev_out) = peer.last_bytes;
@@ -564,6 +574,8 @@ impl Driver {
                 keyframe_requests: peer.keyframe_requests,
             });
         }
+        metrics::forwarded(metrics::MediaKind::Audio, forwarded[0].0, forwarded[0].1);
+        metrics::forwarded(metrics::MediaKind::Video, forwarded[1].0, forwarded[1].1);
         out.sort_by(|a, b| (&a.session, &a.endpoint).cmp(&(&b.session, &b.endpoint)));
         match self.links.lock() {
             Ok(mut links) => *links = out,

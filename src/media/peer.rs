@@ -90,6 +90,8 @@ pub(crate) struct Leg {
     pub(crate) downstream: Downstream,
     pub(crate) packets: u64,
     pub(crate) bytes: u64,
+    /// `packets` and `bytes` as last added to `/metrics`.
+    pub(crate) reported: (u64, u64),
 }
 
 impl Leg {
@@ -316,6 +318,7 @@ impl Peer {
                 downstream: Downstream::default(),
                 packets: 0,
                 bytes: 0,
+                reported: (0, 0),
             });
         }
         Ok(())

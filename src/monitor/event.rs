@@ -3,6 +3,7 @@
 
 use super::alerts::{Alert, AlertReason};
 use super::health::Health;
+use super::link_test::LinkTestResult;
 use super::sample::LinkId;
 use crate::control::Millis;
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,9 @@ pub enum MonitorEvent {
         /// When.
         at: Millis,
     },
+    /// A pre-session link test finished; its result is kept with the
+    /// session's record.
+    LinkTestDone(Box<LinkTestResult>),
     /// The link was forgotten (closed for good): drop it from views.
     LinkRemoved {
         /// Which link.
@@ -48,6 +52,7 @@ impl MonitorEvent {
     pub fn link(&self) -> &LinkId {
         match self {
             MonitorEvent::AlertRaised(alert) => &alert.link,
+            MonitorEvent::LinkTestDone(result) => &result.link,
             MonitorEvent::AlertCleared { link, .. }
             | MonitorEvent::HealthChanged { link, .. }
             | MonitorEvent::LinkRemoved { link, .. } => link,

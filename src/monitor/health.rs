@@ -68,9 +68,9 @@ impl Default for Thresholds {
             rtt_warn_ms: 150.0,
             rtt_bad_ms: 400.0,
             loss_warn_pct: 2.0,
-            loss_bad_pct: 5.0,
+            loss_bad_pct: 8.0,
             jitter_warn_ms: 30.0,
-            jitter_bad_ms: 60.0,
+            jitter_bad_ms: 80.0,
             clear_after_samples: 3,
             no_media_secs: 5,
         }

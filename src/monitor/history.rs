@@ -40,9 +40,15 @@ pub struct HistoryPoint {
     /// Downstream jitter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jitter_down_ms: Option<f64>,
-    /// Bits per second received by the server.
+    /// The worse of the two losses, percent: what a one-line plot shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_pct: Option<f64>,
+    /// Bits per second received by the server (named as the media plane
+    /// and the links list name it).
+    #[serde(rename = "bitrate_in")]
     pub bitrate_in_bps: u64,
     /// Bits per second sent by the server.
+    #[serde(rename = "bitrate_out")]
     pub bitrate_out_bps: u64,
     /// Frames per second at the client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,6 +70,7 @@ impl HistoryPoint {
             rtt_ms: sample.rtt_ms,
             loss_up_pct: sample.loss_up_pct,
             loss_down_pct: sample.loss_down_pct,
+            loss_pct: worse(sample.loss_up_pct, sample.loss_down_pct),
             jitter_up_ms: sample.jitter_up_ms,
             jitter_down_ms: sample.jitter_down_ms,
             bitrate_in_bps: sample.bitrate_in_bps,
@@ -72,6 +79,14 @@ impl HistoryPoint {
             jitter_buffer_ms: sample.jitter_buffer_ms,
             concealed_audio_pct: sample.concealed_audio_pct,
         }
+    }
+}
+
+/// The larger of two optional figures.
+pub(crate) fn worse(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -23,6 +23,8 @@ pub struct LinkView {
     pub health: Health,
     /// When the monitor first heard of the link.
     pub first_seen: Millis,
+    /// Since when the link has been in its current state.
+    pub state_since: Millis,
     /// The latest sample.
     pub latest: LinkSample,
     /// Active alerts, worst reasons first (see [`AlertReason::ALL`]).
@@ -33,6 +35,7 @@ pub struct LinkView {
 #[derive(Debug, Clone)]
 struct LinkEntry {
     first_seen: Millis,
+    state_since: Millis,
     latest: LinkSample,
     health: Health,
     trackers: [Tracker; 6],
@@ -45,6 +48,7 @@ impl LinkEntry {
     fn new(sample: &LinkSample) -> LinkEntry {
         LinkEntry {
             first_seen: sample.at,
+            state_since: sample.at,
             latest: sample.clone(),
             health: Health::Good,
             trackers: Default::default(),
@@ -137,6 +141,9 @@ impl Monitor {
             entry.health = health;
         }
         entry.history.push(HistoryPoint::of(&sample, health));
+        if sample.state != entry.latest.state {
+            entry.state_since = sample.at;
+        }
         entry.latest = sample;
         events
     }
@@ -210,6 +217,7 @@ fn view(id: &LinkId, entry: &LinkEntry) -> LinkView {
         endpoint: entry.latest.endpoint.clone(),
         health: entry.health,
         first_seen: entry.first_seen,
+        state_since: entry.state_since,
         latest: entry.latest.clone(),
         alerts: entry.alerts().cloned().collect(),
     }

@@ -16,6 +16,10 @@
 //!    report [`metrics::link_sample`] and [`metrics::alerts_active`] after
 //!    each round of samples.
 //!
+//! Client reports ([`ClientStats`]) are checked and summarised here too,
+//! and [`media`] turns the media plane's per-peer figures into samples; the
+//! pre-session link test ([`LinkTest`]) reads the same samples.
+//!
 //! Health rises at once and falls slowly: the first sample at or above a
 //! threshold raises the alert and the link's health with it; the alert is
 //! lowered or cleared only after [`Thresholds::clear_after_samples`]
@@ -27,8 +31,11 @@ mod error;
 mod event;
 mod health;
 mod history;
+mod link_test;
 mod links;
+pub mod media;
 pub mod metrics;
+mod report;
 mod sample;
 
 pub use alerts::{Alert, AlertReason};
@@ -36,7 +43,9 @@ pub use error::MonitorError;
 pub use event::MonitorEvent;
 pub use health::{Health, Thresholds};
 pub use history::{HistoryPoint, HISTORY_POINTS, HISTORY_SPAN_MS};
+pub use link_test::{Figure, LinkTest, LinkTestResult, LinkTestRun, Verdict, LINK_TEST_SECS};
 pub use links::{LinkView, Monitor};
+pub use report::{ClientFigures, ClientStats, InboundStream, OutboundStream, MAX_STREAMS};
 pub use sample::{LinkId, LinkSample, LinkState};
 
 #[cfg(test)]

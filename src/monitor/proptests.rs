@@ -104,6 +104,9 @@ proptest! {
                     MonitorEvent::LinkRemoved { .. } => {
                         health.remove(&link);
                     }
+                    MonitorEvent::LinkTestDone(_) => {
+                        prop_assert!(false, "the monitor alone runs no link test");
+                    }
                 }
             }
         }

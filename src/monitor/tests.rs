@@ -643,3 +643,24 @@ fn metrics_render_every_name() -> Result<(), MonitorError> {
     );
     Ok(())
 }
+
+/// A view says since when the link is in its state, and a history point
+/// carries the worse loss for a one-line plot.
+#[test]
+fn state_since_follows_changes_of_state_only() {
+    let mut m = monitor();
+    m.record(ok(0));
+    m.record(ok(1));
+    let since = |m: &Monitor| m.link(&link()).map(|v| v.state_since);
+    assert_eq!(since(&m), Some(T0));
+    m.record(with(2, |x| x.state = LinkState::Disconnected));
+    m.record(with(3, |x| x.state = LinkState::Disconnected));
+    assert_eq!(since(&m), Some(T0.plus_secs(2)));
+    m.record(with(4, |x| x.loss_down_pct = Some(4.0)));
+    assert_eq!(since(&m), Some(T0.plus_secs(4)));
+    let last = m
+        .history(&link())
+        .and_then(|h| h.last().cloned())
+        .map(|p| p.loss_pct);
+    assert_eq!(last, Some(Some(4.0)));
+}

@@ -13,6 +13,7 @@
 //! the right tool: it is cheaper than tokio's and cannot be held by a task
 //! that is parked.
 
+use super::gauges;
 use crate::control::{
     Command, Event, ForwardingPolicy, Millis, Mode, Phase, Rejection, RejectionCode, Session,
     SessionId, SessionSpec,
@@ -95,7 +96,8 @@ impl Core {
         let sessions = sessions
             .into_iter()
             .map(|s| (s.id().clone(), Entry::new(s)))
-            .collect();
+            .collect::<BTreeMap<_, _>>();
+        gauges::refresh(sessions.values().map(|e| &e.session));
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         Arc::new(Core {
             inner: Mutex::new(Inner { store, sessions }),
@@ -127,11 +129,12 @@ impl Core {
         if let Some(mode) = mode {
             events.extend(session.apply(Command::SetMode { mode }, now)?);
         }
-        inner.store.append(session.id(), &events)?;
+        gauges::timed_append(&mut inner.store, session.id(), &events)?;
         self.publish(session.id(), 0, &events);
         inner
             .sessions
             .insert(session.id().clone(), Entry::new(session.clone()));
+        gauges::refresh(inner.sessions.values().map(|e| &e.session));
         drop(inner);
         self.changed.notify_one();
         Ok(session)
@@ -141,6 +144,19 @@ impl Core {
     /// first (the edge's role checks, e.g. "is this request the caller's
     /// own") and can refuse before anything is applied.
     pub fn execute<E: From<CoreError>>(
+        &self,
+        id: &SessionId,
+        command: Command,
+        now: Millis,
+        check: impl FnOnce(&Session) -> Result<(), E>,
+    ) -> Result<Executed, E> {
+        let name = command.name();
+        let result = self.execute_checked(id, command, now, check);
+        crate::monitor::metrics::command(name, result.is_ok());
+        result
+    }
+
+    fn execute_checked<E: From<CoreError>>(
         &self,
         id: &SessionId,
         command: Command,
@@ -158,7 +174,7 @@ impl Core {
         let mut next = entry.session.clone();
         let events = next.apply(command, now).map_err(CoreError::from)?;
         if !events.is_empty() {
-            inner.store.append(id, &events).map_err(CoreError::from)?;
+            gauges::timed_append(&mut inner.store, id, &events).map_err(CoreError::from)?;
             self.publish(id, before, &events);
             entry.policy.send_if_modified(|p| {
                 let policy = next.policy();
@@ -169,10 +185,12 @@ impl Core {
             entry.session = next;
             self.changed.notify_one();
         }
-        Ok(Executed {
-            events,
-            seq: entry.session.events,
-        })
+        let seq = entry.session.events;
+        if !events.is_empty() {
+            gauges::floor_changes(&events);
+            gauges::refresh(inner.sessions.values().map(|e| &e.session));
+        }
+        Ok(Executed { events, seq })
     }
 
     fn publish(&self, id: &SessionId, before: u64, events: &[Event]) {
@@ -259,6 +277,12 @@ impl Core {
             }
         }
         produced
+    }
+
+    /// Runs `f` on the store under the core's lock, for records kept beside
+    /// the event log (link test results): one writer, as everywhere else.
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        f(&mut self.lock().store)
     }
 
     /// Wakes whoever waits for a change of state (the deadline timer).

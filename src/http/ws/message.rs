@@ -45,10 +45,11 @@ pub enum ClientMessage {
     },
     /// Asks for an ICE restart: a server `offer` with new credentials follows.
     IceRestart {},
-    /// The client's own link statistics (accepted; read by the monitor).
+    /// The page's `getStats` summary, every 2 s, about this socket's peer
+    /// connection; kept for the monitor, not answered unless refused.
     Stats {
-        /// `getStats()` as the page summarised it.
-        stats: serde_json::Value,
+        /// The summary, checked field by field.
+        stats: crate::monitor::ClientStats,
     },
 }
 
@@ -119,6 +120,12 @@ pub enum ServerMessage {
     Tracks {
         /// One entry per outgoing line.
         tracks: Vec<TrackInfo>,
+    },
+    /// A link monitoring event (alerts, health, link tests); chair and
+    /// technician sockets only.
+    Monitor {
+        /// The event.
+        event: crate::monitor::MonitorEvent,
     },
     /// Answer to `ping`.
     Pong {

@@ -91,6 +91,11 @@ impl MediaLink {
             .map(|e| ServerMessage::error(None, e.code, e.message))
     }
 
+    /// The socket's peer connection and what it carries, once it offered.
+    pub(super) fn peer(&self) -> Option<&(PeerId, PeerKind)> {
+        self.peer.as_ref()
+    }
+
     fn peer_id(&self) -> Result<PeerId, crate::http::AppError> {
         self.peer
             .as_ref()
@@ -236,7 +241,7 @@ mod tests {
             Ok(ClientMessage::IceRestart {})
         ));
         assert!(matches!(
-            parse(r#"{"type":"stats","stats":{"rtt_ms":12,"tracks":[]}}"#),
+            parse(r#"{"type":"stats","stats":{"rtt_ms":12,"inbound":[]}}"#),
             Ok(ClientMessage::Stats { .. })
         ));
         let candidate = r#"{"type":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 192.0.2.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"abcd"}}"#;

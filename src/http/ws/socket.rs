@@ -13,6 +13,7 @@ use super::signal::MediaLink;
 use crate::control::SessionId;
 use crate::http::caller::Caller;
 use crate::http::command::run;
+use crate::http::monitoring;
 use crate::http::view::{event_visible, SessionView};
 use crate::http::AppState;
 use crate::server::Published;
@@ -87,8 +88,10 @@ where
         None => return,
     };
     let mut stop = ctx.state.shutdown.clone();
+    let mut updates = monitoring::subscribe(&ctx);
     loop {
         let next = tokio::select! {
+            m = monitoring::next_update(&ctx, &mut updates) => Next::Reply(m),
             reply = out.recv() => match reply {
                 Some(m) => Next::Reply(m),
                 None => Next::Closed,
@@ -231,6 +234,9 @@ async fn handle(
                 }
                 Err(e) => ServerMessage::error(Some(id), e.code, e.message),
             }
+        }
+        Ok(ClientMessage::Stats { stats }) => {
+            return monitoring::client_stats(ctx, stats, link.peer())
         }
         Ok(signaling) => return link.handle(ctx, signaling, out).await,
     })

@@ -1,0 +1,134 @@
+//! A UDP proxy between a test peer and the server that drops a share of
+//! the peer's outgoing RTP, as a lossy access link would.
+//!
+//! The kernel here has no netem, so loss is made in user space. Only RTP is
+//! dropped (RFC 7983: first byte 128–191, and not an RTCP packet type), by
+//! sequence number, so a retransmission of a dropped packet (same SSRC and
+//! sequence number) is dropped too and the loss the server sees is the
+//! loss that was asked for. STUN, DTLS and RTCP always pass, so the
+//! connection stays up.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::net::UdpSocket;
+use tokio::task::JoinHandle;
+
+/// Datagrams each direction forwards at most: a bound on the loop, far
+/// above what a test sends (a publisher sends about 75 a second).
+const MAX_DATAGRAMS: u64 = 2_000_000;
+
+/// A running proxy; stops when dropped.
+pub struct LossyProxy {
+    /// Where the peer must send (written into the server's answer).
+    pub addr: SocketAddr,
+    drop_every: Arc<AtomicU32>,
+    /// RTP packets dropped so far.
+    pub dropped: Arc<AtomicU64>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn is_rtp(datagram: &[u8]) -> bool {
+    match datagram {
+        [first, second, ..] => (128..=191).contains(first) && !(192..=223).contains(second),
+        _ => false,
+    }
+}
+
+fn sequence(datagram: &[u8]) -> Option<u16> {
+    Some(u16::from_be_bytes([*datagram.get(2)?, *datagram.get(3)?]))
+}
+
+/// The server's candidate address in its SDP (its first `host` candidate).
+pub fn server_candidate(sdp: &str) -> SocketAddr {
+    sdp.lines()
+        .filter_map(|l| l.trim().strip_prefix("a=candidate:"))
+        .find_map(|c| {
+            let f: Vec<&str> = c.split_whitespace().collect();
+            let (ip, port) = (f.get(4)?, f.get(5)?);
+            format!("{ip}:{port}").parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no candidate in the server's SDP:\n{sdp}"))
+}
+
+impl LossyProxy {
+    /// A proxy in front of `server` (a 127.0.0.1 address).
+    pub async fn start(server: SocketAddr) -> LossyProxy {
+        let front = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind front"));
+        let back = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind back"));
+        let addr = front.local_addr().expect("front address");
+        let drop_every = Arc::new(AtomicU32::new(0));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let client: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
+
+        let up = {
+            let (front, back, client) = (front.clone(), back.clone(), client.clone());
+            let (drop_every, dropped) = (drop_every.clone(), dropped.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 2048];
+                for _ in 0..MAX_DATAGRAMS {
+                    let Ok((n, from)) = front.recv_from(&mut buf).await else {
+                        return;
+                    };
+                    if let Ok(mut c) = client.lock() {
+                        *c = Some(from);
+                    }
+                    let datagram = &buf[..n];
+                    let every = drop_every.load(Ordering::SeqCst);
+                    if every > 0 && is_rtp(datagram) {
+                        if let Some(seq) = sequence(datagram) {
+                            if u32::from(seq) % every == 0 {
+                                dropped.fetch_add(1, Ordering::SeqCst);
+                                continue;
+                            }
+                        }
+                    }
+                    let _ = back.send_to(datagram, server).await;
+                }
+            })
+        };
+        let down = tokio::spawn(async move {
+            let mut buf = vec![0u8; 2048];
+            for _ in 0..MAX_DATAGRAMS {
+                let Ok((n, _)) = back.recv_from(&mut buf).await else {
+                    return;
+                };
+                let to = client.lock().ok().and_then(|c| *c);
+                if let Some(to) = to {
+                    let _ = front.send_to(&buf[..n], to).await;
+                }
+            }
+        });
+        LossyProxy {
+            addr,
+            drop_every,
+            dropped,
+            tasks: vec![up, down],
+        }
+    }
+
+    /// Drops one RTP packet in `every` from now on (10 = 10%); 0 stops.
+    pub fn drop_one_in(&self, every: u32) {
+        self.drop_every.store(every, Ordering::SeqCst);
+    }
+
+    /// The server's SDP with its candidate pointing at the proxy instead.
+    pub fn rewrite(&self, sdp: &str, server: SocketAddr) -> String {
+        let from = format!(" {} {} typ", server.ip(), server.port());
+        let to = format!(" {} {} typ", self.addr.ip(), self.addr.port());
+        assert!(
+            sdp.contains(&from),
+            "the server's candidate {from} is in:\n{sdp}"
+        );
+        sdp.replace(&from, &to)
+    }
+}
+
+impl Drop for LossyProxy {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
