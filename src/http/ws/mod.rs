@@ -36,9 +36,11 @@ pub struct WsQuery {
 
 /// Messages larger than this are cut off by the transport and the socket
 /// closed: that is abuse. Messages between the configured limit and this
-/// get an `error` answer and the socket stays usable.
+/// get an `error` answer and the socket stays usable, except SDP, which may
+/// use all of it: the chair's answer carries two m-lines per site, about
+/// 70 KiB from the test peers with 63 provinces, more from a browser.
 fn transport_limit(configured: usize) -> usize {
-    configured.saturating_mul(4).max(64 * 1024)
+    configured.saturating_mul(4).max(256 * 1024)
 }
 
 /// Authenticates, picks the session, and upgrades.
