@@ -10,6 +10,7 @@ use super::router::{source_for, MediaKind, SlotKind};
 use super::stats;
 use super::{PeerId, PeerKind};
 use crate::control::{EndpointCode, SessionId};
+use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::receiver_report::ReceiverReport;
@@ -193,6 +194,11 @@ impl Driver {
             let Some(receiver) = self.peers.get_mut(&to) else {
                 continue;
             };
+            // Until DTLS is up the stack cannot encrypt: it would refuse
+            // (and log) every packet. The leg starts at a keyframe later.
+            if receiver.state != RTCPeerConnectionState::Connected {
+                continue;
+            }
             let Some(leg) = receiver.legs.get_mut(index) else {
                 continue;
             };
