@@ -11,6 +11,7 @@ import { Status } from '../shared/signaling.js';
 import { Alerts } from './alerts.js';
 import { History, LinkChart } from './chart.js';
 import { LinkLog } from './linklog.js';
+import { LinkTests } from './linktest.js';
 import { codeOfLink, normalize } from './links.js';
 import { LinkTable } from './table.js';
 
@@ -20,7 +21,8 @@ const POLL_MS = 2000;
 const ALERTS_RESYNC_MS = 30000;
 
 function start({ api, signaling, feed }) {
-  const table = new LinkTable();
+  const tests = new LinkTests({ api, feed });
+  const table = new LinkTable({ extraCell: (l) => tests.cell(l) });
   const chart = new LinkChart();
   const history = new History();
   const names = new Map();
@@ -31,10 +33,11 @@ function start({ api, signaling, feed }) {
   const alerts = new Alerts(whoOf);
   const linkLog = new LinkLog();
   // A handle for operators' debugging in the browser console (and the browser tests).
-  window.diemcau = { signaling, feed, history, alerts, linkLog };
+  window.diemcau = { signaling, feed, history, alerts, linkLog, tests };
   const changes = new Map();
   let links = [];
   let alertsReadAt = 0;
+  let shownPhase = null;
 
   const showChart = () => {
     const id = table.selected;
@@ -79,6 +82,7 @@ function start({ api, signaling, feed }) {
 
   const poll = async () => {
     if (signaling.status !== Status.OPEN || Date.now() - alertsReadAt >= ALERTS_RESYNC_MS) readAlerts();
+    tests.refreshIfLate();
     let raw;
     try {
       raw = await api.get('/api/links');
@@ -109,13 +113,21 @@ function start({ api, signaling, feed }) {
     const s = feed.state;
     $('#session-title').textContent = s ? s.spec.title : '';
     if (s && s.spec) for (const e of s.spec.endpoints) names.set(e.code, e.name);
+    const phase = s ? s.phase : null;
+    if (phase !== shownPhase) {
+      shownPhase = phase;
+      tests.renderControls();
+      table.render(links);
+    }
   });
+  tests.addEventListener('change', () => table.render(links));
   feed.addEventListener('event', (e) => alerts.sessionEvent(e.detail, (code) => names.get(code) || code));
   signaling.on('monitor', (m) => {
     const ev = m && m.event;
     if (!ev || typeof ev.event !== 'string') return;
     alerts.monitorEvent(ev);
     linkLog.add(ev);
+    if (ev.event === 'link_test_done') tests.done(ev);
     if (ev.event === 'link_removed') {
       links = links.filter((l) => l.id !== ev.link);
       table.render(links);
@@ -123,6 +135,8 @@ function start({ api, signaling, feed }) {
   });
   // Alerts raised while the socket was away are only in the REST list.
   signaling.on('welcome', () => readAlerts());
+  // The session id is known once its snapshot is in.
+  signaling.on('snapshot', () => setTimeout(() => tests.load(), 0));
   document.addEventListener('langchange', () => table.render(links));
 
   loadNames().then(poll);

@@ -10,8 +10,10 @@ import { health } from './links.js';
 const HEALTH_RANK = { bad: 0, warn: 1, good: 2 };
 
 export class LinkTable extends EventTarget {
-  constructor() {
+  /** `extraCell(link)` builds the last cell of a row (the link test's). */
+  constructor({ extraCell } = {}) {
     super();
+    this.extraCell = extraCell || (() => h('td'));
     this.table = $('#links');
     this.body = this.table.querySelector('tbody');
     this.empty = $('#links-empty');
@@ -66,6 +68,7 @@ export class LinkTable extends EventTarget {
       h('td', { class: 'num bitrate-out', dataset: { bps: l.out }, text: bitrate(l.out) }),
       h('td', { class: 'num', text: l.fps === null ? '–' : l.fps.toFixed(0) }),
       h('td', { text: l.changed ? timeOfDay(l.changed) : '' }),
+      this.extraCell(l),
     );
   }
 
