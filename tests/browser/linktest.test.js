@@ -1,13 +1,14 @@
 // The pre-session link test in a real browser against the real server:
-// with the session open (not started), a site runs "test my link" and the
-// verdict and achieved bit rate appear on its own page and in the
-// technicians' link table.
+// with the session open (not started), a site runs "test my link", sees its
+// own picture come back on the floor slot meanwhile, and the verdict and
+// achieved bit rate appear on its own page and in the technicians' link
+// table and link log.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Browser } from './lib/browser.js';
 import { Server } from './lib/server.js';
-import { until } from './lib/wait.js';
+import { until, videoPlaying } from './lib/wait.js';
 
 const A = { code: '30', name: 'Hải Dương' };
 
@@ -49,9 +50,13 @@ describe('link test', { timeout: 180_000 }, () => {
     await until(monitor, 'test controls while open', () => !document.querySelector('#test-controls').hidden);
 
     await site.waitForSelector('#selftest:not([hidden])', { timeout: 30_000 });
-    await site.selectOption('#selftest-seconds', '5');
+    await site.selectOption('#selftest-seconds', '20');
     await site.click('#selftest-start');
-    await until(site, 'test running or done', () => ['running', 'done'].includes(document.querySelector('#selftest').dataset.state));
+    await until(site, 'test running', () => document.querySelector('#selftest').dataset.state === 'running');
+    // Meanwhile the site's own picture comes back on its floor slot (a
+    // 20 s test leaves room for the first frames on a busy machine).
+    await until(site, 'loopback on the floor slot', () => !document.querySelector('#slot-floor').hidden);
+    await videoPlaying(site, '#floor-video');
 
     const shown = await until(site, 'result on the site page', () => {
       const v = document.querySelector('#selftest-verdict');
