@@ -124,6 +124,8 @@ describe('web consoles', { timeout: 300_000 }, () => {
     });
     await monitor.click(`#links tbody tr[data-code="${A.code}"]`);
     await monitor.waitForSelector('#chart .uplot', { timeout: 15_000 });
+    // The link's log under the chart (its events, or a line saying there are none yet).
+    await monitor.waitForSelector('#link-log li', { timeout: 15_000 });
     // A few points on the plot, so the screenshot shows a line.
     await until(monitor, 'three samples of the selected link', (code) => {
       const row = document.querySelector(`#links tbody tr[data-code="${code}"]`);

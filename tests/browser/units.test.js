@@ -11,7 +11,8 @@ import { vi } from '../../web/shared/lang-vi.js';
 import { en } from '../../web/shared/lang-en.js';
 import { parseStreamId } from '../../web/shared/rtc.js';
 import { compareCodes, endpointsOf, queueOf, tally } from '../../web/shared/session.js';
-import { health, normalize } from '../../web/monitor/links.js';
+import { codeOfLink, health, normalize } from '../../web/monitor/links.js';
+import { describe, eventTime } from '../../web/monitor/events.js';
 
 const web = path.join(repoRoot, 'web');
 
@@ -55,6 +56,8 @@ test('every status, phase, mode and link state the server sends has a translatio
     status: ['connecting', 'open', 'reconnecting', 'stopped'],
     quality: ['good', 'fair', 'poor', 'down'],
     health: ['good', 'warn', 'bad'],
+    'alert.reason': ['high_rtt', 'high_loss_up', 'high_loss_down', 'high_jitter', 'link_down', 'no_media'],
+    verdict: ['good', 'warn', 'bad', 'no_link'],
   };
   for (const [family, values] of Object.entries(families)) {
     for (const v of values) assert.ok(`${family}.${v}` in vi, `${family}.${v}`);
@@ -103,14 +106,27 @@ test('the queue keeps its order with 1-based positions; the tally counts provinc
   assert.equal(n.dropped, 1);
 });
 
-test('link health follows the thresholds, and a link that is not connected is bad', () => {
+test("link health is the server's, and its alerts colour the figures they name", () => {
   const names = new Map([['30', 'Hải Dương']]);
-  const base = { peer: 'p', endpoint: '30', state: 'connected', rtt_ms: 20, loss_up: 0, loss_down: 0, bitrate_in: 1e6, bitrate_out: 1e6 };
+  const base = { id: 's1/30', endpoint: '30', state: 'connected', health: 'good', alerts: [], rtt_ms: 20, loss_pct: 0, bitrate_in: 1e6, bitrate_out: 1e6 };
   const l = normalize(base, names, 0);
   assert.equal(l.name, 'Hải Dương');
   assert.equal(health(l).level, 'good');
-  assert.equal(health(normalize({ ...base, rtt_ms: 200 }, names, 0)).level, 'warn');
-  assert.equal(health(normalize({ ...base, loss_down: 0.1 }, names, 0)).level, 'bad');
-  assert.equal(health(normalize({ ...base, state: 'disconnected' }, names, 0)).level, 'bad');
-  assert.equal(health(normalize({ ...base, health: 'warn' }, names, 0)).level, 'warn');
+  // Figures past the usual thresholds do not change the level: the server judges.
+  assert.equal(health(normalize({ ...base, rtt_ms: 900 }, names, 0)).level, 'good');
+  const alerted = normalize({ ...base, health: 'bad', alerts: [{ link: 's1/30', reason: 'high_loss_down', level: 'bad' }, { link: 's1/30', reason: 'high_rtt', level: 'warn' }] }, names, 0);
+  assert.deepEqual(health(alerted), { level: 'bad', metrics: { loss: 'bad', rtt: 'warn' } });
+  assert.equal(health(normalize({ ...base, health: undefined, state: 'disconnected' }, names, 0)).level, 'bad');
+  assert.equal(codeOfLink('s1/30'), '30');
+});
+
+test('monitor events read as lines with a level', () => {
+  assert.deepEqual(describe({ event: 'alert_cleared', link: 's1/30', reason: 'high_rtt', at: 1 }).level, 'good');
+  assert.equal(describe({ event: 'alert_raised', link: 's1/30', reason: 'link_down', level: 'bad', at: 1, message: 'x' }).level, 'bad');
+  assert.equal(describe({ event: 'health_changed', link: 's1/30', from: 'good', to: 'warn', at: 1 }).level, 'warn');
+  const test = { event: 'link_test_done', link: 's1/30', verdict: 'good', ended_at: 5, bitrate_in_bps: { avg: 1.5e6, min: 1e6, max: 2e6 } };
+  assert.equal(describe(test).level, 'good');
+  assert.match(describe(test).text, /1\.50 Mb\/s/);
+  assert.equal(eventTime(test), 5);
+  assert.equal(describe({ event: 'something_new' }), null);
 });

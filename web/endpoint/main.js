@@ -13,11 +13,12 @@ import { attendanceOf, holdersOf } from '../shared/session.js';
 import { Status } from '../shared/signaling.js';
 import { Devices } from './devices.js';
 import { FloorPanel } from './floor.js';
+import { SelfTest } from './linktest.js';
 import { Quality } from './quality.js';
 import { RollCallPrompt } from './rollcall.js';
 import { RepresentativeForm } from './representative.js';
 
-function start({ signaling, feed }) {
+function start({ api, signaling, feed }) {
   const me = () => (feed.welcome && feed.welcome.endpoint) || null;
   const run = async (command) => {
     try {
@@ -33,8 +34,13 @@ function start({ signaling, feed }) {
   const rep = new RepresentativeForm({ run, me });
   const quality = new Quality();
   const media = new EndpointMedia({ signaling, feed, quality });
+  const selfTest = new SelfTest({ api, feed, me });
+  selfTest.addEventListener('running', (e) => {
+    media.loopback = e.detail;
+    media.renderCaptions(feed.state);
+  });
   // A handle for operators' debugging in the browser console (and the browser tests).
-  window.diemcau = { signaling, feed, media };
+  window.diemcau = { signaling, feed, media, selfTest };
   const offline = new OfflineNotice(signaling, media);
 
   const render = () => {
@@ -53,6 +59,7 @@ function start({ signaling, feed }) {
     floor.render(state);
     rollcall.render(state);
     rep.render(state);
+    selfTest.render(state);
     media.renderCaptions(state);
     offline.render();
   };
@@ -165,14 +172,20 @@ class EndpointMedia {
     this.renderCaptions(this.feed.state);
   }
 
-  /** The floor slot is shown while someone holds the floor (its source switches server-side). */
+  /**
+   * The floor slot is shown while someone holds the floor (its source
+   * switches server-side), and during a link test, when it brings the
+   * site's own picture back.
+   */
   renderCaptions(state) {
     const holders = holdersOf(state);
     const holder = holders[holders.length - 1];
     const me = this.feed.welcome && this.feed.welcome.endpoint;
-    const showFloor = !!holder && holder.endpoint !== me && !!this.floorStream;
+    const showFloor = ((!!holder && holder.endpoint !== me) || this.loopback) && !!this.floorStream;
     $('#slot-floor').hidden = !showFloor;
-    if (holder) {
+    if (this.loopback) {
+      $('#floor-caption').textContent = t('linktest.loopback');
+    } else if (holder) {
       const a = attendanceOf(state, holder.endpoint);
       $('#floor-caption').textContent = t('endpoint.speaker', { name: a ? a.name : holder.endpoint });
     }

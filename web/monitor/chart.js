@@ -74,7 +74,8 @@ export class LinkChart {
 
   size() {
     const panel = this.box.parentElement.getBoundingClientRect();
-    return { width: Math.max(200, panel.width - 24), height: Math.max(120, panel.height - 90) };
+    // The link's log takes the lower part of the panel.
+    return { width: Math.max(200, panel.width - 24), height: Math.max(120, panel.height * 0.62 - 90) };
   }
 
   resize() {

@@ -1,58 +1,72 @@
-// One link as the console shows it, read from a `GET /api/links` record,
-// and its health. The server's own `health` wins when it sends one; the
-// thresholds here are the server's defaults ([health] in the config).
-
-export const THRESHOLDS = {
-  rtt_warn_ms: 150,
-  rtt_bad_ms: 400,
-  loss_warn_pct: 2,
-  loss_bad_pct: 8,
-};
+// One link as the console shows it, read from a `GET /api/links` record.
+// Health is the server's judgement (its thresholds live in its config, with
+// hysteresis): the console never grades figures itself, so it cannot
+// disagree with the alerts the server raises.
 
 const num = (...values) => {
   for (const v of values) if (typeof v === 'number' && Number.isFinite(v)) return v;
   return null;
 };
 
+const LEVELS = ['good', 'warn', 'bad'];
+const RANK = { good: 0, warn: 1, bad: 2 };
+
+// Which table column an alert reason points at.
+const METRIC_OF = {
+  high_rtt: 'rtt',
+  high_loss_up: 'loss',
+  high_loss_down: 'loss',
+  high_jitter: 'jitter',
+  no_media: 'in',
+};
+
 /** The link record, flattened to what the table, chart and alerts need. */
 export function normalize(raw, names, seenAt) {
-  const code = raw.endpoint ?? raw.code ?? null;
-  const lossFrac = Math.max(num(raw.loss_up, 0), num(raw.loss_down, 0), num(raw.loss, 0));
-  const lossPct = num(raw.loss_pct) ?? lossFrac * 100;
+  const code = raw.endpoint ?? null;
   return {
     id: String(raw.id ?? raw.peer ?? code ?? ''),
     code,
     name: code ? names.get(code) || code : null,
     session: raw.session ?? null,
     state: raw.state || 'new',
-    candidate: raw.candidate_type ?? raw.candidate ?? null,
-    rtt: num(raw.rtt_ms, raw.rtt),
-    loss: lossPct,
-    jitter: Math.max(num(raw.jitter_up_ms, 0), num(raw.jitter_down_ms, 0), num(raw.jitter_ms, 0)),
-    in: num(raw.bitrate_in, raw.bitrate_in_bps, 0),
-    out: num(raw.bitrate_out, raw.bitrate_out_bps, 0),
-    fps: num(raw.frame_rate, raw.fps, raw.frames_per_second),
-    changed: num(raw.last_change, raw.state_since, raw.changed_at),
-    serverHealth: typeof raw.health === 'string' ? raw.health : raw.health && raw.health.level,
+    candidate: raw.candidate_type ?? null,
+    rtt: num(raw.rtt_ms),
+    loss: num(raw.loss_pct, raw.loss_up_pct, raw.loss_down_pct) ?? 0,
+    jitter: Math.max(num(raw.jitter_up_ms) ?? 0, num(raw.jitter_down_ms) ?? 0),
+    in: num(raw.bitrate_in) ?? 0,
+    out: num(raw.bitrate_out) ?? 0,
+    fps: num(raw.frame_rate),
+    changed: num(raw.state_since),
+    serverHealth: LEVELS.includes(raw.health) ? raw.health : null,
+    alerts: Array.isArray(raw.alerts) ? raw.alerts : [],
     seenAt,
   };
 }
 
-/** `good`, `warn` or `bad`, and which metric made it so. */
-export function health(link, th = THRESHOLDS) {
+/**
+ * `good`, `warn` or `bad` as the server says, and which columns its active
+ * alerts point at (for colouring the cells). A record without a health
+ * (an older server) is judged by its connection state only.
+ */
+export function health(link) {
   const metrics = {};
-  if (link.rtt !== null) metrics.rtt = link.rtt >= th.rtt_bad_ms ? 'bad' : link.rtt >= th.rtt_warn_ms ? 'warn' : 'good';
-  metrics.loss = link.loss >= th.loss_bad_pct ? 'bad' : link.loss >= th.loss_warn_pct ? 'warn' : 'good';
-  let level;
-  if (link.serverHealth && ['good', 'warn', 'bad'].includes(link.serverHealth)) level = link.serverHealth;
-  else if (link.state === 'failed' || link.state === 'disconnected' || link.state === 'closed') level = 'bad';
-  else if (link.state !== 'connected') level = 'warn';
-  else level = worst(Object.values(metrics));
+  for (const a of link.alerts || []) {
+    const m = METRIC_OF[a.reason];
+    const level = LEVELS.includes(a.level) ? a.level : 'warn';
+    if (m && RANK[level] > RANK[metrics[m] ?? 'good']) metrics[m] = level;
+  }
+  let level = link.serverHealth;
+  if (!level) {
+    if (link.state === 'connected') level = 'good';
+    else if (link.state === 'new' || link.state === 'connecting') level = 'warn';
+    else level = 'bad';
+  }
   return { level, metrics };
 }
 
-function worst(levels) {
-  if (levels.includes('bad')) return 'bad';
-  if (levels.includes('warn')) return 'warn';
-  return 'good';
+/** The endpoint code in a link id (`<session>/<code>`), or null for a viewer's peer id. */
+export function codeOfLink(id) {
+  const s = String(id ?? '');
+  const i = s.lastIndexOf('/');
+  return i >= 0 ? s.slice(i + 1) : null;
 }

@@ -1,29 +1,43 @@
 // The technicians' console: every link's health, refreshed every two
-// seconds from `GET /api/links`, the selected link's history, and alerts.
-// Read-only: it sends no commands.
+// seconds from `GET /api/links`, the selected link's history and log, and
+// the alerts the server raises (live from the socket's `monitor` events,
+// re-read over REST when the socket is down).
 
 import { ApiError } from '../shared/api.js';
 import { boot } from '../shared/boot.js';
 import { $ } from '../shared/dom.js';
 import { t, timeOfDay } from '../shared/i18n.js';
+import { Status } from '../shared/signaling.js';
 import { Alerts } from './alerts.js';
 import { History, LinkChart } from './chart.js';
-import { normalize } from './links.js';
+import { LinkLog } from './linklog.js';
+import { LinkTests } from './linktest.js';
+import { codeOfLink, normalize } from './links.js';
 import { LinkTable } from './table.js';
 
 const POLL_MS = 2000;
+// The socket's events keep the alerts current; a full re-read this often
+// repairs anything a lagging socket skipped.
+const ALERTS_RESYNC_MS = 30000;
 
 function start({ api, signaling, feed }) {
-  const table = new LinkTable();
+  const tests = new LinkTests({ api, feed });
+  const table = new LinkTable({ extraCell: (l) => tests.cell(l) });
   const chart = new LinkChart();
   const history = new History();
-  const alerts = new Alerts();
-  // A handle for operators' debugging in the browser console (and the browser tests).
-  window.diemcau = { signaling, feed, history };
   const names = new Map();
-  const fetchedHistory = new Set();
+  const whoOf = (linkId) => {
+    const code = codeOfLink(linkId);
+    return code ? `${code} · ${names.get(code) || code}` : t('monitor.viewer');
+  };
+  const alerts = new Alerts(whoOf);
+  const linkLog = new LinkLog();
+  // A handle for operators' debugging in the browser console (and the browser tests).
+  window.diemcau = { signaling, feed, history, alerts, linkLog, tests };
   const changes = new Map();
   let links = [];
+  let alertsReadAt = 0;
+  let shownPhase = null;
 
   const showChart = () => {
     const id = table.selected;
@@ -36,16 +50,14 @@ function start({ api, signaling, feed }) {
 
   table.addEventListener('select', async (e) => {
     const id = e.detail;
-    if (!fetchedHistory.has(id)) {
-      fetchedHistory.add(id);
-      try {
-        const data = await api.get(`/api/links/${encodeURIComponent(id)}/history`);
-        const samples = Array.isArray(data) ? data : (data && (data.samples || data.history)) || [];
-        history.merge(id, samples);
-      } catch (err) {
-        // No history kept on the server yet: the plot grows from now.
-        if (!(err instanceof ApiError)) console.warn(err);
-      }
+    linkLog.show(id);
+    try {
+      const data = await api.get(`/api/links/${encodeURIComponent(id)}/history`);
+      history.merge(id, (data && data.samples) || []);
+      linkLog.set(id, (data && data.events) || []);
+    } catch (err) {
+      // No history kept on the server yet: the plot grows from now.
+      if (!(err instanceof ApiError)) console.warn(err);
     }
     showChart();
   });
@@ -59,7 +71,18 @@ function start({ api, signaling, feed }) {
     }
   };
 
+  const readAlerts = async () => {
+    try {
+      alerts.setActive(await api.get('/api/alerts'));
+      alertsReadAt = Date.now();
+    } catch (err) {
+      console.warn('alerts unavailable', err);
+    }
+  };
+
   const poll = async () => {
+    if (signaling.status !== Status.OPEN || Date.now() - alertsReadAt >= ALERTS_RESYNC_MS) readAlerts();
+    tests.refreshIfLate();
     let raw;
     try {
       raw = await api.get('/api/links');
@@ -68,7 +91,7 @@ function start({ api, signaling, feed }) {
       return;
     }
     const now = Date.now();
-    const list = Array.isArray(raw) ? raw : (raw && raw.links) || [];
+    const list = Array.isArray(raw) ? raw : [];
     const sid = feed.id;
     links = list.map((r) => normalize(r, names, now)).filter((l) => !sid || !l.session || l.session === sid);
     for (const l of links) {
@@ -79,7 +102,6 @@ function start({ api, signaling, feed }) {
       if (!l.changed) l.changed = changes.get(l.id).at;
     }
     for (const l of links) history.add(l, now);
-    alerts.observe(links, now);
     table.render(links);
     const up = links.filter((l) => l.state === 'connected').length;
     $('#counts').textContent = t('monitor.counts', { up, total: links.length });
@@ -91,8 +113,30 @@ function start({ api, signaling, feed }) {
     const s = feed.state;
     $('#session-title').textContent = s ? s.spec.title : '';
     if (s && s.spec) for (const e of s.spec.endpoints) names.set(e.code, e.name);
+    const phase = s ? s.phase : null;
+    if (phase !== shownPhase) {
+      shownPhase = phase;
+      tests.renderControls();
+      table.render(links);
+    }
   });
-  feed.addEventListener('event', (e) => alerts.event(e.detail, (code) => names.get(code) || code));
+  tests.addEventListener('change', () => table.render(links));
+  feed.addEventListener('event', (e) => alerts.sessionEvent(e.detail, (code) => names.get(code) || code));
+  signaling.on('monitor', (m) => {
+    const ev = m && m.event;
+    if (!ev || typeof ev.event !== 'string') return;
+    alerts.monitorEvent(ev);
+    linkLog.add(ev);
+    if (ev.event === 'link_test_done') tests.done(ev);
+    if (ev.event === 'link_removed') {
+      links = links.filter((l) => l.id !== ev.link);
+      table.render(links);
+    }
+  });
+  // Alerts raised while the socket was away are only in the REST list.
+  signaling.on('welcome', () => readAlerts());
+  // The session id is known once its snapshot is in.
+  signaling.on('snapshot', () => setTimeout(() => tests.load(), 0));
   document.addEventListener('langchange', () => table.render(links));
 
   loadNames().then(poll);

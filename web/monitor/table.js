@@ -10,8 +10,10 @@ import { health } from './links.js';
 const HEALTH_RANK = { bad: 0, warn: 1, good: 2 };
 
 export class LinkTable extends EventTarget {
-  constructor() {
+  /** `extraCell(link)` builds the last cell of a row (the link test's). */
+  constructor({ extraCell } = {}) {
     super();
+    this.extraCell = extraCell || (() => h('td'));
     this.table = $('#links');
     this.body = this.table.querySelector('tbody');
     this.empty = $('#links-empty');
@@ -61,11 +63,12 @@ export class LinkTable extends EventTarget {
       h('td', { text: l.candidate || '–' }),
       h('td', { class: cls('rtt'), text: l.rtt === null ? '–' : l.rtt.toFixed(1) }),
       h('td', { class: cls('loss'), text: l.loss.toFixed(1) }),
-      h('td', { class: 'num', text: l.jitter.toFixed(1) }),
-      h('td', { class: 'num bitrate-in', dataset: { bps: l.in }, text: bitrate(l.in) }),
+      h('td', { class: cls('jitter'), text: l.jitter.toFixed(1) }),
+      h('td', { class: `${cls('in')} bitrate-in`, dataset: { bps: l.in }, text: bitrate(l.in) }),
       h('td', { class: 'num bitrate-out', dataset: { bps: l.out }, text: bitrate(l.out) }),
       h('td', { class: 'num', text: l.fps === null ? '–' : l.fps.toFixed(0) }),
       h('td', { text: l.changed ? timeOfDay(l.changed) : '' }),
+      this.extraCell(l),
     );
   }
 
