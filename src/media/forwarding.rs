@@ -5,7 +5,7 @@
 use super::driver::Driver;
 use super::engine::AUDIO_LEVEL_URI;
 use super::keyframe::VideoCodec;
-use super::rewrite::Verdict;
+use super::rewrite::{Arrival, Verdict};
 use super::router::{source_for, MediaKind, SlotKind};
 use super::stats;
 use super::{PeerId, PeerKind};
@@ -161,6 +161,9 @@ impl Driver {
             .clock_rate(packet.header.payload_type)
             .unwrap_or(track.clock_rate);
         track.clock_rate = clock;
+        // A new SSRC on the track starts a sequence of its own.
+        let newest = track.ssrc != packet.header.ssrc
+            || track.stats.is_newest(packet.header.sequence_number);
         track.ssrc = packet.header.ssrc;
         let arrival = stats::secs_since(self.started, now);
         track.stats.on_packet(
@@ -213,7 +216,10 @@ impl Driver {
             let verdict = leg.rewriter.forward(
                 tag,
                 &mut out.header,
-                kind == MediaKind::Video,
+                Arrival {
+                    wait_for_keyframe: kind == MediaKind::Video,
+                    newest,
+                },
                 || video_codec.is_keyframe_start(payload),
                 now,
             );

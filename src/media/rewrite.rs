@@ -51,6 +51,15 @@ pub(crate) struct Rewriter {
     last_out: Option<LastOut>,
 }
 
+/// What the router knows about a packet when it reaches a leg.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Arrival {
+    /// The leg may switch to this stream only at a keyframe (video).
+    pub(crate) wait_for_keyframe: bool,
+    /// Newer than every packet its stream delivered before.
+    pub(crate) newest: bool,
+}
+
 /// What [`Rewriter::forward`] decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
@@ -58,7 +67,8 @@ pub(crate) enum Verdict {
     Send,
     /// The leg switched to this stream and waits for a keyframe.
     AwaitKeyframe,
-    /// Older than the switch point; it would collide with numbers already used.
+    /// Older than the switch point (it would collide with numbers already
+    /// used), or a resent old packet where a switch point was wanted.
     Stale,
 }
 
@@ -74,11 +84,14 @@ impl Rewriter {
 
     /// Rewrites SSRC, sequence number and timestamp in place. `keyframe`
     /// is asked only at a switch, and only if `wait_for_keyframe`.
+    /// `newest` says the packet is newer than any its stream delivered
+    /// before: a retransmission (RTX, or a browser's bandwidth probe, which
+    /// resends recent packets) is not.
     pub(crate) fn forward(
         &mut self,
         tag: StreamTag,
         header: &mut Header,
-        wait_for_keyframe: bool,
+        packet: Arrival,
         keyframe: impl FnOnce() -> bool,
         now: Instant,
     ) -> Verdict {
@@ -99,7 +112,14 @@ impl Rewriter {
                 c
             }
             _ => {
-                if wait_for_keyframe && !keyframe() {
+                // The switch point fixes the offset for everything after it:
+                // taken at a resent old packet, the live packets that follow
+                // would jump ahead by the distance between the two, and the
+                // receiver counts every number skipped as lost.
+                if !packet.newest {
+                    return Verdict::Stale;
+                }
+                if packet.wait_for_keyframe && !keyframe() {
                     return Verdict::AwaitKeyframe;
                 }
                 let c = self.switch_point(tag, header, now);
@@ -200,6 +220,19 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    const LIVE_AUDIO: Arrival = Arrival {
+        wait_for_keyframe: false,
+        newest: true,
+    };
+    const LIVE_VIDEO: Arrival = Arrival {
+        wait_for_keyframe: true,
+        newest: true,
+    };
+    const RESENT_VIDEO: Arrival = Arrival {
+        wait_for_keyframe: true,
+        newest: false,
+    };
+
     fn header(seq: u16, ts: u32) -> Header {
         Header {
             sequence_number: seq,
@@ -224,20 +257,29 @@ mod tests {
         let mut out = Vec::new();
         for i in 0..5u16 {
             let mut h = header(1000 + i, 3000 * u32::from(i));
-            assert_eq!(rw.forward(a, &mut h, false, || true, t0), Verdict::Send);
+            assert_eq!(
+                rw.forward(a, &mut h, LIVE_AUDIO, || true, t0),
+                Verdict::Send
+            );
             out.push(h);
         }
         let later = t0 + Duration::from_millis(100);
         let mut h = header(60000, 7);
         assert_eq!(
-            rw.forward(b, &mut h, true, || false, later),
+            rw.forward(b, &mut h, LIVE_VIDEO, || false, later),
             Verdict::AwaitKeyframe
         );
         let mut h = header(60001, 3007);
-        assert_eq!(rw.forward(b, &mut h, true, || true, later), Verdict::Send);
+        assert_eq!(
+            rw.forward(b, &mut h, LIVE_VIDEO, || true, later),
+            Verdict::Send
+        );
         out.push(h);
         let mut h = header(60002, 6007);
-        assert_eq!(rw.forward(b, &mut h, true, || false, later), Verdict::Send);
+        assert_eq!(
+            rw.forward(b, &mut h, LIVE_VIDEO, || false, later),
+            Verdict::Send
+        );
         out.push(h);
         for pair in out.windows(2) {
             assert_eq!(
@@ -250,9 +292,66 @@ mod tests {
         assert_eq!(out[5].timestamp, out[4].timestamp + 9000);
         let mut stale = header(59990, 0);
         assert_eq!(
-            rw.forward(b, &mut stale, true, || true, later),
+            rw.forward(b, &mut stale, LIVE_VIDEO, || true, later),
             Verdict::Stale
         );
+    }
+
+    /// A browser probes its bandwidth by resending recent packets (over
+    /// RTX, which the stack unwraps into the original sequence number): a
+    /// resent keyframe start that reaches a leg waiting for a keyframe must
+    /// not become its switch point, or the live packets after it jump.
+    #[test]
+    fn a_resent_keyframe_is_no_switch_point() {
+        let t0 = Instant::now();
+        let mut rw = Rewriter::new(42, 90_000);
+        let a = StreamTag {
+            publisher: 1,
+            ssrc: 10,
+        };
+        let b = StreamTag {
+            publisher: 2,
+            ssrc: 20,
+        };
+        let mut out = Vec::new();
+        for i in 0..3u16 {
+            let mut h = header(100 + i, 3000 * u32::from(i));
+            assert_eq!(
+                rw.forward(a, &mut h, LIVE_AUDIO, || true, t0),
+                Verdict::Send
+            );
+            out.push(h.sequence_number);
+        }
+        rw.pause();
+        // B's keyframe of 300 packets ago, resent as a probe.
+        let mut h = header(5_000, 0);
+        assert_eq!(
+            rw.forward(b, &mut h, RESENT_VIDEO, || true, t0),
+            Verdict::Stale
+        );
+        let mut h = header(5_300, 90_000);
+        assert_eq!(
+            rw.forward(b, &mut h, LIVE_VIDEO, || false, t0),
+            Verdict::AwaitKeyframe
+        );
+        for i in 0..3u16 {
+            let mut h = header(5_301 + i, 93_000);
+            assert_eq!(
+                rw.forward(b, &mut h, LIVE_VIDEO, || true, t0),
+                Verdict::Send
+            );
+            out.push(h.sequence_number);
+        }
+        // Once B feeds the leg, its resent packets keep their place.
+        let mut h = header(5_302, 93_000);
+        assert_eq!(
+            rw.forward(b, &mut h, RESENT_VIDEO, || true, t0),
+            Verdict::Send
+        );
+        assert_eq!(h.sequence_number, out[4]);
+        for pair in out.windows(2) {
+            assert_eq!(pair[1], pair[0].wrapping_add(1), "{out:?}");
+        }
     }
 
     #[test]
@@ -264,13 +363,19 @@ mod tests {
             ssrc: 10,
         };
         let mut h = header(100, 960);
-        assert_eq!(rw.forward(a, &mut h, false, || true, t0), Verdict::Send);
+        assert_eq!(
+            rw.forward(a, &mut h, LIVE_AUDIO, || true, t0),
+            Verdict::Send
+        );
         let first = h.sequence_number;
         rw.pause();
         // 500 packets were not forwarded while the leg was gated.
         let mut h = header(600, 960 * 501);
         let later = t0 + Duration::from_secs(10);
-        assert_eq!(rw.forward(a, &mut h, false, || true, later), Verdict::Send);
+        assert_eq!(
+            rw.forward(a, &mut h, LIVE_AUDIO, || true, later),
+            Verdict::Send
+        );
         assert_eq!(h.sequence_number, first.wrapping_add(1));
     }
 
@@ -286,7 +391,7 @@ mod tests {
         for i in 0..100_000u32 {
             let mut h = header(65_000u16.wrapping_add(i as u16), 960 * i);
             assert_eq!(
-                rw.forward(a, &mut h, false, || true, t0),
+                rw.forward(a, &mut h, LIVE_AUDIO, || true, t0),
                 Verdict::Send,
                 "packet {i}"
             );
@@ -296,7 +401,10 @@ mod tests {
             last = Some(h.sequence_number);
         }
         let mut late = header(65_000u16.wrapping_add(99_990u32 as u16), 0);
-        assert_eq!(rw.forward(a, &mut late, false, || true, t0), Verdict::Send);
+        assert_eq!(
+            rw.forward(a, &mut late, LIVE_AUDIO, || true, t0),
+            Verdict::Send
+        );
     }
 
     #[test]

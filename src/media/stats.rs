@@ -105,6 +105,13 @@ impl Inbound {
     }
 
     /// Loss fraction since the last call, and restarts the window.
+    /// Whether `seq` is newer than every packet seen so far: false for a
+    /// retransmission, a duplicate or a packet overtaken on the way.
+    pub(crate) fn is_newest(&self, seq: u16) -> bool {
+        self.highest
+            .is_none_or(|h| (seq.wrapping_sub(h as u16) as i16) > 0)
+    }
+
     pub(crate) fn take_loss(&mut self) -> f64 {
         let (Some(highest), Some((start, received_before))) = (self.highest, self.window_start)
         else {

@@ -157,6 +157,7 @@ pub struct TestPeer {
     pub keyframe_requests: Arc<AtomicU64>,
     sending: Arc<AtomicBool>,
     own_allowed: Arc<AtomicBool>,
+    resend_keyframes: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
     tracks: Option<(Arc<TrackLocalStaticRTP>, Arc<TrackLocalStaticRTP>, u32, u32)>,
 }
@@ -268,6 +269,7 @@ impl TestPeer {
             keyframe_requests: Arc::new(AtomicU64::new(0)),
             sending: Arc::new(AtomicBool::new(true)),
             own_allowed,
+            resend_keyframes: Arc::new(AtomicBool::new(false)),
             tasks: Vec::new(),
             tracks,
         }
@@ -351,6 +353,7 @@ impl TestPeer {
         }));
         let name = self.name.clone();
         let sending = self.sending.clone();
+        let resend = self.resend_keyframes.clone();
         self.tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(20));
             let (mut a_seq, mut v_seq) = (rand::random::<u16>(), rand::random::<u16>());
@@ -378,6 +381,29 @@ impl TestPeer {
                 a_count += 1;
                 if n % 2 == 0 {
                     let keyframe = want_keyframe.swap(false, Ordering::SeqCst);
+                    if keyframe && resend.load(Ordering::SeqCst) {
+                        // A delta frame, then a keyframe start that was
+                        // held back (the number before it), as a resent
+                        // packet arrives: both before the live keyframe.
+                        for (offset, key) in [(1u16, false), (0, true)] {
+                            let late = rtp::Packet {
+                                header: rtp::header::Header {
+                                    version: 2,
+                                    payload_type: VP8_PT,
+                                    sequence_number: v_seq.wrapping_add(offset),
+                                    timestamp: v_ts,
+                                    ssrc: v_ssrc,
+                                    marker: true,
+                                    ..Default::default()
+                                },
+                                payload: video_payload(&name, v_count, key).into(),
+                            };
+                            let _ = video.write_rtp(late).await;
+                            v_count += 1;
+                        }
+                        v_seq = v_seq.wrapping_add(2);
+                        v_ts = v_ts.wrapping_add(3600);
+                    }
                     let packet = rtp::Packet {
                         header: rtp::header::Header {
                             version: 2,
@@ -403,6 +429,13 @@ impl TestPeer {
     /// loop-back) rather than a forwarding bug, which panics.
     pub fn allow_own_media(&self, on: bool) {
         self.own_allowed.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether each keyframe is preceded by an old keyframe start arriving
+    /// late (after a newer packet), as a browser's bandwidth probe or a
+    /// retransmission resends a recent packet.
+    pub fn resend_keyframes(&self, on: bool) {
+        self.resend_keyframes.store(on, Ordering::SeqCst);
     }
 
     /// Pauses or resumes sending (as a muted client would).
