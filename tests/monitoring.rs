@@ -3,6 +3,20 @@
 //! pre-session link test.
 
 mod common;
+mod lossy;
+mod support;
+
+// The monitoring scenarios that need real media live in their own files
+// but build into this one test binary: every test binary links the whole
+// WebRTC stack, and the machine has two cores.
+#[path = "monitoring_cases/link_test.rs"]
+mod link_test;
+#[path = "monitoring_cases/link_test_loopback.rs"]
+mod link_test_loopback;
+#[path = "monitoring_cases/upstream_loss.rs"]
+mod upstream_loss;
+#[path = "monitoring_cases/upstream_loss_in_process.rs"]
+mod upstream_loss_in_process;
 
 use common::*;
 use diemcau::monitor::metrics;

@@ -3,9 +3,7 @@
 //! measured for 3 s; the result (RTT, loss, achieved bitrate both ways,
 //! verdict) is kept with the session's record.
 
-mod common;
-mod support;
-
+use crate::{common, support};
 use common::{Server, HAI_DUONG};
 use serde_json::{json, Value};
 use std::time::Duration;

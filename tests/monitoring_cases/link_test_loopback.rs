@@ -1,8 +1,7 @@
 //! The link test's loop-back: an endpoint under test gets its own media
 //! back on its floor slot, and nobody else gets anything more.
 
-mod support;
-
+use crate::support;
 use diemcau::control::EndpointCode;
 use std::time::Duration;
 use support::{wait_for, Meeting};

@@ -7,9 +7,7 @@
 //! server's own sampling task feeding a `Monitoring` from the plane's
 //! `links()`, exactly as `serve` wires it.
 
-mod lossy;
-mod support;
-
+use crate::{lossy, support};
 use diemcau::control::EndpointCode;
 use diemcau::media::PeerKind;
 use diemcau::monitor::{AlertReason, Health, LinkId, MonitorEvent, Thresholds};

@@ -4,10 +4,7 @@
 //! in `GET /api/links`; when the loss stops, the alert clears. A page's
 //! `stats` report shows in the links too.
 
-mod common;
-mod lossy;
-mod support;
-
+use crate::{common, lossy, support};
 use common::{Server, HAI_DUONG, HAI_PHONG, WS_TIMEOUT};
 use lossy::{server_candidate, LossyProxy};
 use serde_json::{json, Value};
