@@ -43,18 +43,32 @@ export class MediaLink extends EventTarget {
     this.restartTimer = null;
     this.statsAccepted = true;
     this.lastStatsSentAt = 0;
+    this.chain = Promise.resolve();
     this.offs = [
-      signaling.on('answer', (m) => this.onAnswer(m)),
-      signaling.on('offer', (m) => this.onOffer(m)),
-      signaling.on('candidate', (m) => this.onCandidate(m)),
+      signaling.on('answer', (m) => this.serial(() => this.onAnswer(m))),
+      signaling.on('offer', (m) => this.serial(() => this.onOffer(m))),
+      signaling.on('candidate', (m) => this.serial(() => this.onCandidate(m))),
       signaling.on('tracks', (m) => this.onTracks(m)),
       signaling.on('error', (m) => this.onServerError(m)),
     ];
   }
 
+  /**
+   * Runs the server's signaling messages one after another. The server
+   * sends its own offer (new tiles) right after its answer; applied side by
+   * side, the offer would roll back a local offer whose answer is still
+   * being applied, and the connection would end in a state neither expects.
+   */
+  serial(step) {
+    const run = this.chain.then(step);
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
   /** Starts (or restarts from scratch) the peer connection. */
   async start() {
     this.closePc();
+    this.chain = Promise.resolve();
     const pc = new RTCPeerConnection({
       iceServers: this.iceServers,
       bundlePolicy: 'max-bundle',
