@@ -46,16 +46,7 @@ impl Driver {
             return Err(MediaError::AlreadyPublishing(code.clone()));
         }
         let video_mime = video_codec_for(offer);
-        let remote_candidates: Vec<(SocketAddr, String)> = offer
-            .lines()
-            .filter(|l| l.starts_with("a=candidate:"))
-            .filter_map(parse_candidate)
-            .collect();
-        let offer =
-            RTCSessionDescription::offer(offer.to_string()).map_err(|e| MediaError::Malformed {
-                what: "SDP offer",
-                detail: e.to_string(),
-            })?;
+        let (offer, remote_candidates) = parse_offer(offer)?;
         let id = PeerId::random();
         let mut pc = build_peer(self.candidate_addr, now)?;
         pc.set_remote_description(now, offer)
@@ -148,16 +139,7 @@ impl Driver {
                 "a server offer is outstanding; answer it first".into(),
             ));
         }
-        let candidates: Vec<(SocketAddr, String)> = offer
-            .lines()
-            .filter(|l| l.starts_with("a=candidate:"))
-            .filter_map(parse_candidate)
-            .collect();
-        let offer =
-            RTCSessionDescription::offer(offer.to_string()).map_err(|e| MediaError::Malformed {
-                what: "SDP offer",
-                detail: e.to_string(),
-            })?;
+        let (offer, candidates) = parse_offer(offer)?;
         peer.pc
             .set_remote_description(now, offer)
             .map_err(MediaError::stack)?;
@@ -261,6 +243,24 @@ pub(super) fn candidate_type(known: &[(SocketAddr, String)], addr: SocketAddr) -
         .iter()
         .find(|(a, _)| *a == addr)
         .map_or_else(|| "prflx".to_string(), |(_, t)| t.clone())
+}
+
+/// A client's SDP offer, and the address and type of each candidate in it
+/// (kept to tell a link's candidate type later).
+fn parse_offer(
+    sdp: &str,
+) -> Result<(RTCSessionDescription, Vec<(SocketAddr, String)>), MediaError> {
+    let candidates = sdp
+        .lines()
+        .filter(|l| l.starts_with("a=candidate:"))
+        .filter_map(parse_candidate)
+        .collect();
+    let offer =
+        RTCSessionDescription::offer(sdp.to_string()).map_err(|e| MediaError::Malformed {
+            what: "SDP offer",
+            detail: e.to_string(),
+        })?;
+    Ok((offer, candidates))
 }
 
 /// Address and type of an `a=candidate` / `candidate:` line.
