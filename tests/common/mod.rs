@@ -140,7 +140,11 @@ fn spawn(dir: &Path, secret: &str) -> (Child, SocketAddr) {
 impl Server {
     /// Starts a server on a fresh data dir.
     pub fn start() -> Server {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Server::start_in(tempfile::tempdir().expect("temp dir"))
+    }
+
+    /// Starts a server on `dir`, which may already hold its registry.
+    fn start_in(dir: tempfile::TempDir) -> Server {
         let secret = format!("test-secret-{:016x}", rand::random::<u64>());
         let (child, addr) = spawn(dir.path(), &secret);
         Server {
@@ -170,20 +174,7 @@ impl Server {
             ));
         }
         std::fs::write(dir.path().join("endpoints.toml"), registry).expect("write test registry");
-        let secret = format!("test-secret-{:016x}", rand::random::<u64>());
-        let (child, addr) = spawn(dir.path(), &secret);
-        Server {
-            child: Some(child),
-            addr,
-            keys: Keys::new(secret.as_bytes()),
-            secret,
-            dir,
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("http client"),
-        }
+        Server::start_in(dir)
     }
 
     /// The server's process id.
