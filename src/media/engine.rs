@@ -68,7 +68,7 @@ pub(crate) fn build_peer(
         .map_err(MediaError::stack)?;
     let registry = register_default_interceptors(Registry::new(), &mut media_engine)
         .map_err(MediaError::stack)?
-        .with(Slot::from(TAP_SLOT), RtcpTap::default());
+        .with(Slot::from(TAP_SLOT), RtcpTap::router());
 
     let settings = SettingEngineBuilder::new()
         .with_lite(true)

@@ -48,7 +48,7 @@ mod peer;
 mod plane;
 mod rewrite;
 mod router;
-mod rtcp_tap;
+pub mod rtcp_tap;
 mod signaling;
 mod speaker;
 mod stats;

@@ -7,6 +7,10 @@
 //! for RTT/loss/jitter per link). This interceptor marks exactly those and
 //! passes everything through unchanged, so NACK and report interceptors
 //! still see every packet.
+//!
+//! A publisher needs the same tap with a narrower choice: keyframe requests
+//! only (NACKs stay with the stack's responder, reports with the report
+//! interceptors). The load generator and the test peers use that one.
 
 use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
@@ -20,20 +24,44 @@ use std::time::Instant;
 
 /// Where the tap sits in the chain: application-side of every stock
 /// interceptor, so marking happens after they have all read the packet.
-pub(crate) const TAP_SLOT: usize = 14_000;
+pub const TAP_SLOT: usize = 14_000;
 
-#[derive(Default)]
-pub(crate) struct RtcpTap {
+/// Marks the RTCP its owner acts on for delivery to the application.
+pub struct RtcpTap {
+    wanted: fn(&dyn rtc::rtcp::Packet) -> bool,
     reads: VecDeque<TaggedPacket>,
     writes: VecDeque<TaggedPacket>,
 }
 
-fn wanted(packet: &dyn rtc::rtcp::Packet) -> bool {
+impl RtcpTap {
+    /// What the router acts on: keyframe requests and reports.
+    pub fn router() -> RtcpTap {
+        RtcpTap::marking(|p| asks_keyframe(p) || carries_report(p))
+    }
+
+    /// What a publisher acts on: keyframe requests only.
+    pub fn keyframe_requests() -> RtcpTap {
+        RtcpTap::marking(asks_keyframe)
+    }
+
+    fn marking(wanted: fn(&dyn rtc::rtcp::Packet) -> bool) -> RtcpTap {
+        RtcpTap {
+            wanted,
+            reads: VecDeque::new(),
+            writes: VecDeque::new(),
+        }
+    }
+}
+
+/// Whether an RTCP packet asks for a keyframe (PLI or FIR).
+pub fn asks_keyframe(packet: &dyn rtc::rtcp::Packet) -> bool {
     let any = packet.as_any();
-    any.is::<PictureLossIndication>()
-        || any.is::<FullIntraRequest>()
-        || any.is::<ReceiverReport>()
-        || any.is::<SenderReport>()
+    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+}
+
+fn carries_report(packet: &dyn rtc::rtcp::Packet) -> bool {
+    let any = packet.as_any();
+    any.is::<ReceiverReport>() || any.is::<SenderReport>()
 }
 
 impl Protocol<TaggedPacket, TaggedPacket, ()> for RtcpTap {
@@ -45,7 +73,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for RtcpTap {
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
         if let Packet::Rtcp(packets) = &msg.message.packet {
-            if packets.iter().any(|p| wanted(p.as_ref())) {
+            if packets.iter().any(|p| (self.wanted)(p.as_ref())) {
                 msg.message.add(Attribute::DeliverToApplication);
             }
         }

@@ -14,7 +14,6 @@ mod meeting;
 mod payload;
 mod peer;
 mod signal;
-mod tap;
 
 pub use meeting::{to_command, Joined, Meeting};
 pub use payload::{parse_marker, Marker};

@@ -1,7 +1,7 @@
 //! The synthetic client.
 
 use super::payload::{audio_payload, parse_marker, video_payload};
-use super::tap::KeyframeRequestTap;
+use diemcau::media::rtcp_tap::{RtcpTap, TAP_SLOT};
 use rtc::interceptor::Slot;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
@@ -208,7 +208,7 @@ impl TestPeer {
             .expect("default codecs register");
         let registry = register_default_interceptors(Registry::new(), &mut media_engine)
             .expect("default interceptors register")
-            .with(Slot::from(14_000), KeyframeRequestTap::default());
+            .with(Slot::from(TAP_SLOT), RtcpTap::keyframe_requests());
         let settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
             .build();

@@ -8,7 +8,8 @@
 //! - [`publisher`]: paces one publisher's packets; [`pattern`] says how many.
 //! - [`payload`]: VP8/Opus-shaped payloads and the stamp they carry.
 //! - [`recorder`]: what one receiver saw; [`report`] reduces it.
-//! - [`peer`], [`tap`], [`whip`], [`http`]: the WebRTC side (WHIP, WHEP).
+//! - [`peer`], [`whip`], [`http`]: the WebRTC side (WHIP, WHEP); keyframe
+//!   requests reach the publishers through the server's own `RtcpTap`.
 //! - [`udp`], [`relay_protocol`]: the baseline side (`udp-relay`).
 //! - [`diemcau`], [`tokens`]: the optional diemcau REST calls and tokens.
 //! - [`procstat`]: the server's CPU and peak memory from /proc.
@@ -33,7 +34,6 @@ mod relay_protocol;
 mod report;
 mod run;
 mod table;
-mod tap;
 mod tokens;
 mod udp;
 mod whip;

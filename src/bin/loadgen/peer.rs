@@ -7,7 +7,7 @@ use crate::error::LoadError;
 use crate::payload::Kind;
 use crate::publisher::{KeyframeRequests, MediaOut};
 use crate::recorder::Recorder;
-use crate::tap::{asks_keyframe, KeyframeTap};
+use diemcau::media::rtcp_tap::{asks_keyframe, RtcpTap, TAP_SLOT};
 use rtc::interceptor::Slot;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
@@ -108,7 +108,7 @@ impl Peer {
         // answers the server's NACKs from its send buffer), reports, TWCC
         // receiver. The tap goes last so it sees RTCP after all of them.
         let registry = register_default_interceptors(Registry::new(), &mut media)?
-            .with(Slot::from(14_000), KeyframeTap::default());
+            .with(Slot::from(TAP_SLOT), RtcpTap::keyframe_requests());
         let settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
             .build();
