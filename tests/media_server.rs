@@ -242,6 +242,25 @@ async fn programme_floor_and_gating_through_the_server() {
             > pli_before,
         "no keyframe request reached A"
     );
+    // The chair hears A once, on A's tile; the floor slot carries A's
+    // picture but not its voice a second time.
+    let chair_rx = &chair.peer.received;
+    wait_got(
+        chair_rx,
+        start[0],
+        &format!("tile-{a}"),
+        "audio",
+        a,
+        10,
+        "00",
+    )
+    .await;
+    wait_got(chair_rx, start[0], "floor", "video", a, 5, "00").await;
+    assert_eq!(
+        chair_rx.count(start[0], "floor", "audio", a),
+        0,
+        "the chair got A's audio twice (tile and floor slot)"
+    );
     let endpoint_tracks = eps[2].tracks.lock().map(|t| t.clone()).unwrap_or_default();
     let floor_names_a = || {
         eps[2].tracks.lock().is_ok_and(|t| {

@@ -70,6 +70,16 @@ impl Driver {
             if peer.session != *session {
                 continue;
             }
+            // The chair hears a site on its tile; the same voice again on
+            // the floor slot would play twice, a fraction of a frame apart.
+            let tiles: Vec<EndpointCode> = peer
+                .legs
+                .iter()
+                .filter_map(|l| match &l.slot {
+                    SlotKind::Tile(code) if l.kind == MediaKind::Audio => Some(code.clone()),
+                    _ => None,
+                })
+                .collect();
             for (index, leg) in peer.legs.iter_mut().enumerate() {
                 let source = match (&peer.kind, &leg.slot) {
                     // A link test: the endpoint's own media comes back to
@@ -85,6 +95,11 @@ impl Driver {
                         leg.kind,
                     ),
                 };
+                let source = source.filter(|src| {
+                    !(leg.slot == SlotKind::Floor
+                        && leg.kind == MediaKind::Audio
+                        && tiles.contains(src))
+                });
                 if source != leg.source {
                     leg.source = source.clone();
                     leg.rewriter.pause();

@@ -210,6 +210,12 @@ impl Translation {
                 .collect();
             header.extension = !kept.is_empty();
             header.extensions = kept;
+            // The padding counted when the packet was parsed belongs to the
+            // extensions it arrived with. Kept with a shorter list, it makes
+            // the header's computed size overshoot what is written, and the
+            // stack's SRTP step drops the packet (Chromium's audio, and the
+            // last packet of each of its keyframes, lost that way).
+            header.extensions_padding = 0;
         }
         true
     }
@@ -405,6 +411,32 @@ mod tests {
             rw.forward(a, &mut late, LIVE_AUDIO, || true, t0),
             Verdict::Send
         );
+    }
+
+    /// A browser's packet: audio level (id 1) and transport-wide sequence
+    /// number (id 3), padded to a 32-bit word; only the audio level goes on.
+    #[test]
+    fn a_packet_with_stripped_extensions_still_marshals() {
+        use rtc::shared::marshal::{Marshal, MarshalSize, Unmarshal};
+        let raw: &[u8] = &[
+            0x90, 111, 0x00, 0x01, 0, 0, 0, 1, 0, 0, 0, 9, // V=2, X, PT 111
+            0xBE, 0xDE, 0x00, 0x02, // one-byte extensions, 2 words
+            0x10, 0x7F, // id 1, 1 byte
+            0x31, 0x00, 0x05, // id 3, 2 bytes
+            0x00, 0x00, 0x00, // padding
+            0xAA, 0xBB, // payload
+        ];
+        let mut buf = raw;
+        let mut packet = rtc::rtp::Packet::unmarshal(&mut buf).expect("valid packet");
+        let t = Translation {
+            payload_types: vec![(111, 111)],
+            extensions: vec![(1, 1)],
+        };
+        assert!(t.apply(&mut packet.header));
+        let out = packet.marshal().expect("marshals");
+        assert_eq!(out.len(), packet.marshal_size());
+        // 12 + 4 + one word for the audio level + payload.
+        assert_eq!(out.len(), 12 + 4 + 4 + 2);
     }
 
     #[test]

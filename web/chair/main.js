@@ -203,7 +203,7 @@ class ChairMedia {
     if (kind === 'audio') {
       let el = this.audio.get(mid);
       if (!el) {
-        el = h('audio', { autoplay: true, dataset: { mid } });
+        el = h('audio', { autoplay: true, dataset: { mid, slot: slot || '', endpoint: endpoint || '' } });
         this.audio.set(mid, el);
         $('#audio-sink').appendChild(el);
       }

@@ -9,13 +9,32 @@ async function explain(page, what, err) {
   throw new Error(`${what}: ${err.message}\n--- page console ---\n${lines}`);
 }
 
-/** Waits until `fn(arg)` is truthy in the page; returns its value. */
+const POLL_MS = 500;
+
+/**
+ * Waits until `fn(arg)` is truthy in the page; returns its value. Polls with
+ * `page.evaluate`, which awaits an async `fn` (Playwright's waitForFunction
+ * takes the promise itself for a truthy answer, so a check that reads
+ * statistics would pass at once). An error in the page (a navigation under
+ * way) is retried until the deadline and then reported.
+ */
 export async function until(page, what, fn, arg, timeout = WAIT_MS) {
-  try {
-    const handle = await page.waitForFunction(fn, arg, { polling: 500, timeout });
-    return await handle.jsonValue();
-  } catch (err) {
-    return explain(page, what, err);
+  const deadline = Date.now() + timeout;
+  let last;
+  let lastError = null;
+  for (;;) {
+    try {
+      last = await page.evaluate(fn, arg);
+      lastError = null;
+      if (last) return last;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() >= deadline) {
+      const why = lastError ? lastError.message : `still ${JSON.stringify(last)} after ${timeout} ms`;
+      return explain(page, what, new Error(why));
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
 
@@ -37,26 +56,28 @@ export function videoPlaying(page, selector, timeout) {
 }
 
 /**
- * The bytes of the inbound video stream that feeds `selector` keep growing
- * between two polls (read from the page's peer connection statistics).
+ * The bytes of the inbound stream that feeds the <video> or <audio> at
+ * `selector` keep growing between two polls (read from the page's peer
+ * connection statistics).
  */
 export function inboundGrowing(page, selector, timeout) {
   return until(
     page,
     `inbound bytes for ${selector} growing`,
     async (sel) => {
-      const v = document.querySelector(sel);
-      const track = v && v.srcObject && v.srcObject.getVideoTracks()[0];
+      const el = document.querySelector(sel);
+      const kind = el && el.tagName === 'AUDIO' ? 'audio' : 'video';
+      const track = el && el.srcObject && el.srcObject.getTracks().find((t) => t.kind === kind);
       const link = window.diemcau && window.diemcau.media && window.diemcau.media.link;
       if (!track || !link || !link.pc) return false;
       const report = await link.pc.getStats(track);
       let bytes = null;
       report.forEach((s) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'video') bytes = s.bytesReceived;
+        if (s.type === 'inbound-rtp' && s.kind === kind) bytes = s.bytesReceived;
       });
       if (bytes === null) return false;
-      const prev = Number(v.dataset.testPrevBytes ?? -1);
-      v.dataset.testPrevBytes = String(bytes);
+      const prev = Number(el.dataset.testPrevBytes ?? -1);
+      el.dataset.testPrevBytes = String(bytes);
       return prev >= 0 && bytes > prev ? bytes : false;
     },
     selector,
