@@ -555,36 +555,8 @@ async fn sixty_three_provinces() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         if !got() {
-            let (_, links) = server.get("/api/links", &server.technician()).await;
-            let mine: Vec<&Value> = links
-                .as_array()
-                .map(|l| {
-                    l.iter()
-                        .filter(|x| x["endpoint"] == e.peer.name.as_str() || x["endpoint"] == "00")
-                        .collect()
-                })
-                .unwrap_or_default();
-            let log = server.log();
-            let warnings: Vec<&str> = log
-                .lines()
-                .filter(|l| {
-                    l.contains("ERROR")
-                        || l.contains("diemcau")
-                            && (l.contains("WARN")
-                                || l.contains("disconnect")
-                                || l.contains("leave"))
-                })
-                .take(40)
-                .collect();
-            let state = server.state(id).await;
-            panic!(
-                "{} never got the programme; received {} packets; chair {}, it {}; links {mine:?}; log:\n{}",
-                e.peer.name,
-                rx.mark(),
-                state["attendance"]["00"]["status"],
-                state["attendance"][e.peer.name.as_str()]["status"],
-                warnings.join("\n")
-            );
+            let what = format!("{} never got the programme", e.peer.name);
+            diagnose(&server, id, &[&e.peer.name, "00"], &what).await;
         }
     }
     let programme = started.elapsed();
@@ -599,30 +571,23 @@ async fn sixty_three_provinces() {
         let m: Vec<usize> = eps.iter().map(|e| e.peer.received.mark()).collect();
         let granted = Instant::now();
         grant(&server, id, speaker).await;
+        let deadline = Instant::now() + FLOW;
         for (e, mark) in eps.iter().zip(&m) {
             if e.peer.name == speaker {
                 continue;
             }
-            wait_got(
-                &e.peer.received,
-                *mark,
-                "floor",
-                "video",
-                speaker,
-                3,
-                &e.peer.name,
-            )
-            .await;
-            wait_got(
-                &e.peer.received,
-                *mark,
-                "floor",
-                "audio",
-                speaker,
-                3,
-                &e.peer.name,
-            )
-            .await;
+            let rx = &e.peer.received;
+            let got = || {
+                rx.count(*mark, "floor", "video", speaker) >= 3
+                    && rx.count(*mark, "floor", "audio", speaker) >= 3
+            };
+            while !got() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if !got() {
+                let what = format!("{} never got {speaker} on the floor", e.peer.name);
+                diagnose(&server, id, &[&e.peer.name, speaker], &what).await;
+            }
         }
         tokio::time::sleep(HOLD.saturating_sub(granted.elapsed())).await;
     }
@@ -640,6 +605,40 @@ async fn sixty_three_provinces() {
         100.0 * cpu / wall,
         hwm / 1024
     );
+}
+
+/// Panics with what the server says of `codes`: attendance, links, and
+/// what its log says about links.
+async fn diagnose(server: &Server, id: &str, codes: &[&str], what: &str) -> ! {
+    let state = server.state(id).await;
+    let (_, links) = server.get("/api/links", &server.technician()).await;
+    let mut about = Vec::new();
+    for code in codes {
+        let link: Vec<Value> = links
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter(|x| x["endpoint"] == *code)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        about.push(format!(
+            "{code}: {} {link:?}",
+            state["attendance"][*code]["status"]
+        ));
+    }
+    let log = server.log();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains("ERROR")
+                || l.contains("diemcau")
+                    && (l.contains("WARN") || l.contains("disconnect") || l.contains("leave"))
+        })
+        .take(40)
+        .collect();
+    panic!("{what}\n{}\nlog:\n{}", about.join("\n"), lines.join("\n"));
 }
 
 /// How long each speaker of the scale check holds the floor.
