@@ -19,6 +19,9 @@ const FLOW: Duration = Duration::from_secs(15);
 const SETTLE: Duration = Duration::from_millis(400);
 /// How long a gate is watched for leaks.
 const WATCH: Duration = Duration::from_millis(1500);
+/// The default `[media]` video ceilings, bit/s.
+const GRID_BPS: u64 = 300_000;
+const PROGRAMME_BPS: u64 = 2_500_000;
 
 fn ws_base(server: &Server) -> String {
     format!("ws://{}", server.addr)
@@ -242,6 +245,19 @@ async fn programme_floor_and_gating_through_the_server() {
             > pli_before,
         "no keyframe request reached A"
     );
+    // A feeds the programme and may send its full picture; a site that
+    // only fills the chair's grid is held to the grid's rate.
+    let ceiling = |i: usize| {
+        eps[i]
+            .peer
+            .bitrate_ceiling
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    wait_for(FLOW, "ceilings: programme for A, grid for B", || {
+        let (ceil_a, ceil_b) = (ceiling(0), ceiling(1));
+        async move { ceil_a == PROGRAMME_BPS && ceil_b == GRID_BPS }
+    })
+    .await;
     // The chair hears A once, on A's tile; the floor slot carries A's
     // picture but not its voice a second time.
     let chair_rx = &chair.peer.received;
@@ -294,6 +310,11 @@ async fn programme_floor_and_gating_through_the_server() {
         .map(|e| e.server_offers.load(std::sync::atomic::Ordering::SeqCst))
         .collect();
     assert_eq!(offers_before, offers_after, "a floor change renegotiated");
+    wait_for(FLOW, "ceilings follow the floor to B", || {
+        let (ceil_a, ceil_b) = (ceiling(0), ceiling(1));
+        async move { ceil_a == GRID_BPS && ceil_b == PROGRAMME_BPS }
+    })
+    .await;
     for (i, (who, rx)) in receivers.iter().enumerate() {
         if who != a && who != b && who != "00" {
             assert_floor_video_continuous(rx, start[i], who);

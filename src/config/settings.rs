@@ -144,6 +144,12 @@ pub struct MediaConfig {
     pub public_ip: Option<IpAddr>,
     /// STUN/TURN servers handed to browsers.
     pub ice_servers: Vec<IceServer>,
+    /// Video bit rate asked of a site that only fills the chair's grid,
+    /// kbit/s: 63 tiles at full rate would need ~150 Mbit/s into the chair.
+    pub grid_bitrate_kbps: u32,
+    /// Video bit rate allowed to the sites in the programme (the chair and
+    /// the floor holder), kbit/s.
+    pub programme_bitrate_kbps: u32,
 }
 
 impl Default for MediaConfig {
@@ -153,6 +159,8 @@ impl Default for MediaConfig {
             bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             public_ip: None,
             ice_servers: Vec::new(),
+            grid_bitrate_kbps: 300,
+            programme_bitrate_kbps: 2500,
         }
     }
 }

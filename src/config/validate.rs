@@ -6,6 +6,10 @@ use super::settings::Config;
 use crate::monitor::Thresholds;
 use toml::de::DeTable;
 
+/// Video bit rates an operator may ask for: below 30 kbit/s a camera
+/// picture is unrecognisable, above 50 Mbit/s the number is a typo.
+const BITRATE_KBPS: std::ops::RangeInclusive<u32> = 30..=50_000;
+
 /// Every semantic problem in `config`, placed at the key that holds the value.
 pub(crate) fn config_problems(
     config: &Config,
@@ -81,6 +85,31 @@ pub(crate) fn config_problems(
         report(
             &["media", "public_ip"],
             "public_ip must be an address clients can reach, not an unspecified one".into(),
+        );
+    }
+    let media = &config.media;
+    for (key, kbps) in [
+        ("grid_bitrate_kbps", media.grid_bitrate_kbps),
+        ("programme_bitrate_kbps", media.programme_bitrate_kbps),
+    ] {
+        if !BITRATE_KBPS.contains(&kbps) {
+            report(
+                &["media", key],
+                format!(
+                    "{key} must be between {} and {} kbit/s, not {kbps}",
+                    BITRATE_KBPS.start(),
+                    BITRATE_KBPS.end()
+                ),
+            );
+        }
+    }
+    if media.grid_bitrate_kbps > media.programme_bitrate_kbps {
+        report(
+            &["media", "grid_bitrate_kbps"],
+            format!(
+                "grid_bitrate_kbps ({}) must not exceed programme_bitrate_kbps ({})",
+                media.grid_bitrate_kbps, media.programme_bitrate_kbps
+            ),
         );
     }
     for (i, server) in config.media.ice_servers.iter().enumerate() {

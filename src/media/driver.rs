@@ -16,6 +16,7 @@
 //! the datagram, as the network would), signals and link events use
 //! `try_send` on bounded channels.
 
+use super::bitrate::BitrateCaps;
 use super::demux::Demux;
 use super::peer::Peer;
 use super::router::MediaKind;
@@ -132,6 +133,7 @@ pub(super) struct Driver {
     pub(super) links: Arc<Mutex<Vec<LinkStats>>>,
     pub(super) started: Instant,
     pub(super) wall: SystemInstant,
+    pub(super) caps: BitrateCaps,
 }
 
 /// Binds the socket and starts the task.
@@ -168,6 +170,7 @@ pub(crate) async fn spawn(
         links,
         started: now,
         wall: SystemInstant::now(now),
+        caps: BitrateCaps::from_config(cfg),
     };
     tracing::info!(%local_addr, %candidate_addr, "media plane listening");
     tokio::spawn(driver.run(cmd_rx));
@@ -540,6 +543,9 @@ impl Driver {
         for id in reap {
             self.remove_peer(id, Removal::Quiet, now);
         }
+        // Repeated every second: a browser takes the latest estimate as its
+        // ceiling, and one lost report must not leave a stale one.
+        self.send_bitrate_caps(false, now);
         self.publish_stats();
     }
 

@@ -123,6 +123,8 @@ impl Driver {
         for publisher in publishers {
             self.request_keyframe(publisher, now);
         }
+        // A site called to the floor may send its full picture at once.
+        self.send_bitrate_caps(true, now);
     }
 
     /// Sends a PLI for the publisher's video, at most once per interval.

@@ -33,11 +33,13 @@
 //! - [`peer`]: one connection, its inbound tracks and outgoing legs.
 //! - [`router`]: policy → source per leg.
 //! - [`rewrite`]: SSRC, payload type, sequence, timestamp, extensions.
+//! - [`bitrate`]: the video bit rate asked of each publisher (REMB).
 //! - [`keyframe`]: keyframe detection and the PLI throttle.
 //! - [`rtcp_tap`]: lets PLI/FIR and reports reach the router.
 //! - [`speaker`]: active speaker from audio levels (open mode).
 //! - [`stats`]: [`LinkStats`] from our own counters and receiver reports.
 
+mod bitrate;
 mod demux;
 mod driver;
 mod engine;

@@ -166,6 +166,8 @@ pub(crate) struct Peer {
     pub(crate) path: SignalPath,
     /// The mapping last sent in a `tracks` signal.
     pub(crate) announced: Vec<TrackInfo>,
+    /// The video bit rate last asked of this publisher (bit/s).
+    pub(crate) bitrate_cap: Option<u64>,
 }
 
 /// The codec the legs of a client use: VP8 when it offers VP8, else H.264
@@ -233,6 +235,7 @@ impl Peer {
             video_mime,
             path: SignalPath::WebSocket,
             announced: Vec::new(),
+            bitrate_cap: None,
         }
     }
 

@@ -8,13 +8,15 @@
 //! passes everything through unchanged, so NACK and report interceptors
 //! still see every packet.
 //!
-//! A publisher needs the same tap with a narrower choice: keyframe requests
-//! only (NACKs stay with the stack's responder, reports with the report
-//! interceptors). The load generator and the test peers use that one.
+//! A publisher needs the same tap with another choice: keyframe requests
+//! and bit-rate ceilings (REMB), while NACKs stay with the stack's
+//! responder and reports with the report interceptors. The load generator
+//! and the test peers use that one.
 
 use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::sansio::Protocol;
@@ -39,9 +41,9 @@ impl RtcpTap {
         RtcpTap::marking(|p| asks_keyframe(p) || carries_report(p))
     }
 
-    /// What a publisher acts on: keyframe requests only.
-    pub fn keyframe_requests() -> RtcpTap {
-        RtcpTap::marking(asks_keyframe)
+    /// What a publisher acts on: keyframe requests and bit-rate ceilings.
+    pub fn publisher() -> RtcpTap {
+        RtcpTap::marking(|p| asks_keyframe(p) || bitrate_ceiling(p).is_some())
     }
 
     fn marking(wanted: fn(&dyn rtc::rtcp::Packet) -> bool) -> RtcpTap {
@@ -57,6 +59,14 @@ impl RtcpTap {
 pub fn asks_keyframe(packet: &dyn rtc::rtcp::Packet) -> bool {
     let any = packet.as_any();
     any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+}
+
+/// The bit rate a REMB packet asks for, in bit/s.
+pub fn bitrate_ceiling(packet: &dyn rtc::rtcp::Packet) -> Option<f32> {
+    packet
+        .as_any()
+        .downcast_ref::<ReceiverEstimatedMaximumBitrate>()
+        .map(|remb| remb.bitrate)
 }
 
 fn carries_report(packet: &dyn rtc::rtcp::Packet) -> bool {

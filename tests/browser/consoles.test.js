@@ -142,6 +142,29 @@ describe('web consoles', { timeout: 300_000 }, () => {
     await inboundGrowing(chair, `#audio-sink audio[data-endpoint="${A.code}"]`);
   });
 
+  test('a site that only fills the chair\'s grid is held to the grid\'s bit rate, the floor holder is not', async () => {
+    // The server's default ceilings: 300 kbit/s for the grid, 2.5 Mbit/s for
+    // the programme. A browser ramps its rate up over seconds, so first
+    // wait for the floor holder to climb well past the grid's ceiling; an
+    // uncapped site that joined with it would be climbing alike.
+    const GRID_BPS = 300_000;
+    // The video target rate of the page's camera, if above `min`.
+    const targetAbove = async (min) => {
+      const stats = await window.diemcau.media.link.pc.getStats();
+      let bps = 0;
+      stats.forEach((s) => {
+        if (s.type === 'outbound-rtp' && s.kind === 'video' && s.targetBitrate) bps = s.targetBitrate;
+      });
+      return bps > min ? bps : false;
+    };
+    await until(siteA, 'the floor holder sends above the grid rate', targetAbove, 1.5 * GRID_BPS);
+    for (let i = 0; i < 3; i++) {
+      const bps = await siteB.evaluate(targetAbove, 0);
+      assert.ok(bps > 0 && bps <= GRID_BPS * 1.02, `site ${B.code} (grid only) targets ${bps} bit/s`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  });
+
   test('on loopback the server hears of no downstream loss on any link', async () => {
     // The server grades each link from its receivers' reports once a
     // second. A dropped packet here is the server's doing (a packet the

@@ -41,8 +41,7 @@ impl Meeting {
         let cfg = diemcau::config::MediaConfig {
             udp_port: 0,
             bind_ip: [127, 0, 0, 1].into(),
-            public_ip: None,
-            ice_servers: Vec::new(),
+            ..Default::default()
         };
         let (plane, events) = MediaPlane::start(&cfg).await.expect("media plane starts");
         let mut infos = vec![EndpointInfo {

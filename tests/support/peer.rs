@@ -1,7 +1,7 @@
 //! The synthetic client.
 
 use super::payload::{audio_payload, parse_marker, video_payload};
-use diemcau::media::rtcp_tap::{RtcpTap, TAP_SLOT};
+use diemcau::media::rtcp_tap::{bitrate_ceiling, RtcpTap, TAP_SLOT};
 use rtc::interceptor::Slot;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
@@ -155,6 +155,9 @@ pub struct TestPeer {
     pub received: Arc<Received>,
     /// Keyframe requests (PLI/FIR) that reached its video track.
     pub keyframe_requests: Arc<AtomicU64>,
+    /// The latest video bit-rate ceiling (REMB) the server asked for, in
+    /// bit/s; 0 before any.
+    pub bitrate_ceiling: Arc<AtomicU64>,
     sending: Arc<AtomicBool>,
     own_allowed: Arc<AtomicBool>,
     resend_keyframes: Arc<AtomicBool>,
@@ -208,7 +211,7 @@ impl TestPeer {
             .expect("default codecs register");
         let registry = register_default_interceptors(Registry::new(), &mut media_engine)
             .expect("default interceptors register")
-            .with(Slot::from(TAP_SLOT), RtcpTap::keyframe_requests());
+            .with(Slot::from(TAP_SLOT), RtcpTap::publisher());
         let settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
             .build();
@@ -267,6 +270,7 @@ impl TestPeer {
             connected,
             received,
             keyframe_requests: Arc::new(AtomicU64::new(0)),
+            bitrate_ceiling: Arc::new(AtomicU64::new(0)),
             sending: Arc::new(AtomicBool::new(true)),
             own_allowed,
             resend_keyframes: Arc::new(AtomicBool::new(false)),
@@ -335,11 +339,15 @@ impl TestPeer {
         };
         let want_keyframe = Arc::new(AtomicBool::new(true));
         let requests = self.keyframe_requests.clone();
+        let ceiling = self.bitrate_ceiling.clone();
         let flag = want_keyframe.clone();
         let rtcp_video = video.clone();
         self.tasks.push(tokio::spawn(async move {
             while let Some(event) = rtcp_video.poll().await {
                 if let TrackLocalEvent::OnRtcpPacket(packets) = event {
+                    for bps in packets.iter().filter_map(|p| bitrate_ceiling(p.as_ref())) {
+                        ceiling.store(bps as u64, Ordering::SeqCst);
+                    }
                     let keyframe = packets.iter().any(|p| {
                         let any = p.as_any();
                         any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()

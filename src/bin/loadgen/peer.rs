@@ -108,7 +108,7 @@ impl Peer {
         // answers the server's NACKs from its send buffer), reports, TWCC
         // receiver. The tap goes last so it sees RTCP after all of them.
         let registry = register_default_interceptors(Registry::new(), &mut media)?
-            .with(Slot::from(TAP_SLOT), RtcpTap::keyframe_requests());
+            .with(Slot::from(TAP_SLOT), RtcpTap::publisher());
         let settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
             .build();

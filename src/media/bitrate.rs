@@ -1,0 +1,127 @@
+//! The video bit rate asked of each publisher.
+//!
+//! Every site's camera reaches the chair as a tile, and 63 of them at the
+//! rate a browser reaches on its own (1.5–2.5 Mbit/s) would need well over
+//! 100 Mbit/s into the chair's room. The stack offers no simulcast, so each
+//! publisher is asked for a ceiling instead (RTCP REMB, which browsers obey
+//! as an upper bound on their own estimate): the grid rate while it only
+//! fills the chair's grid, the programme rate while it feeds a `chair` or
+//! `floor` slot that every site watches. The ceiling follows the floor: a
+//! site called on is raised at once, together with the keyframe request.
+
+use super::driver::Driver;
+use super::router::{MediaKind, SlotKind};
+use super::PeerKind;
+use crate::config::MediaConfig;
+use crate::control::{EndpointCode, SessionId};
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
+use std::collections::HashSet;
+use std::time::Instant;
+
+/// The two ceilings, in bit/s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BitrateCaps {
+    pub(crate) grid_bps: u64,
+    pub(crate) programme_bps: u64,
+}
+
+impl BitrateCaps {
+    pub(crate) fn from_config(cfg: &MediaConfig) -> Self {
+        BitrateCaps {
+            grid_bps: u64::from(cfg.grid_bitrate_kbps) * 1000,
+            programme_bps: u64::from(cfg.programme_bitrate_kbps) * 1000,
+        }
+    }
+
+    /// The ceiling of a publisher, given whether it is in the programme.
+    pub(crate) fn for_publisher(&self, in_programme: bool) -> u64 {
+        if in_programme {
+            self.programme_bps
+        } else {
+            self.grid_bps
+        }
+    }
+}
+
+impl Driver {
+    /// Sends each connected publisher its ceiling; with `changed_only`,
+    /// only to those whose ceiling differs from the last one sent.
+    pub(super) fn send_bitrate_caps(&mut self, changed_only: bool, now: Instant) {
+        let programme = self.programme_sources();
+        let caps = self.caps;
+        let mut asked = Vec::new();
+        for peer in self.peers.values_mut() {
+            let PeerKind::Participant(me) = &peer.kind else {
+                continue;
+            };
+            if peer.state != RTCPeerConnectionState::Connected {
+                continue;
+            }
+            let key = (peer.session.clone(), me.clone());
+            let cap = caps.for_publisher(programme.contains(&key));
+            if changed_only && peer.bitrate_cap == Some(cap) {
+                continue;
+            }
+            let mut sent = false;
+            for track in peer.inbound.iter() {
+                if track.kind != MediaKind::Video || track.ssrc == 0 {
+                    continue;
+                }
+                let Some(mut receiver) = peer.pc.rtp_receiver(track.receiver_id) else {
+                    continue;
+                };
+                let remb = ReceiverEstimatedMaximumBitrate {
+                    sender_ssrc: 0,
+                    // REMB carries a mantissa and an exponent: any u64 of
+                    // a sane configuration fits an f32 closely enough.
+                    bitrate: cap as f32,
+                    ssrcs: vec![track.ssrc],
+                };
+                match receiver.write_rtcp(now, vec![Box::new(remb)]) {
+                    Ok(()) => sent = true,
+                    Err(err) => tracing::debug!(peer = %peer.id, %err, "REMB not sent"),
+                }
+            }
+            if sent {
+                peer.bitrate_cap = Some(cap);
+                asked.push(peer.id);
+            }
+        }
+        self.dirty.extend(asked);
+    }
+
+    /// The sites whose video feeds a `chair` or `floor` slot somewhere in
+    /// their session: what every site watches, as the router applies it.
+    fn programme_sources(&self) -> HashSet<(SessionId, EndpointCode)> {
+        let mut out = HashSet::new();
+        for (session, state) in &self.sessions {
+            if let Some(chair) = &state.policy.chair {
+                out.insert((session.clone(), chair.clone()));
+            }
+        }
+        for peer in self.peers.values() {
+            for leg in &peer.legs {
+                if leg.kind != MediaKind::Video || matches!(leg.slot, SlotKind::Tile(_)) {
+                    continue;
+                }
+                if let Some(source) = &leg.source {
+                    out.insert((peer.session.clone(), source.clone()));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_programme_gets_the_higher_ceiling() {
+        let caps = BitrateCaps::from_config(&MediaConfig::default());
+        assert_eq!(caps.for_publisher(false), 300_000);
+        assert_eq!(caps.for_publisher(true), 2_500_000);
+    }
+}
