@@ -187,4 +187,11 @@ describe('web consoles', { timeout: 300_000 }, () => {
     await videoPlaying(siteB, '#floor-video');
     await siteB.screenshot({ path: path.join(SHOTS, 'endpoint.png') });
   });
+
+  test('a site that closes its page shows as dropped on the chair\'s grid, without a frozen picture', async () => {
+    await siteB.context().close();
+    await until(chair, `tile ${B.code} dropped`, (code) => document.querySelector(`.tile[data-code="${code}"]`).dataset.status === 'dropped', B.code);
+    const visibility = await chair.$eval(`.tile[data-code="${B.code}"] video`, (v) => getComputedStyle(v).visibility);
+    assert.equal(visibility, 'hidden', 'the last frame of a dropped site is not shown');
+  });
 });
