@@ -425,6 +425,47 @@ async fn programme_floor_and_gating_through_the_server() {
         wait_got(&chair.peer.received, m[0], "tile", "audio", code, 5, "00").await;
     }
 
+    // With nobody holding the floor, the floor slot follows whoever speaks
+    // (audio levels), and moves when another site speaks up.
+    server
+        .ok(
+            &format!("/api/sessions/{id}/floor/revoke"),
+            &server.chair(),
+            Some(json!({})),
+        )
+        .await;
+    let watcher = &eps[0];
+    for speaker in [3usize, 4] {
+        for (i, e) in eps.iter().enumerate() {
+            e.peer.set_audio_level(if i == speaker { 10 } else { 127 });
+        }
+        let code = eps[speaker].peer.name.clone();
+        let mark = watcher.peer.received.mark();
+        wait_got(
+            &watcher.peer.received,
+            mark,
+            "floor",
+            "video",
+            &code,
+            5,
+            "30",
+        )
+        .await;
+        wait_got(
+            &watcher.peer.received,
+            mark,
+            "floor",
+            "audio",
+            &code,
+            10,
+            "30",
+        )
+        .await;
+    }
+    for e in &eps {
+        e.peer.set_audio_level(127);
+    }
+
     // The links as the monitor reads them.
     let (status, links) = server.get("/api/links", &server.technician()).await;
     assert!(status.is_success(), "{status} {links}");

@@ -9,10 +9,11 @@ use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability,
+    RtpCodecKind,
 };
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -27,6 +28,11 @@ use webrtc::peer_connection::{
 };
 
 const OPUS_PT: u8 = 111;
+/// RFC 6464: the level of each audio packet, which the server's active
+/// speaker detector reads in open mode.
+const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+/// −127 dBov: silence.
+const SILENT: u8 = 127;
 const VP8_PT: u8 = 96;
 /// The synthetic publisher stops by itself after this many audio packets
 /// (20 minutes), so a forgotten peer cannot run forever.
@@ -159,6 +165,10 @@ pub struct TestPeer {
     /// bit/s; 0 before any.
     pub bitrate_ceiling: Arc<AtomicU64>,
     sending: Arc<AtomicBool>,
+    /// The level written into every audio packet, in −dBov.
+    audio_level: Arc<AtomicU8>,
+    /// The audio level extension's id in its offer (0: not offered).
+    audio_level_id: Arc<AtomicU8>,
     own_allowed: Arc<AtomicBool>,
     resend_keyframes: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
@@ -209,6 +219,15 @@ impl TestPeer {
         media_engine
             .register_default_codecs()
             .expect("default codecs register");
+        media_engine
+            .register_header_extension(
+                RTCRtpHeaderExtensionCapability {
+                    uri: AUDIO_LEVEL_URI.to_string(),
+                },
+                RtpCodecKind::Audio,
+                None,
+            )
+            .expect("audio level extension registers");
         let registry = register_default_interceptors(Registry::new(), &mut media_engine)
             .expect("default interceptors register")
             .with(Slot::from(TAP_SLOT), RtcpTap::publisher());
@@ -271,6 +290,8 @@ impl TestPeer {
             received,
             keyframe_requests: Arc::new(AtomicU64::new(0)),
             bitrate_ceiling: Arc::new(AtomicU64::new(0)),
+            audio_level: Arc::new(AtomicU8::new(SILENT)),
+            audio_level_id: Arc::new(AtomicU8::new(0)),
             sending: Arc::new(AtomicBool::new(true)),
             own_allowed,
             resend_keyframes: Arc::new(AtomicBool::new(false)),
@@ -289,11 +310,28 @@ impl TestPeer {
         tokio::time::timeout(Duration::from_secs(5), self.gathered.notified())
             .await
             .expect("candidates gathered within 5 s");
-        self.pc
+        let sdp = self
+            .pc
             .local_description()
             .await
             .expect("local description")
-            .sdp
+            .sdp;
+        // The server answers with the offer's ids.
+        let id = sdp
+            .lines()
+            .filter_map(|l| l.strip_prefix("a=extmap:"))
+            .find(|l| l.ends_with(AUDIO_LEVEL_URI))
+            .and_then(|l| l.split([' ', '/']).next())
+            .and_then(|id| id.parse().ok())
+            .unwrap_or(0);
+        self.audio_level_id.store(id, Ordering::SeqCst);
+        sdp
+    }
+
+    /// The level its audio packets carry from now on, in −dBov (0 the
+    /// loudest, 127 silence): what makes it the active speaker in open mode.
+    pub fn set_audio_level(&self, dbov: u8) {
+        self.audio_level.store(dbov.min(SILENT), Ordering::SeqCst);
     }
 
     /// Applies the server's answer.
@@ -360,6 +398,8 @@ impl TestPeer {
             }
         }));
         let name = self.name.clone();
+        let level = self.audio_level.clone();
+        let level_id = self.audio_level_id.clone();
         let sending = self.sending.clone();
         let resend = self.resend_keyframes.clone();
         self.tasks.push(tokio::spawn(async move {
@@ -372,7 +412,7 @@ impl TestPeer {
                 if !sending.load(Ordering::SeqCst) {
                     continue;
                 }
-                let packet = rtp::Packet {
+                let mut packet = rtp::Packet {
                     header: rtp::header::Header {
                         version: 2,
                         payload_type: OPUS_PT,
@@ -383,6 +423,13 @@ impl TestPeer {
                     },
                     payload: audio_payload(&name, a_count).into(),
                 };
+                let id = level_id.load(Ordering::SeqCst);
+                if id != 0 {
+                    let dbov = level.load(Ordering::SeqCst);
+                    let _ = packet
+                        .header
+                        .set_extension(id, bytes::Bytes::from(vec![dbov]));
+                }
                 let _ = audio.write_rtp(packet).await;
                 a_seq = a_seq.wrapping_add(1);
                 a_ts = a_ts.wrapping_add(960);
