@@ -347,41 +347,31 @@ urls = [\"turn:turn.example.vn\"]
 
 #[test]
 fn bitrates_are_checked_in_range_and_in_order() {
-    let config = "[media]\ngrid_bitrate_kbps = 3000\nprogramme_bitrate_kbps = 2000\n";
-    let dir = dir_with(&[
-        ("diemcau.toml", config),
-        ("endpoints-63.toml", SMALL_REGISTRY),
-    ]);
-    let file = dir.path().join("diemcau.toml");
-    let problems = check(&file);
-    assert_problem(
-        &problems,
-        &file,
-        Some(2),
-        "must not exceed programme_bitrate_kbps",
-    );
-    assert_eq!(problems.len(), 1, "{:#?}", lines(&problems));
-
-    let config = "[media]\ngrid_bitrate_kbps = 0\nprogramme_bitrate_kbps = 900000\n";
-    let dir = dir_with(&[
-        ("diemcau.toml", config),
-        ("endpoints-63.toml", SMALL_REGISTRY),
-    ]);
-    let file = dir.path().join("diemcau.toml");
-    let problems = check(&file);
-    assert_problem(
-        &problems,
-        &file,
-        Some(2),
-        "grid_bitrate_kbps must be between 30",
-    );
-    assert_problem(
-        &problems,
-        &file,
-        Some(3),
-        "programme_bitrate_kbps must be between 30",
-    );
-    assert_eq!(problems.len(), 2, "{:#?}", lines(&problems));
+    let cases: [(&str, &[(usize, &str)]); 2] = [
+        (
+            "[media]\ngrid_bitrate_kbps = 3000\nprogramme_bitrate_kbps = 2000\n",
+            &[(2, "must not exceed programme_bitrate_kbps")],
+        ),
+        (
+            "[media]\ngrid_bitrate_kbps = 0\nprogramme_bitrate_kbps = 900000\n",
+            &[
+                (2, "grid_bitrate_kbps must be between 30"),
+                (3, "programme_bitrate_kbps must be between 30"),
+            ],
+        ),
+    ];
+    for (config, expected) in cases {
+        let dir = dir_with(&[
+            ("diemcau.toml", config),
+            ("endpoints-63.toml", SMALL_REGISTRY),
+        ]);
+        let file = dir.path().join("diemcau.toml");
+        let problems = check(&file);
+        for (line, needle) in expected {
+            assert_problem(&problems, &file, Some(*line), needle);
+        }
+        assert_eq!(problems.len(), expected.len(), "{:#?}", lines(&problems));
+    }
 }
 
 #[test]
