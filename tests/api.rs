@@ -421,7 +421,8 @@ async fn the_roll_call_closes_at_its_deadline() {
     );
 }
 
-/// The OpenAPI document names every route of the REST surface.
+/// The OpenAPI document names every route of the REST surface, and
+/// describes WHIP and WHEP: SDP bodies, `Location`, and their error codes.
 #[tokio::test]
 async fn openapi_describes_the_api() {
     let server = Server::start();
@@ -453,8 +454,63 @@ async fn openapi_describes_the_api() {
         "/api/sessions/{id}/endpoints/{code}/representative",
         "/api/endpoints",
         "/api/links",
+        "/whip/{id}",
+        "/whip/{id}/{peer}",
+        "/whep/{id}",
+        "/whep/{id}/{peer}",
     ] {
         assert!(paths.contains_key(path), "openapi lacks {path}");
+    }
+    for (base, conflicts) in [
+        ("/whip", &["already_publishing", "wrong_phase"][..]),
+        ("/whep", &["wrong_phase"][..]),
+    ] {
+        let offer = &paths[&format!("{base}/{{id}}")]["post"];
+        assert_eq!(
+            offer["requestBody"]["content"]["application/sdp"]["schema"]["type"], "string",
+            "{base}: the offer is an application/sdp text body: {offer}"
+        );
+        assert_eq!(offer["security"], json!([{"bearer": []}]), "{base}");
+        let created = &offer["responses"]["201"];
+        assert_eq!(
+            created["content"]["application/sdp"]["schema"]["type"], "string",
+            "{base}: the answer is application/sdp: {created}"
+        );
+        assert!(
+            created["headers"]["Location"].is_object(),
+            "{base}: 201 carries Location: {created}"
+        );
+        let mut codes = vec![
+            ("400", "malformed_sdp"),
+            ("400", "unacceptable_sdp"),
+            ("401", "missing_token"),
+            ("403", ""),
+            ("404", "unknown_session"),
+            ("413", "payload_too_large"),
+            ("415", "unsupported_media_type"),
+        ];
+        codes.extend(conflicts.iter().map(|code| ("409", *code)));
+        for (status, code) in codes {
+            assert_error(
+                &offer["responses"][status],
+                code,
+                &format!("POST {base} {status}"),
+            );
+        }
+        let resource = &paths[&format!("{base}/{{id}}/{{peer}}")];
+        let end = &resource["delete"];
+        assert!(end["responses"]["200"].is_object(), "DELETE {base}: {end}");
+        assert_eq!(end["security"], json!([{"bearer": []}]), "{base}");
+        assert_error(
+            &end["responses"]["404"],
+            "unknown_peer",
+            &format!("DELETE {base}"),
+        );
+        assert_error(
+            &resource["patch"]["responses"]["405"],
+            "trickle_unsupported",
+            &format!("PATCH {base}"),
+        );
     }
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     for schema in [
@@ -480,6 +536,20 @@ async fn openapi_describes_the_api() {
         .expect("chair page");
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.text().await.expect("html").contains("<html"));
+}
+
+/// An error response in the OpenAPI document: the shared error body, and
+/// its description names the `error` code.
+fn assert_error(response: &Value, code: &str, what: &str) {
+    assert_eq!(
+        response["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody",
+        "{what}: {response}"
+    );
+    let description = response["description"].as_str().unwrap_or_default();
+    assert!(
+        description.contains(code),
+        "{what} names {code}: {response}"
+    );
 }
 
 /// SIGTERM stops the server cleanly, closing open sockets first.

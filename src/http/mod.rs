@@ -37,7 +37,7 @@ use crate::media::MediaPlane;
 use crate::server::monitoring::Monitoring;
 use crate::server::Core;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::Router;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -68,75 +68,16 @@ pub struct AppState {
 /// The whole router.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
-    let s = "/api/sessions/{id}";
-    let mut router = Router::new()
-        .route("/healthz", get(registry::healthz))
+    let mut router = described_routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, route)| {
+            router.route(&path, route)
+        })
+        // Not in the OpenAPI document: the document itself, Prometheus'
+        // text format, the WebSocket (docs/architecture.md) and the consoles.
         .route("/api/openapi.json", get(openapi::serve))
-        .route("/api/endpoints", get(registry::list))
         .route("/metrics", get(monitoring::metrics))
-        .route("/api/links", get(monitoring::links))
-        .route("/api/links/{id}/history", get(monitoring::history))
-        .route("/api/alerts", get(monitoring::alerts))
-        .route(&format!("{s}/link-tests"), get(link_test::list))
-        .route(
-            &format!("{s}/endpoints/{{code}}/link-test"),
-            post(link_test::start),
-        )
-        .route("/api/sessions", get(sessions::list).post(sessions::create))
-        .route(s, get(sessions::get))
-        .route(&format!("{s}/open"), post(sessions::open))
-        .route(&format!("{s}/start"), post(sessions::start))
-        .route(&format!("{s}/end"), post(sessions::end))
-        .route(&format!("{s}/attendance"), get(sessions::attendance))
-        .route(&format!("{s}/rollcall"), post(rollcall::start))
-        .route(&format!("{s}/rollcall/confirm"), post(rollcall::confirm))
-        .route(&format!("{s}/rollcall/close"), post(rollcall::close))
-        .route(&format!("{s}/floor"), get(floor::get))
-        .route(&format!("{s}/floor/requests"), post(floor::request))
-        .route(
-            &format!("{s}/floor/requests/{{rid}}"),
-            axum::routing::delete(floor::cancel),
-        )
-        .route(&format!("{s}/floor/grant"), post(floor::grant))
-        .route(&format!("{s}/floor/deny"), post(floor::deny))
-        .route(&format!("{s}/floor/revoke"), post(floor::revoke))
-        .route(&format!("{s}/floor/release"), post(floor::release))
-        .route(&format!("{s}/floor/queue"), put(floor::reorder))
-        .route(&format!("{s}/mode"), put(settings::mode))
-        .route(
-            &format!("{s}/speaking-limit"),
-            put(settings::speaking_limit),
-        )
-        .route(
-            &format!("{s}/endpoints/{{code}}/representative"),
-            put(settings::representative),
-        )
-        .route(
-            &format!("{s}/endpoints/{{code}}/connect"),
-            post(links::connect),
-        )
-        .route(
-            &format!("{s}/endpoints/{{code}}/disconnect"),
-            post(links::disconnect),
-        )
-        .route(&format!("{s}/endpoints/{{code}}/leave"), post(links::leave))
-        .route("/ws", get(ws::upgrade))
-        .route(
-            "/whip/{id}",
-            post(whip::publish).layer(DefaultBodyLimit::max(whip::MAX_SDP_BYTES)),
-        )
-        .route(
-            "/whip/{id}/{peer}",
-            axum::routing::delete(whip::end).patch(whip::no_trickle),
-        )
-        .route(
-            "/whep/{id}",
-            post(whip::view).layer(DefaultBodyLimit::max(whip::MAX_SDP_BYTES)),
-        )
-        .route(
-            "/whep/{id}/{peer}",
-            axum::routing::delete(whip::end).patch(whip::no_trickle),
-        );
+        .route("/ws", get(ws::upgrade));
     for folder in consoles::FOLDERS {
         let (index, file) = consoles::folder(folder);
         router = router
@@ -157,4 +98,69 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Every route the OpenAPI document describes, as mounted. A test holds
+/// this list and the document together, so neither can gain a route the
+/// other lacks.
+fn described_routes() -> Vec<(String, MethodRouter<AppState>)> {
+    let s = "/api/sessions/{id}";
+    let sdp_limit = || DefaultBodyLimit::max(whip::MAX_SDP_BYTES);
+    vec![
+        ("/healthz".into(), get(registry::healthz)),
+        ("/api/endpoints".into(), get(registry::list)),
+        ("/api/links".into(), get(monitoring::links)),
+        ("/api/links/{id}/history".into(), get(monitoring::history)),
+        ("/api/alerts".into(), get(monitoring::alerts)),
+        (format!("{s}/link-tests"), get(link_test::list)),
+        (
+            format!("{s}/endpoints/{{code}}/link-test"),
+            post(link_test::start),
+        ),
+        (
+            "/api/sessions".into(),
+            get(sessions::list).post(sessions::create),
+        ),
+        (s.into(), get(sessions::get)),
+        (format!("{s}/open"), post(sessions::open)),
+        (format!("{s}/start"), post(sessions::start)),
+        (format!("{s}/end"), post(sessions::end)),
+        (format!("{s}/attendance"), get(sessions::attendance)),
+        (format!("{s}/rollcall"), post(rollcall::start)),
+        (format!("{s}/rollcall/confirm"), post(rollcall::confirm)),
+        (format!("{s}/rollcall/close"), post(rollcall::close)),
+        (format!("{s}/floor"), get(floor::get)),
+        (format!("{s}/floor/requests"), post(floor::request)),
+        (format!("{s}/floor/requests/{{rid}}"), delete(floor::cancel)),
+        (format!("{s}/floor/grant"), post(floor::grant)),
+        (format!("{s}/floor/deny"), post(floor::deny)),
+        (format!("{s}/floor/revoke"), post(floor::revoke)),
+        (format!("{s}/floor/release"), post(floor::release)),
+        (format!("{s}/floor/queue"), put(floor::reorder)),
+        (format!("{s}/mode"), put(settings::mode)),
+        (format!("{s}/speaking-limit"), put(settings::speaking_limit)),
+        (
+            format!("{s}/endpoints/{{code}}/representative"),
+            put(settings::representative),
+        ),
+        (
+            format!("{s}/endpoints/{{code}}/connect"),
+            post(links::connect),
+        ),
+        (
+            format!("{s}/endpoints/{{code}}/disconnect"),
+            post(links::disconnect),
+        ),
+        (format!("{s}/endpoints/{{code}}/leave"), post(links::leave)),
+        ("/whip/{id}".into(), post(whip::publish).layer(sdp_limit())),
+        (
+            "/whip/{id}/{peer}".into(),
+            delete(whip::end_publish).patch(whip::publish_no_trickle),
+        ),
+        ("/whep/{id}".into(), post(whip::view).layer(sdp_limit())),
+        (
+            "/whep/{id}/{peer}".into(),
+            delete(whip::end_view).patch(whip::view_no_trickle),
+        ),
+    ]
 }

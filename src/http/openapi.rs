@@ -1,9 +1,10 @@
-//! `GET /api/openapi.json`: the REST surface, generated from the handlers'
-//! annotations so it cannot drift from the routes.
+//! `GET /api/openapi.json`: the REST surface and WHIP/WHEP, generated from
+//! the handlers' annotations. The routes mounted in `app` and the paths
+//! here are compared by a test, so the two cannot drift apart.
 
 use super::{
     command, error, floor, link_test, links, monitoring, registry, rollcall, sessions, settings,
-    view,
+    view, whip,
 };
 use crate::{control, report};
 use axum::Json;
@@ -46,6 +47,8 @@ impl Modify for BearerAuth {
         link_test::start, link_test::list,
         links::connect, links::disconnect, links::leave,
         registry::list, registry::healthz,
+        whip::publish, whip::end_publish, whip::publish_no_trickle,
+        whip::view, whip::end_view, whip::view_no_trickle,
     ),
     components(schemas(
         error::ErrorBody, command::Outcome,
@@ -62,6 +65,7 @@ impl Modify for BearerAuth {
         (name = "floor", description = "Floor requests, grants and the queue"),
         (name = "settings", description = "Mode, speaking limit, representatives"),
         (name = "links", description = "Media links and the manual link override"),
+        (name = "media", description = "WHIP (RFC 9725) publishing and WHEP viewing: an `application/sdp` offer in, the answer out; DELETE the `Location` to end"),
         (name = "endpoints", description = "The endpoint registry"),
         (name = "health", description = "Liveness"),
     )

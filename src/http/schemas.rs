@@ -1,7 +1,8 @@
 //! OpenAPI schemas of the control plane's types. Control stays free of
 //! HTTP concerns (no utoipa derives there), so the edge describes its
 //! types here, by hand, next to the only place that needs them. The
-//! shapes follow the serde attributes in `src/control/`.
+//! shapes follow the serde attributes in `src/control/`; the tests at the
+//! end hold the command and event names to what serde sends.
 
 use crate::control::{Command, Event, FloorState, Session};
 use std::borrow::Cow;
@@ -335,5 +336,236 @@ impl PartialSchema for Command {
 impl ToSchema for Command {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("Command")
+    }
+}
+
+/// The schemas above are written by hand; these tests hold their lists of
+/// command and event names to what serde puts on the wire.
+#[cfg(test)]
+mod tests {
+    use super::{COMMANDS, EVENTS};
+    use crate::control::{
+        Command, EndpointCode, Event, EventKind, GrantTarget, Millis, Mode, RequestId, RollCallEnd,
+        Rules, SessionId, SessionSpec,
+    };
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+    use serde_json::{json, Value};
+    use std::collections::BTreeSet;
+
+    /// Every tag serde knows for an internally tagged enum, read from its
+    /// refusal of an unknown one ("… expected one of `a`, `b`"), so a new
+    /// variant is caught here even when nobody writes an example of it.
+    fn serde_tags<T: DeserializeOwned + std::fmt::Debug>(tag: &str) -> BTreeSet<String> {
+        let refusal = serde_json::from_value::<T>(json!({ tag: "no such tag" }))
+            .expect_err("an unknown tag is refused")
+            .to_string();
+        let listed = refusal
+            .split_once("expected one of ")
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        let tags: BTreeSet<String> = listed
+            .split(", ")
+            .map(|t| t.trim_matches(|c: char| c == '`' || c.is_whitespace()))
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect();
+        assert!(!tags.is_empty(), "no tag list in {refusal:?}");
+        tags
+    }
+
+    /// The tags the examples put on the wire, each checked against the
+    /// documented list (tags in `undocumented` must be absent from it).
+    fn wire_tags<T: Serialize>(
+        examples: &[T],
+        tag: &str,
+        documented: &[&str],
+        undocumented: &[&str],
+    ) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        for example in examples {
+            let value = serde_json::to_value(example).expect("serializes");
+            let name = value[tag].as_str().expect("tagged").to_string();
+            let in_document = documented.contains(&name.as_str());
+            assert_eq!(
+                in_document,
+                !undocumented.contains(&name.as_str()),
+                "the document's `{tag}` list and {name:?} disagree"
+            );
+            assert!(seen.insert(name.clone()), "two examples of {name:?}");
+        }
+        let documented: BTreeSet<String> = documented.iter().map(|s| s.to_string()).collect();
+        let stale: Vec<_> = documented.difference(&seen).collect();
+        assert!(stale.is_empty(), "documented but never sent: {stale:?}");
+        seen
+    }
+
+    /// The document's command names are the ones clients can send: every
+    /// command but `tick`, which only the server's timer applies.
+    #[test]
+    fn the_command_schema_names_every_command_clients_send() {
+        let code = || EndpointCode::from("30");
+        let examples = [
+            Command::Open,
+            Command::Start,
+            Command::End,
+            Command::Connect { endpoint: code() },
+            Command::Disconnect { endpoint: code() },
+            Command::Leave { endpoint: code() },
+            Command::SetRepresentative {
+                endpoint: code(),
+                name: "Nguyễn Văn A".into(),
+                title: String::new(),
+                headcount: None,
+            },
+            Command::StartRollCall {
+                deadline_secs: None,
+            },
+            Command::ConfirmRollCall { endpoint: code() },
+            Command::CloseRollCall,
+            Command::RequestFloor {
+                endpoint: code(),
+                topic: String::new(),
+            },
+            Command::CancelFloorRequest {
+                request: RequestId(1),
+            },
+            Command::GrantFloor {
+                target: GrantTarget::Request(RequestId(1)),
+            },
+            Command::DenyFloor {
+                request: RequestId(1),
+            },
+            Command::RevokeFloor { endpoint: None },
+            Command::ReleaseFloor { endpoint: code() },
+            Command::ReorderQueue { order: Vec::new() },
+            Command::SetMode { mode: Mode::Open },
+            Command::SetSpeakingLimit {
+                seconds: None,
+                auto_revoke: None,
+            },
+            Command::Tick,
+        ];
+        let seen = wire_tags(&examples, "command", COMMANDS, &["tick"]);
+        assert_eq!(
+            seen,
+            serde_tags::<Command>("command"),
+            "an example per command"
+        );
+    }
+
+    /// The document's event names are every event the log holds.
+    #[test]
+    fn the_event_schema_names_every_event() {
+        let code = || EndpointCode::from("30");
+        let spec = SessionSpec {
+            id: SessionId("s".into()),
+            title: "Họp".into(),
+            endpoints: Vec::new(),
+            rules: Rules::default(),
+        };
+        let kinds = [
+            EventKind::Created { spec },
+            EventKind::Opened,
+            EventKind::Started,
+            EventKind::Ended,
+            EventKind::EndpointConnected { endpoint: code() },
+            EventKind::EndpointDropped { endpoint: code() },
+            EventKind::DropGraceExpired { endpoint: code() },
+            EventKind::EndpointLeft { endpoint: code() },
+            EventKind::RepresentativeSet {
+                endpoint: code(),
+                name: "Nguyễn Văn A".into(),
+                title: String::new(),
+                headcount: None,
+            },
+            EventKind::RollCallStarted {
+                round: 1,
+                deadline: Millis(1),
+            },
+            EventKind::RollCallConfirmed {
+                round: 1,
+                endpoint: code(),
+            },
+            EventKind::RollCallClosed {
+                round: 1,
+                reason: RollCallEnd::Closed,
+                present: Vec::new(),
+                missing: Vec::new(),
+            },
+            EventKind::FloorRequested {
+                request: RequestId(1),
+                endpoint: code(),
+                topic: String::new(),
+            },
+            EventKind::FloorRequestCancelled {
+                request: RequestId(1),
+            },
+            EventKind::FloorGranted {
+                request: RequestId(1),
+                endpoint: code(),
+                called_on: false,
+                expires_at: None,
+            },
+            EventKind::FloorDenied {
+                request: RequestId(1),
+            },
+            EventKind::FloorRevoked {
+                request: RequestId(1),
+                endpoint: code(),
+                automatic: false,
+            },
+            EventKind::FloorReleased {
+                request: RequestId(1),
+                endpoint: code(),
+            },
+            EventKind::QueueReordered { order: Vec::new() },
+            EventKind::SpeakingTimeWarning {
+                request: RequestId(1),
+                endpoint: code(),
+            },
+            EventKind::SpeakingTimeUp {
+                request: RequestId(1),
+                endpoint: code(),
+            },
+            EventKind::ModeChanged { mode: Mode::Open },
+            EventKind::SpeakingLimitSet {
+                seconds: None,
+                auto_revoke: false,
+            },
+        ];
+        let examples: Vec<Event> = kinds
+            .into_iter()
+            .map(|kind| Event {
+                at: Millis(1),
+                kind,
+            })
+            .collect();
+        let seen = wire_tags(&examples, "event", EVENTS, &[]);
+        assert_eq!(
+            seen,
+            serde_tags::<EventKind>("event"),
+            "an example per event"
+        );
+    }
+
+    /// The served document carries these lists, not some other copy.
+    #[test]
+    fn the_document_carries_the_lists() {
+        let doc = serde_json::to_value(crate::http::openapi::document()).expect("JSON");
+        let names = |schema: &str, tag: &str| -> Vec<Value> {
+            doc["components"]["schemas"][schema]["properties"][tag]["enum"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            names("Command", "command"),
+            json!(COMMANDS).as_array().cloned().unwrap_or_default()
+        );
+        assert_eq!(
+            names("Event", "event"),
+            json!(EVENTS).as_array().cloned().unwrap_or_default()
+        );
     }
 }

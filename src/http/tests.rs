@@ -16,6 +16,7 @@ use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
@@ -286,6 +287,59 @@ async fn endpoint_tokens_must_carry_the_current_link_key() {
         !body.to_string().contains("k2"),
         "link keys never leave the server"
     );
+}
+
+/// The OpenAPI document and the router agree: every described route is in
+/// the document, the document names no route that is not mounted, and each
+/// path takes exactly the methods the document gives it.
+#[tokio::test]
+async fn the_openapi_document_describes_exactly_the_mounted_routes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (st, _stop) = state(dir.path()).await;
+    let doc = serde_json::to_value(super::openapi::document()).expect("document as JSON");
+    let documented: BTreeMap<String, BTreeSet<String>> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .map(|(path, item)| {
+            let methods = item.as_object().expect("path item").keys().cloned();
+            (path.clone(), methods.collect())
+        })
+        .collect();
+    let mounted: BTreeSet<String> = super::described_routes()
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
+    let documented_paths: BTreeSet<String> = documented.keys().cloned().collect();
+    assert_eq!(
+        mounted.difference(&documented_paths).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "mounted but not in the document"
+    );
+    assert_eq!(
+        documented_paths.difference(&mounted).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "in the document but not mounted"
+    );
+    for (path, methods) in &documented {
+        // Any value fits a path parameter; the router matches before any
+        // handler looks at it.
+        let uri = path.replace(['{', '}'], "");
+        for method in ["get", "post", "put", "delete", "patch"] {
+            let req = Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(&uri)
+                .body(Body::empty())
+                .expect("request");
+            let (status, body) = send(&st, req).await;
+            let taken = body["error"] != "method_not_allowed";
+            assert_eq!(
+                taken,
+                methods.contains(method),
+                "{method} {path}: {status} {body}"
+            );
+        }
+    }
 }
 
 /// The chair's room and one province.

@@ -13,7 +13,7 @@
 //! refused (409 `already_publishing`) instead of cutting the first off.
 
 use super::caller::{role_name, Caller};
-use super::error::AppError;
+use super::error::{AppError, ErrorBody};
 use super::extract::Path;
 use super::AppState;
 use crate::auth::Role;
@@ -28,6 +28,14 @@ use axum::response::{IntoResponse, Response};
 /// Largest SDP offer taken. An offer grows with its m-lines and codecs; a
 /// browser's runs to a few KiB, well above the limit on JSON bodies.
 pub const MAX_SDP_BYTES: usize = 64 * 1024;
+
+// What the OpenAPI document says of both resources, in one place so WHIP
+// and WHEP cannot come to describe the same behaviour differently.
+const OFFER: &str = "The SDP offer, complete (candidates gathered; no trickle), up to 64 KiB";
+const ANSWER: &str = "The SDP answer; it carries the server's one candidate";
+const UNAUTHORIZED: &str = "`missing_token`, `invalid_token`, `token_expired`";
+const UNSUPPORTED: &str = "`unsupported_media_type`: send `Content-Type: application/sdp`";
+const UNAVAILABLE: &str = "`media_unavailable`: the media plane is not running";
 
 /// The status and code a media-plane error is answered with.
 pub(crate) fn media_error(e: MediaError) -> AppError {
@@ -49,7 +57,24 @@ pub(crate) fn media_error(e: MediaError) -> AppError {
     }
 }
 
-/// `POST /whip/{session}`: publish.
+/// Publishes a site's media over WHIP (RFC 9725): the endpoint token's own
+/// site, or the central site for a chair token. The publisher also
+/// receives the `chair` and `floor` slots for the lines it offers.
+#[utoipa::path(post, path = "/whip/{id}", tag = "media",
+    params(("id" = String, Path, description = "Session id")),
+    request_body(content = String, content_type = "application/sdp", description = OFFER),
+    responses(
+        (status = 201, description = ANSWER, body = String, content_type = "application/sdp",
+            headers(("Location" = String, description = "`/whip/{id}/{peer}`: DELETE it to end the connection"))),
+        (status = 400, description = "`malformed_sdp`: not an SDP offer; `unacceptable_sdp`: an offer the WebRTC stack refused", body = ErrorBody),
+        (status = 401, description = UNAUTHORIZED, body = ErrorBody),
+        (status = 403, description = "A role other than endpoint or chair, or a token bound to another session", body = ErrorBody),
+        (status = 404, description = "`unknown_session`", body = ErrorBody),
+        (status = 409, description = "`already_publishing`: the site already has a live connection, which is kept; `wrong_phase`: the session has ended", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the offer is over 64 KiB", body = ErrorBody),
+        (status = 415, description = UNSUPPORTED, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn publish(
     State(state): State<AppState>,
     caller: Caller,
@@ -74,7 +99,24 @@ pub async fn publish(
     negotiate(&state, &caller, "whip", SessionId(id), kind, &headers, body).await
 }
 
-/// `POST /whep/{session}`: receive the programme.
+/// Receives the programme over WHEP: offer two audio and two video lines
+/// for the `chair` and `floor` slots (with fewer, they are filled in that
+/// order). Viewer, chair or technician tokens.
+#[utoipa::path(post, path = "/whep/{id}", tag = "media",
+    params(("id" = String, Path, description = "Session id")),
+    request_body(content = String, content_type = "application/sdp", description = OFFER),
+    responses(
+        (status = 201, description = ANSWER, body = String, content_type = "application/sdp",
+            headers(("Location" = String, description = "`/whep/{id}/{peer}`: DELETE it to end the connection"))),
+        (status = 400, description = "`malformed_sdp`: not an SDP offer; `unacceptable_sdp`: an offer the WebRTC stack refused", body = ErrorBody),
+        (status = 401, description = UNAUTHORIZED, body = ErrorBody),
+        (status = 403, description = "A role other than viewer, chair or technician, or a token bound to another session", body = ErrorBody),
+        (status = 404, description = "`unknown_session`", body = ErrorBody),
+        (status = 409, description = "`wrong_phase`: the session has ended", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the offer is over 64 KiB", body = ErrorBody),
+        (status = 415, description = UNSUPPORTED, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn view(
     State(state): State<AppState>,
     caller: Caller,
@@ -164,10 +206,59 @@ fn is_sdp(headers: &HeaderMap) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/sdp"))
 }
 
-/// `DELETE /whip/{session}/{peer}` and `/whep/…`: ends the peer. A
-/// publisher's site leaves the session. An endpoint token may end only its
-/// own peer, a viewer token only a viewer.
-pub async fn end(
+/// `DELETE` and `PATCH` on a WHIP or WHEP connection's resource. The two
+/// routes share their handlers; each gets its own pair here so the OpenAPI
+/// document describes both.
+macro_rules! resource {
+    ($end:ident, $no_trickle:ident, $path:literal, $end_doc:literal, $patch_doc:literal) => {
+        #[doc = $end_doc]
+        #[utoipa::path(delete, path = $path, tag = "media",
+            params(("id" = String, Path, description = "Session id"),
+                ("peer" = String, Path, description = "Peer id, from the `Location` of the 201")),
+            responses((status = 200, description = "Ended"),
+                (status = 401, description = UNAUTHORIZED, body = ErrorBody),
+                (status = 403, description = "The token may not end that connection, or is bound to another session", body = ErrorBody),
+                (status = 404, description = "`unknown_peer`: no such connection in this session", body = ErrorBody),
+                (status = 503, description = UNAVAILABLE, body = ErrorBody)),
+            security(("bearer" = [])))]
+        pub async fn $end(
+            state: State<AppState>,
+            caller: Caller,
+            path: Path<(String, String)>,
+        ) -> Result<StatusCode, AppError> {
+            end(state, caller, path).await
+        }
+
+        #[doc = $patch_doc]
+        #[utoipa::path(patch, path = $path, tag = "media",
+            params(("id" = String, Path, description = "Session id"),
+                ("peer" = String, Path, description = "Peer id")),
+            responses((status = 405, description = "`trickle_unsupported`", body = ErrorBody)),
+            security(()))]
+        pub async fn $no_trickle() -> AppError {
+            no_trickle()
+        }
+    };
+}
+
+resource!(
+    end_publish,
+    publish_no_trickle,
+    "/whip/{id}/{peer}",
+    "Ends a WHIP connection; its site then has `left`. An endpoint token may end only its own site's connection; chair and technician tokens any.",
+    "Trickle and ICE restarts on a WHIP connection: never taken, the answer already holds the server's only candidate."
+);
+resource!(
+    end_view,
+    view_no_trickle,
+    "/whep/{id}/{peer}",
+    "Ends a WHEP connection. A viewer token may end only a viewer; chair and technician tokens any.",
+    "Trickle and ICE restarts on a WHEP connection: never taken, the answer already holds the server's only candidate."
+);
+
+/// Ends the peer. A publisher's site leaves the session. An endpoint token
+/// may end only its own peer, a viewer token only a viewer.
+async fn end(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, peer)): Path<(String, String)>,
@@ -193,9 +284,9 @@ pub async fn end(
     Ok(StatusCode::OK)
 }
 
-/// `PATCH` on a WHIP/WHEP resource: trickle and ICE restarts are not
-/// offered (the answer already holds the server's only candidate).
-pub async fn no_trickle() -> AppError {
+/// Trickle and ICE restarts are not offered (the answer already holds the
+/// server's only candidate).
+fn no_trickle() -> AppError {
     AppError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "trickle_unsupported",
