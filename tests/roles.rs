@@ -276,6 +276,15 @@ fn cases() -> Vec<Case> {
             &[Chair, Itself],
             false,
         ),
+        // The holder's own token may not unmute itself, nor mute it.
+        case(
+            Method::PUT,
+            "/api/sessions/{id}/endpoints/30/mute",
+            Some(json!({"muted": true})),
+            Setup::Holder,
+            &[Chair],
+            false,
+        ),
         case(
             Method::POST,
             "/api/sessions/{id}/endpoints/30/connect",
@@ -509,7 +518,20 @@ async fn the_websocket_applies_the_same_rules() {
         )
         .await;
     assert_eq!(refused["error"], "forbidden");
+    let mute =
+        |code: &str, muted: bool| json!({"command": "set_muted", "endpoint": code, "muted": muted});
+    let refused = other.command("g", mute(HAI_PHONG, false)).await;
+    assert_eq!(
+        refused["error"], "forbidden",
+        "a site may not unmute itself"
+    );
+    let refused = tech.command("h", mute(HAI_DUONG, true)).await;
+    assert_eq!(refused["error"], "forbidden");
     assert_eq!(server.state(id).await, before);
+
+    let done = chair.command("i", mute(HAI_DUONG, true)).await;
+    assert_eq!(done["type"], "ok", "{done}");
+    assert_eq!(server.state(id).await["muted"], json!([HAI_DUONG]));
 
     // A bound token cannot follow another session; bad tokens are refused
     // before the upgrade.

@@ -111,6 +111,7 @@ pub fn app(state: AppState) -> Router {
             &format!("{s}/endpoints/{{code}}/representative"),
             put(settings::representative),
         )
+        .route(&format!("{s}/endpoints/{{code}}/mute"), put(settings::mute))
         .route(
             &format!("{s}/endpoints/{{code}}/connect"),
             post(links::connect),
