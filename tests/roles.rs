@@ -465,6 +465,26 @@ async fn who_reads_what() {
         .await;
     assert!(viewed.get("attendance").is_none(), "{viewed}");
     assert_eq!(viewed["endpoints"].as_array().map(Vec::len), Some(5));
+    // A viewer is told which sites are muted (it is sent the events too).
+    let (status, _) = server
+        .put(
+            &format!("/api/sessions/{id}/endpoints/30/mute"),
+            &server.chair(),
+            json!({"muted": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, viewed) = server
+        .get(&format!("/api/sessions/{id}"), &server.viewer())
+        .await;
+    let muted: Vec<&Value> = viewed["endpoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["muted"] == true)
+        .map(|e| &e["code"])
+        .collect();
+    assert_eq!(muted, [&json!("30")], "{viewed}");
     assert!(!viewed.to_string().contains("Trần Văn Nam"));
     // A session-bound token does not list other sessions.
     let (_, list) = server
