@@ -12,7 +12,7 @@ fn attendance_of<'a>(state: &'a Value, code: &str) -> &'a Value {
 }
 
 /// Open, connect, start, roll call, floor requests / grant / queue /
-/// revoke / release, modes, speaking limit, representative, attendance
+/// revoke / release, modes, speaking limit, muting, representative, attendance
 /// (JSON and CSV), end: every step answered, every event streamed in order.
 #[tokio::test]
 async fn a_whole_chaired_session() {
@@ -220,6 +220,23 @@ async fn a_whole_chaired_session() {
     assert_eq!(state["floor"]["speaking_limit_secs"], 300);
     assert_eq!(state["floor"]["auto_revoke"], true);
 
+    // The chair mutes Hải Dương; the site's own console is told.
+    let mute = format!("/api/sessions/{id}/endpoints/{HAI_DUONG}/mute");
+    let (status, body) = server.put(&mute, &chair, json!({"muted": true})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["events"][0]["event"], "endpoint_muted");
+    let muted = hd_ws.event("endpoint_muted").await;
+    assert_eq!(muted["event"]["endpoint"], HAI_DUONG);
+    assert_eq!(server.state(id).await["muted"], json!([HAI_DUONG]));
+    // Muting it again changes nothing and logs nothing.
+    let (status, again) = server.put(&mute, &chair, json!({"muted": true})).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["events"], json!([]));
+    assert_eq!(again["seq"], body["seq"]);
+    let (_, body) = server.put(&mute, &chair, json!({"muted": false})).await;
+    assert_eq!(body["events"][0]["event"], "endpoint_unmuted");
+    assert_eq!(server.state(id).await["muted"], json!([]));
+
     // Attendance as JSON, while live.
     let (status, report) = server
         .get(&format!("/api/sessions/{id}/attendance"), &chair)
@@ -284,8 +301,8 @@ async fn a_whole_chaired_session() {
 }
 
 /// A server killed with SIGKILL mid-session (floor granted, a queue of two,
-/// roll call done) restarts on the same data dir with attendance, holder,
-/// queue and mode exactly as before.
+/// roll call done, a site muted) restarts on the same data dir with
+/// attendance, holder, queue, mode and mutes exactly as before.
 #[tokio::test]
 async fn the_session_survives_a_crash() {
     let mut server = Server::start();
@@ -347,6 +364,17 @@ async fn the_session_survives_a_crash() {
             None,
         )
         .await;
+    // The holder muted, and another site muted then unmuted.
+    for (code, muted) in [(HAI_PHONG, true), (HA_NOI, true), (HA_NOI, false)] {
+        let (status, body) = server
+            .put(
+                &format!("/api/sessions/{id}/endpoints/{code}/mute"),
+                &chair,
+                json!({"muted": muted}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
 
     let before = server.state(id).await;
     assert_eq!(before["floor"]["queue"].as_array().map(Vec::len), Some(2));
@@ -363,6 +391,7 @@ async fn the_session_survives_a_crash() {
     assert_eq!(after["phase"], "live");
     assert_eq!(after["attendance"][HAI_DUONG]["status"], "present");
     assert_eq!(after["attendance"][HO_CHI_MINH]["status"], "dropped");
+    assert_eq!(after["muted"], json!([HAI_PHONG]));
     let (_, report_after) = server
         .get(&format!("/api/sessions/{id}/attendance"), &chair)
         .await;
@@ -452,6 +481,7 @@ async fn openapi_describes_the_api() {
         "/api/sessions/{id}/mode",
         "/api/sessions/{id}/speaking-limit",
         "/api/sessions/{id}/endpoints/{code}/representative",
+        "/api/sessions/{id}/endpoints/{code}/mute",
         "/api/endpoints",
         "/api/links",
         "/whip/{id}",

@@ -33,6 +33,7 @@ async fn bad_bodies_are_refused_and_change_nothing() {
     let before = server.state(id).await;
     let mode = format!("/api/sessions/{id}/mode");
     let grant = format!("/api/sessions/{id}/floor/grant");
+    let mute = format!("/api/sessions/{id}/endpoints/{HAI_DUONG}/mute");
 
     let raw = |method: Method, path: &str, body: String, content_type: Option<&str>| {
         let mut req = server.raw(method, path).bearer_auth(&chair).body(body);
@@ -43,6 +44,7 @@ async fn bad_bodies_are_refused_and_change_nothing() {
     };
     let json_ct = Some("application/json");
     let oversized = format!("{{\"mode\": \"{}\"}}", "x".repeat(LIMIT * 2));
+    let oversized_mute = format!("{{\"muted\": true, \"x\": \"{}\"}}", "x".repeat(LIMIT * 2));
     let cases: Vec<(reqwest::RequestBuilder, StatusCode, &str)> = vec![
         (
             raw(Method::PUT, &mode, "{\"mode\": ".into(), json_ct),
@@ -101,6 +103,56 @@ async fn bad_bodies_are_refused_and_change_nothing() {
         ),
         (
             raw(Method::PUT, &mode, oversized, json_ct),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            raw(Method::PUT, &mute, "yes please".into(), json_ct),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            raw(Method::PUT, &mute, r#"{"muted": "yes"}"#.into(), json_ct),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            raw(Method::PUT, &mute, r#"{"muted": 1}"#.into(), json_ct),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            raw(Method::PUT, &mute, r#"{"muted": null}"#.into(), json_ct),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            raw(Method::PUT, &mute, r#"{}"#.into(), json_ct),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            raw(
+                Method::PUT,
+                &mute,
+                r#"{"muted": true, "endpoint": "31"}"#.into(),
+                json_ct,
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            raw(Method::PUT, &mute, r#"[true]"#.into(), json_ct),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            raw(Method::PUT, &mute, r#"{"muted": true}"#.into(), None),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            raw(Method::PUT, &mute, oversized_mute, json_ct),
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
         ),
@@ -261,6 +313,46 @@ async fn unknown_ids_bad_values_and_wrong_states() {
             Some(json!({"name": "A"})),
             StatusCode::NOT_FOUND,
             "unknown_endpoint",
+        ),
+        (
+            Method::PUT,
+            format!("{s}/endpoints/99/mute"),
+            chair.clone(),
+            Some(json!({"muted": true})),
+            StatusCode::NOT_FOUND,
+            "unknown_endpoint",
+        ),
+        (
+            Method::PUT,
+            format!("{s}/endpoints/%E2%80%AE%00/mute"),
+            chair.clone(),
+            Some(json!({"muted": true})),
+            StatusCode::NOT_FOUND,
+            "unknown_endpoint",
+        ),
+        (
+            Method::PUT,
+            "/api/sessions/khong-co/endpoints/30/mute".into(),
+            chair.clone(),
+            Some(json!({"muted": true})),
+            StatusCode::NOT_FOUND,
+            "unknown_session",
+        ),
+        (
+            Method::PUT,
+            format!("{s}/endpoints/{CENTRAL}/mute"),
+            chair.clone(),
+            Some(json!({"muted": true})),
+            StatusCode::CONFLICT,
+            "central_endpoint",
+        ),
+        (
+            Method::POST,
+            format!("{s}/endpoints/30/mute"),
+            chair.clone(),
+            Some(json!({"muted": true})),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
         ),
         (
             Method::POST,
@@ -509,6 +601,11 @@ async fn bad_websocket_messages_get_errors_and_the_socket_stays_usable() {
         (r#"{"type": "command", "id": "x5", "command": {"command": "start"}}"#.into(), "wrong_phase", Some("x5")),
         (r#"{"type": "command", "id": "x6", "command": {"command": "deny_floor", "request": 9}}"#.into(), "unknown_request", Some("x6")),
         (r#"{"type": "command", "id": "x7", "command": {"command": "set_speaking_limit", "seconds": 2}}"#.into(), "invalid_value", Some("x7")),
+        (r#"{"type": "command", "id": "x8", "command": {"command": "set_muted", "endpoint": "30", "muted": "yes"}}"#.into(), "invalid_message", Some("x8")),
+        (r#"{"type": "command", "id": "x9", "command": {"command": "set_muted", "muted": true}}"#.into(), "invalid_message", Some("x9")),
+        (r#"{"type": "command", "id": "x10", "command": {"command": "set_muted", "endpoint": 30, "muted": true}}"#.into(), "invalid_message", Some("x10")),
+        (r#"{"type": "command", "id": "x11", "command": {"command": "set_muted", "endpoint": "99", "muted": true}}"#.into(), "unknown_endpoint", Some("x11")),
+        (r#"{"type": "command", "id": "x12", "command": {"command": "set_muted", "endpoint": "00", "muted": true}}"#.into(), "central_endpoint", Some("x12")),
         (format!(r#"{{"type": "ping", "id": "{}"}}"#, "p".repeat(LIMIT + 10)), "payload_too_large", None),
     ];
     for (text, code, id_back) in cases {

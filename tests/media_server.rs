@@ -59,6 +59,17 @@ async fn grant(server: &Server, id: &str, code: &str) {
         .await;
 }
 
+async fn set_muted(server: &Server, id: &str, code: &str, muted: bool) {
+    let (status, body) = server
+        .put(
+            &format!("/api/sessions/{id}/endpoints/{code}/mute"),
+            &server.chair(),
+            json!({"muted": muted}),
+        )
+        .await;
+    assert!(status.is_success(), "mute {code} {muted}: {status} {body}");
+}
+
 async fn set_mode(server: &Server, id: &str, mode: &str) {
     let (status, body) = server
         .put(
@@ -143,8 +154,8 @@ fn assert_floor_video_continuous(rx: &Received, mark: usize, who: &str) {
 
 /// Chair and eight endpoints over `/ws`, a WHIP publisher and a WHEP
 /// viewer: the programme, floor switching without renegotiation, the
-/// audio gate in every mode, a forged command refused and still gated,
-/// attendance from the links.
+/// audio gate in every mode, a muted floor holder seen but not heard, a
+/// forged command refused and still gated, attendance from the links.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn programme_floor_and_gating_through_the_server() {
     let codes = ["30", "31", "32", "33", "34", "35", "36", "37"];
@@ -409,6 +420,47 @@ async fn programme_floor_and_gating_through_the_server() {
         wait_got(rx, *mark, "floor", "video", whip_code, 5, who).await;
     }
 
+    // The chair mutes the holder: its picture stays on the floor slot and
+    // its tile, its voice reaches nobody; unmuted, it is heard again.
+    set_muted(&server, id, whip_code, true).await;
+    tokio::time::sleep(SETTLE).await;
+    let m = marks(&receivers);
+    tokio::time::sleep(WATCH).await;
+    let heard = leaks(&receivers, &m, "audio", &[whip_code]);
+    assert!(heard.is_empty(), "a muted holder heard: {heard:?}");
+    for ((who, rx), mark) in receivers.iter().zip(&m) {
+        if who == whip_code || who == "00" {
+            continue;
+        }
+        wait_got(rx, *mark, "floor", "video", whip_code, 5, who).await;
+    }
+    let whip_tile = format!("tile-{whip_code}");
+    wait_got(chair_rx, m[0], &whip_tile, "video", whip_code, 5, "00").await;
+    set_muted(&server, id, whip_code, false).await;
+    let m = marks(&receivers);
+    wait_got(chair_rx, m[0], &whip_tile, "audio", whip_code, 10, "00").await;
+    let viewer_at = m.len() - 1;
+    wait_got(
+        &viewer.received,
+        m[viewer_at],
+        "floor",
+        "audio",
+        whip_code,
+        10,
+        "viewer",
+    )
+    .await;
+    wait_got(
+        &eps[0].peer.received,
+        m[1],
+        "floor",
+        "audio",
+        whip_code,
+        10,
+        a,
+    )
+    .await;
+
     // Lecture: only the chair is heard.
     set_mode(&server, id, "lecture").await;
     tokio::time::sleep(SETTLE).await;
@@ -418,12 +470,19 @@ async fn programme_floor_and_gating_through_the_server() {
     assert!(heard.is_empty(), "site audio in lecture mode: {heard:?}");
     assert!(eps[0].peer.received.count(m[1], "chair", "audio", "00") > 0);
 
-    // Open: every site reaches the chair.
+    // Open: every site reaches the chair, except one the chair muted.
+    let muted = "33";
+    set_muted(&server, id, muted, true).await;
     set_mode(&server, id, "open").await;
     let m = marks(&receivers);
-    for code in &registry {
+    for code in registry.iter().filter(|c| **c != muted) {
         wait_got(&chair.peer.received, m[0], "tile", "audio", code, 5, "00").await;
     }
+    let heard = leaks(&receivers, &m, "audio", &[muted]);
+    assert!(
+        heard.is_empty(),
+        "a muted site heard in open mode: {heard:?}"
+    );
 
     // With nobody holding the floor, the floor slot follows whoever speaks
     // (audio levels), and moves when another site speaks up.

@@ -276,6 +276,15 @@ fn cases() -> Vec<Case> {
             &[Chair, Itself],
             false,
         ),
+        // The holder's own token may not unmute itself, nor mute it.
+        case(
+            Method::PUT,
+            "/api/sessions/{id}/endpoints/30/mute",
+            Some(json!({"muted": true})),
+            Setup::Holder,
+            &[Chair],
+            false,
+        ),
         case(
             Method::POST,
             "/api/sessions/{id}/endpoints/30/connect",
@@ -456,6 +465,26 @@ async fn who_reads_what() {
         .await;
     assert!(viewed.get("attendance").is_none(), "{viewed}");
     assert_eq!(viewed["endpoints"].as_array().map(Vec::len), Some(5));
+    // A viewer is told which sites are muted (it is sent the events too).
+    let (status, _) = server
+        .put(
+            &format!("/api/sessions/{id}/endpoints/30/mute"),
+            &server.chair(),
+            json!({"muted": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, viewed) = server
+        .get(&format!("/api/sessions/{id}"), &server.viewer())
+        .await;
+    let muted: Vec<&Value> = viewed["endpoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["muted"] == true)
+        .map(|e| &e["code"])
+        .collect();
+    assert_eq!(muted, [&json!("30")], "{viewed}");
     assert!(!viewed.to_string().contains("Trần Văn Nam"));
     // A session-bound token does not list other sessions.
     let (_, list) = server
@@ -509,7 +538,20 @@ async fn the_websocket_applies_the_same_rules() {
         )
         .await;
     assert_eq!(refused["error"], "forbidden");
+    let mute =
+        |code: &str, muted: bool| json!({"command": "set_muted", "endpoint": code, "muted": muted});
+    let refused = other.command("g", mute(HAI_PHONG, false)).await;
+    assert_eq!(
+        refused["error"], "forbidden",
+        "a site may not unmute itself"
+    );
+    let refused = tech.command("h", mute(HAI_DUONG, true)).await;
+    assert_eq!(refused["error"], "forbidden");
     assert_eq!(server.state(id).await, before);
+
+    let done = chair.command("i", mute(HAI_DUONG, true)).await;
+    assert_eq!(done["type"], "ok", "{done}");
+    assert_eq!(server.state(id).await["muted"], json!([HAI_DUONG]));
 
     // A bound token cannot follow another session; bad tokens are refused
     // before the upgrade.

@@ -118,6 +118,16 @@ pub enum Command {
         #[serde(default)]
         auto_revoke: Option<bool>,
     },
+    /// The chair mutes or unmutes a site. A muted site's audio is not
+    /// forwarded to anyone, whatever the mode and even while it holds the
+    /// floor; its video is unaffected. Setting what is already set changes
+    /// nothing (no event), like choosing the current mode.
+    SetMuted {
+        /// Which endpoint (never the chair's own site).
+        endpoint: EndpointCode,
+        /// True to mute, false to unmute.
+        muted: bool,
+    },
     /// Time passed: fire any deadline that is due.
     Tick,
 }
@@ -145,6 +155,7 @@ impl Command {
             Command::ReorderQueue { .. } => "reorder_queue",
             Command::SetMode { .. } => "set_mode",
             Command::SetSpeakingLimit { .. } => "set_speaking_limit",
+            Command::SetMuted { .. } => "set_muted",
             Command::Tick => "tick",
         }
     }

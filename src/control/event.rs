@@ -176,6 +176,16 @@ pub enum EventKind {
         /// Whether the floor is revoked at the limit.
         auto_revoke: bool,
     },
+    /// The chair muted a site: its audio reaches nobody until unmuted.
+    EndpointMuted {
+        /// Which endpoint.
+        endpoint: EndpointCode,
+    },
+    /// The chair unmuted a site: the mode decides again whether it is heard.
+    EndpointUnmuted {
+        /// Which endpoint.
+        endpoint: EndpointCode,
+    },
 }
 
 impl EventKind {
@@ -205,6 +215,8 @@ impl EventKind {
             EventKind::SpeakingTimeUp { .. } => "speaking_time_up",
             EventKind::ModeChanged { .. } => "mode_changed",
             EventKind::SpeakingLimitSet { .. } => "speaking_limit_set",
+            EventKind::EndpointMuted { .. } => "endpoint_muted",
+            EventKind::EndpointUnmuted { .. } => "endpoint_unmuted",
         }
     }
 }

@@ -64,6 +64,7 @@ fn command() -> impl Strategy<Value = Command> {
         2 => prop::sample::select(vec![Mode::Lecture, Mode::Chaired, Mode::Open]).prop_map(|mode| Command::SetMode { mode }),
         1 => (prop::option::of(10u32..60), prop::option::of(any::<bool>()))
             .prop_map(|(seconds, auto_revoke)| Command::SetSpeakingLimit { seconds, auto_revoke }),
+        3 => (endpoint(), any::<bool>()).prop_map(|(endpoint, muted)| Command::SetMuted { endpoint, muted }),
         5 => Just(Command::Tick),
     ]
 }
@@ -154,7 +155,8 @@ proptest! {
     }
 
     /// The server-side gate: in every reachable state, an endpoint's audio
-    /// reaches a receiver only if the mode allows that endpoint to be heard.
+    /// reaches a receiver only if the mode allows that endpoint to be heard
+    /// and the chair has not muted it.
     #[test]
     fn policy_never_forwards_audio_the_mode_forbids(
         steps in prop::collection::vec((command(), 0u64..5_000), 1..80),
@@ -167,6 +169,7 @@ proptest! {
             let _ = s.apply(command, now);
             let p = s.policy();
             let central = EndpointCode::from("00");
+            prop_assert!(p.audible.is_disjoint(&s.muted), "a muted site is audible");
             for (receiver, r) in &p.receivers {
                 prop_assert!(!r.audio.contains(receiver), "hears itself");
                 for publisher in &r.audio {
@@ -177,6 +180,7 @@ proptest! {
                             Mode::Open => s.attendance[publisher].is_up(),
                         };
                     prop_assert!(allowed, "{receiver} hears {publisher} in {:?}", s.mode);
+                    prop_assert!(!s.muted.contains(publisher), "{receiver} hears muted {publisher}");
                 }
             }
         }

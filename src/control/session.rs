@@ -53,6 +53,10 @@ pub struct Session {
     pub floor: FloorState,
     /// Every roll call, oldest first.
     pub roll_calls: Vec<RollCall>,
+    /// Sites the chair muted. Kept through drops and reconnections: the
+    /// chair muted the site, not one link of it.
+    #[serde(default)]
+    pub muted: BTreeSet<EndpointCode>,
     /// How many events made this state.
     pub events: u64,
     /// Time of the last event: time never runs backwards in the log.
@@ -145,6 +149,7 @@ impl Session {
             attendance,
             floor,
             roll_calls: Vec::new(),
+            muted: BTreeSet::new(),
             events: 1,
             last_event_at: at,
         }
@@ -606,6 +611,28 @@ impl Session {
                     auto_revoke: auto_revoke.unwrap_or(self.floor.auto_revoke),
                 }])
             }
+            Command::SetMuted { endpoint, muted } => {
+                let what = if *muted { "mute" } else { "unmute" };
+                self.require_phase(&[Scheduled, Open, Live], &format!("{what} an endpoint"))?;
+                // Not connected is fine: the chair may silence a site known
+                // to be noisy before its link comes up.
+                let a = self.endpoint(endpoint)?;
+                if a.endpoint.role == EndpointRole::Central {
+                    return Err(Rejection::new(
+                        Code::CentralEndpoint,
+                        "the chair's site cannot be muted",
+                    ));
+                }
+                if self.muted.contains(endpoint) == *muted {
+                    return Ok(Vec::new());
+                }
+                let endpoint = endpoint.clone();
+                Ok(vec![if *muted {
+                    EventKind::EndpointMuted { endpoint }
+                } else {
+                    EventKind::EndpointUnmuted { endpoint }
+                }])
+            }
             Command::Tick => Ok(self.due(now)),
         }
     }
@@ -820,6 +847,12 @@ impl Session {
                 seconds,
                 auto_revoke,
             } => self.floor.set_limit(*seconds, *auto_revoke),
+            EventKind::EndpointMuted { endpoint } => {
+                self.muted.insert(endpoint.clone());
+            }
+            EventKind::EndpointUnmuted { endpoint } => {
+                self.muted.remove(endpoint);
+            }
         }
     }
 
@@ -852,6 +885,9 @@ impl Session {
                 .extend(self.floor.holder_requests().map(|r| r.endpoint.clone())),
             Mode::Open => policy.audible.extend(up.iter().map(|c| (*c).clone())),
         }
+        // Muting overrides the mode: every receiver's audio below is drawn
+        // from `audible`, so a site left out here is heard by nobody.
+        policy.audible.retain(|c| !self.muted.contains(c));
         let programme = policy.programme();
         for code in up {
             let reception = if Some(code) == chair.as_ref() {

@@ -705,3 +705,141 @@ fn events_round_trip_through_json_and_replay() {
         json[4]
     );
 }
+
+fn mute(c: &str, muted: bool) -> Command {
+    Command::SetMuted {
+        endpoint: code(c),
+        muted,
+    }
+}
+
+#[test]
+fn a_muted_floor_holder_is_seen_but_not_heard() {
+    let mut r = Run::new();
+    r.live(&["00", "30", "31"]);
+    r.ok(Command::GrantFloor {
+        target: GrantTarget::Endpoint(code("30")),
+    });
+    let ev = r.ok(mute("30", true));
+    assert_eq!(
+        ev,
+        vec![EventKind::EndpointMuted {
+            endpoint: code("30")
+        }]
+    );
+    let p = r.s.policy();
+    assert_eq!(p.floor, Some(code("30")), "muting does not take the floor");
+    assert!(!p.audible.contains(&code("30")));
+    assert!(!p.may_hear(&code("31"), &code("30")));
+    assert!(!p.may_hear(&code("00"), &code("30")));
+    assert!(!p.programme().audio.contains(&code("30")));
+    assert!(p.may_see(&code("31"), &code("30")), "its video still flows");
+    assert!(p.may_see(&code("00"), &code("30")));
+    assert!(
+        p.may_hear(&code("31"), &code("00")),
+        "the chair is still heard"
+    );
+
+    r.ok(mute("30", false));
+    let p = r.s.policy();
+    assert!(p.may_hear(&code("31"), &code("30")), "unmuting restores it");
+    assert!(p.may_hear(&code("00"), &code("30")));
+}
+
+#[test]
+fn a_muted_site_is_not_heard_in_open_mode() {
+    let mut r = Run::new();
+    r.live(&["00", "30", "31"]);
+    r.ok(Command::SetMode { mode: Mode::Open });
+    r.ok(mute("31", true));
+    let p = r.s.policy();
+    assert!(!p.audible.contains(&code("31")));
+    assert!(!p.may_hear(&code("00"), &code("31")));
+    assert!(!p.may_hear(&code("30"), &code("31")));
+    assert!(p.may_hear(&code("00"), &code("30")), "only 31 is muted");
+    assert!(
+        p.may_see(&code("00"), &code("31")),
+        "its tile keeps its video"
+    );
+}
+
+#[test]
+fn mute_rules() {
+    let mut r = Run::new();
+    // Before the link is up: a site known to be noisy can be silenced ahead.
+    r.ok(mute("79", true));
+    assert!(r.s.muted.contains(&code("79")));
+    r.live(&["00", "30", "79"]);
+    assert!(r.s.muted.contains(&code("79")), "kept when it connects");
+    assert_eq!(r.no(mute("00", true)), RejectionCode::CentralEndpoint);
+    assert_eq!(r.no(mute("99", true)), RejectionCode::UnknownEndpoint);
+    // Asking for what is already so is not an error and logs nothing.
+    let before = r.s.events;
+    assert!(r.ok(mute("79", true)).is_empty());
+    assert!(r.ok(mute("30", false)).is_empty());
+    assert_eq!(r.s.events, before);
+    // A drop and a reconnection do not lift the mute.
+    r.ok(Command::Disconnect {
+        endpoint: code("79"),
+    });
+    r.connect("79");
+    assert!(!r.s.policy().audible.contains(&code("79")));
+    r.ok(Command::SetMode { mode: Mode::Open });
+    assert!(!r.s.policy().audible.contains(&code("79")));
+    r.ok(Command::End);
+    assert_eq!(r.no(mute("79", false)), RejectionCode::WrongPhase);
+    assert_eq!(r.no(mute("30", true)), RejectionCode::WrongPhase);
+}
+
+#[test]
+fn mutes_survive_replay() {
+    let (mut s, created) = Session::create(spec(Rules::default()), T0).expect("create");
+    let mut log = vec![created];
+    for (i, c) in [
+        Command::Open,
+        Command::Connect {
+            endpoint: code("30"),
+        },
+        Command::Connect {
+            endpoint: code("31"),
+        },
+        Command::Start,
+        mute("30", true),
+        mute("31", true),
+        mute("30", false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        log.extend(s.apply(c, T0.plus_secs(i as u64)).expect("apply"));
+    }
+    let json: Vec<String> = log
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("json"))
+        .collect();
+    assert!(
+        json.iter()
+            .any(|j| j.contains("\"event\":\"endpoint_muted\"") && j.contains("\"31\"")),
+        "{json:?}"
+    );
+    let back: Vec<Event> = json
+        .iter()
+        .map(|j| serde_json::from_str(j).expect("parse"))
+        .collect();
+    let replayed = Session::replay(back).expect("replay");
+    assert_eq!(replayed, s);
+    assert_eq!(replayed.muted, [code("31")].into());
+    assert_eq!(replayed.policy(), s.policy());
+}
+
+#[test]
+fn set_muted_reads_from_json() {
+    let c: Command =
+        serde_json::from_str(r#"{"command":"set_muted","endpoint":"30","muted":true}"#)
+            .expect("parse");
+    assert_eq!(c, mute("30", true));
+    assert!(
+        serde_json::from_str::<Command>(r#"{"command":"set_muted","endpoint":"30"}"#).is_err(),
+        "muted is required"
+    );
+}

@@ -4,8 +4,8 @@
 //! - The chair runs the session and the floor: every command except those
 //!   a site must make for itself (asking for the floor, answering roll
 //!   call). It may also cancel any request, release the floor for its
-//!   holder, set any site's representative, and use the manual link
-//!   override below.
+//!   holder, mute and unmute any site, set any site's representative, and
+//!   use the manual link override below.
 //! - An endpoint acts only as itself: ask for the floor, cancel its own
 //!   request, release its own floor, answer roll call, say who presides
 //!   at its site, leave.

@@ -143,6 +143,7 @@ fn described_routes() -> Vec<(String, MethodRouter<AppState>)> {
             format!("{s}/endpoints/{{code}}/representative"),
             put(settings::representative),
         ),
+        (format!("{s}/endpoints/{{code}}/mute"), put(settings::mute)),
         (
             format!("{s}/endpoints/{{code}}/connect"),
             post(links::connect),

@@ -234,6 +234,13 @@ impl PartialSchema for Session {
                     ),
                 ),
                 (
+                    "muted",
+                    array(
+                        typed(Type::String, "Endpoint code"),
+                        "Sites the chair muted: their audio reaches nobody",
+                    ),
+                ),
+                (
                     "events",
                     typed(
                         Type::Integer,
@@ -277,6 +284,8 @@ const EVENTS: &[&str] = &[
     "speaking_time_up",
     "mode_changed",
     "speaking_limit_set",
+    "endpoint_muted",
+    "endpoint_unmuted",
 ];
 
 impl PartialSchema for Event {
@@ -318,16 +327,18 @@ const COMMANDS: &[&str] = &[
     "reorder_queue",
     "set_mode",
     "set_speaking_limit",
+    "set_muted",
 ];
 
 impl PartialSchema for Command {
     fn schema() -> RefOr<Schema> {
         object(
-            "A command as sent on the WebSocket (`{\"type\":\"command\",\"id\":…,\"command\":{…}}`): the `command` name and its fields, e.g. `{\"command\":\"request_floor\",\"endpoint\":\"30\",\"topic\":\"…\"}`, `{\"command\":\"grant_floor\",\"target\":{\"request\":1}}` or `{\"target\":{\"endpoint\":\"30\"}}`, `{\"command\":\"set_mode\",\"mode\":\"open\"}`. The same role rules as REST apply.",
+            "A command as sent on the WebSocket (`{\"type\":\"command\",\"id\":…,\"command\":{…}}`): the `command` name and its fields, e.g. `{\"command\":\"request_floor\",\"endpoint\":\"30\",\"topic\":\"…\"}`, `{\"command\":\"grant_floor\",\"target\":{\"request\":1}}` or `{\"target\":{\"endpoint\":\"30\"}}`, `{\"command\":\"set_mode\",\"mode\":\"open\"}`, `{\"command\":\"set_muted\",\"endpoint\":\"30\",\"muted\":true}`. The same role rules as REST apply.",
             vec![
                 ("command", string_enum("Which command", COMMANDS)),
                 ("endpoint", typed(Type::String, "Endpoint code, where the command takes one")),
                 ("request", typed(Type::Integer, "Floor request id, where the command takes one")),
+                ("muted", typed(Type::Boolean, "set_muted: true to mute the endpoint, false to unmute it")),
             ],
         )
     }

@@ -1,4 +1,5 @@
-//! The chair's settings (mode, speaking limit) and a site's representative.
+//! The chair's settings (mode, speaking limit, muting a site) and a site's
+//! representative.
 
 use super::caller::Caller;
 use super::command::{run, Outcome};
@@ -41,6 +42,14 @@ pub struct RepresentativeBody {
     pub title: String,
     /// People in the room.
     pub headcount: Option<u32>,
+}
+
+/// `PUT .../endpoints/{code}/mute`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MuteBody {
+    /// True to mute the site, false to unmute it.
+    pub muted: bool,
 }
 
 /// Changes who may be heard (chair).
@@ -99,6 +108,29 @@ pub async fn representative(
         name: body.name,
         title: body.title,
         headcount: body.headcount,
+    };
+    run(&state, &caller, &SessionId(id), command).map(Json)
+}
+
+/// Mutes or unmutes a site (chair): a muted site's audio is forwarded to
+/// nobody, whatever the mode, even while it holds the floor; its video is
+/// unaffected. Setting what is already set succeeds with no event.
+#[utoipa::path(put, path = "/api/sessions/{id}/endpoints/{code}/mute", tag = "settings",
+    params(("id" = String, Path, description = "Session id"),
+        ("code" = String, Path, description = "Endpoint code")),
+    request_body = MuteBody,
+    responses((status = 200, body = Outcome), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn mute(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, code)): Path<(String, String)>,
+    Body(body): Body<MuteBody>,
+) -> Result<Json<Outcome>, AppError> {
+    let command = Command::SetMuted {
+        endpoint: EndpointCode(code),
+        muted: body.muted,
     };
     run(&state, &caller, &SessionId(id), command).map(Json)
 }

@@ -63,6 +63,8 @@ pub struct PublicEndpoint {
     /// Attendance status.
     #[schema(value_type = String)]
     pub status: AttendanceStatus,
+    /// Muted by the chair: its audio reaches nobody.
+    pub muted: bool,
 }
 
 /// A session as a viewer sees it.
@@ -107,6 +109,7 @@ impl SessionView {
                         name: a.endpoint.name.clone(),
                         role: a.endpoint.role,
                         status: a.status,
+                        muted: session.muted.contains(&a.endpoint.code),
                     })
                     .collect(),
                 floor: session.floor.clone(),

@@ -191,4 +191,73 @@ mod tests {
             None
         );
     }
+
+    /// The policy of a real session, chaired mode, `30` holding the floor
+    /// and muted by the chair: every leg that would carry its audio stays
+    /// silent, every leg that carries its picture still does.
+    #[test]
+    fn a_muted_floor_holder_feeds_video_legs_only() {
+        use crate::control::{
+            Command, EndpointInfo, EndpointRole, GrantTarget, Millis, Rules, Session, SessionId,
+            SessionSpec,
+        };
+        let endpoints = [
+            ("01", EndpointRole::Central),
+            ("30", EndpointRole::Provincial),
+            ("31", EndpointRole::Provincial),
+        ]
+        .into_iter()
+        .map(|(c, role)| EndpointInfo {
+            code: code(c),
+            name: c.into(),
+            role,
+        })
+        .collect();
+        let spec = SessionSpec {
+            id: SessionId("s".into()),
+            title: "t".into(),
+            endpoints,
+            rules: Rules::default(),
+        };
+        let now = Millis(1);
+        let (mut s, _) = Session::create(spec, now).expect("create");
+        let connect = |c: &str| Command::Connect { endpoint: code(c) };
+        for c in [
+            Command::Open,
+            connect("01"),
+            connect("30"),
+            connect("31"),
+            Command::Start,
+            Command::GrantFloor {
+                target: GrantTarget::Endpoint(code("30")),
+            },
+            Command::SetMuted {
+                endpoint: code("30"),
+                muted: true,
+            },
+        ] {
+            s.apply(c, now).expect("apply");
+        }
+        let p = s.policy();
+        let province = PeerKind::Participant(code("31"));
+        let chair = PeerKind::Participant(code("01"));
+        let floor = SlotKind::Floor;
+        let tile = SlotKind::Tile(code("30"));
+        for (who, slot) in [
+            (&province, &floor),
+            (&chair, &tile),
+            (&PeerKind::Viewer, &floor),
+        ] {
+            assert_eq!(source_for(&p, None, who, slot, MediaKind::Audio), None);
+            assert_eq!(
+                source_for(&p, None, who, slot, MediaKind::Video),
+                Some(code("30"))
+            );
+        }
+        // The chair's own audio is untouched.
+        assert_eq!(
+            source_for(&p, None, &province, &SlotKind::Chair, MediaKind::Audio),
+            Some(code("01"))
+        );
+    }
 }

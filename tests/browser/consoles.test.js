@@ -1,8 +1,9 @@
 // The three consoles in a real browser against the real server: a chair
 // and two provincial sites join with fake cameras, the floor moves from a
 // request to the sites' programme, a roll call reaches the chair's grid,
-// the attendance CSV downloads, and the monitor lists the links. The run
-// leaves screenshots of the three pages in docs/screenshots/.
+// the attendance CSV downloads, the monitor lists the links, and the chair
+// mutes a site. The run leaves screenshots of the three pages in
+// docs/screenshots/.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -186,6 +187,16 @@ describe('web consoles', { timeout: 300_000 }, () => {
     await chair.screenshot({ path: path.join(SHOTS, 'chair.png') });
     await videoPlaying(siteB, '#floor-video');
     await siteB.screenshot({ path: path.join(SHOTS, 'endpoint.png') });
+  });
+
+  test('the chair mutes the holder from its tile and the site is told; unmuted from the programme panel', async () => {
+    await chair.click(`.tile[data-code="${A.code}"] .mute`);
+    await until(siteA, 'muted notice shown', () => !document.querySelector('#muted-notice').hidden);
+    const notice = await siteA.textContent('#muted-notice');
+    assert.ok(notice.includes('Chủ trì đã tắt tiếng điểm cầu'), `the notice in Vietnamese: ${notice}`);
+    await until(chair, `tile ${A.code} marked muted`, (code) => document.querySelector(`.tile[data-code="${code}"]`).classList.contains('is-muted'), A.code);
+    await chair.click('#mute-holder');
+    await until(siteA, 'muted notice gone', () => document.querySelector('#muted-notice').hidden);
   });
 
   test('a site that closes its page shows as dropped on the chair\'s grid, without a frozen picture', async () => {

@@ -1,20 +1,22 @@
 // The grid of sites: one tile per provincial endpoint, ordered by
 // administrative code, with its live thumbnail, status colour, speaking
-// indicator and floor-request badge. Tiles are made once per session and
+// indicator, floor-request badge and mute toggle (always shown while the
+// site is muted, on hover otherwise). Tiles are made once per session and
 // updated in place, so a video never restarts because a badge changed.
 
 import { h } from '../shared/dom.js';
 import { icon } from '../shared/icons.js';
 import { t } from '../shared/i18n.js';
 import { attach, detach } from '../shared/media.js';
-import { attendanceOf, endpointsOf, holdersOf, queueOf } from '../shared/session.js';
+import { attendanceOf, endpointsOf, holdersOf, isMuted, queueOf } from '../shared/session.js';
 
 const TILE_ASPECT = 16 / 10;
 
 export class Grid {
-  constructor(container, { onCallOn }) {
+  constructor(container, { onCallOn, onMute }) {
     this.el = container;
     this.onCallOn = onCallOn;
+    this.onMute = onMute;
     this.tiles = new Map();
     this.streams = new Map();
     this.speaking = new Set();
@@ -53,8 +55,10 @@ export class Grid {
     for (const [code, tile] of this.tiles) {
       const a = attendanceOf(state, code);
       const status = (a && a.status) || 'absent';
+      this.showMuted(tile, isMuted(state, code));
+      tile.mute.disabled = !live;
       tile.el.dataset.status = status;
-      tile.el.title = tooltip(a, status);
+      tile.el.title = tooltip(a, status, tile.muted);
       tile.status.title = t(`attendance.${status}`);
       const pos = queue.get(code);
       tile.badge.hidden = !pos;
@@ -82,6 +86,15 @@ export class Grid {
         text: t('chair.call_on'),
         onclick: () => this.onCallOn(site.code),
       });
+      // The page asks; the tile changes only when the server's event comes back.
+      const mute = h('button', {
+        class: 'mute',
+        type: 'button',
+        onclick: () => {
+          const tile = this.tiles.get(site.code);
+          if (tile) this.onMute(site.code, !tile.muted);
+        },
+      });
       const el = h(
         'div',
         { class: 'tile', dataset: { code: site.code, status: 'absent' } },
@@ -89,9 +102,11 @@ export class Grid {
         speak,
         badge,
         call,
-        h('div', { class: 'label' }, status, h('span', { class: 'code', text: site.code }), h('span', { class: 'name', text: site.name })),
+        h('div', { class: 'label' }, status, h('span', { class: 'code', text: site.code }), h('span', { class: 'name', text: site.name }), mute),
       );
-      this.tiles.set(site.code, { el, video, status, badge, speak, call, name: site.name });
+      const tile = { el, video, status, badge, speak, call, mute, muted: null, name: site.name };
+      this.showMuted(tile, false);
+      this.tiles.set(site.code, tile);
       this.el.appendChild(el);
       const stream = this.streams.get(site.code);
       if (stream) attach(video, stream);
@@ -101,7 +116,20 @@ export class Grid {
   }
 
   relabel() {
-    for (const tile of this.tiles.values()) tile.call.textContent = t('chair.call_on');
+    for (const tile of this.tiles.values()) {
+      tile.call.textContent = t('chair.call_on');
+      tile.mute.title = t(tile.muted ? 'chair.unmute' : 'chair.mute');
+    }
+  }
+
+  /** The muted mark and the toggle's face; touched only when it changes. */
+  showMuted(tile, muted) {
+    if (tile.muted === muted) return;
+    tile.muted = muted;
+    tile.el.classList.toggle('is-muted', muted);
+    tile.mute.replaceChildren(icon(muted ? 'micOff' : 'mic'));
+    tile.mute.setAttribute('aria-pressed', String(muted));
+    tile.mute.title = t(muted ? 'chair.unmute' : 'chair.mute');
   }
 
   /** The endpoint's thumbnail stream (from the server's tile slot). */
@@ -132,13 +160,15 @@ export class Grid {
   showSpeaking(code, tile, holder) {
     const loud = this.speaking.has(code);
     tile.el.classList.toggle('is-speaking', loud);
-    tile.speak.hidden = !(loud || holder);
+    // A muted holder is not heard: no speaker mark for holding the floor.
+    tile.speak.hidden = !(loud || (holder && !tile.muted));
     tile.speak.title = t('chair.speaking');
   }
 }
 
-function tooltip(a, status) {
+function tooltip(a, status, muted) {
   const lines = [`${a ? a.name : ''} — ${t(`attendance.${status}`)}`];
+  if (muted) lines.push(t('chair.muted'));
   if (a && a.representative && a.representative.name) {
     lines.push(`${a.representative.name}${a.representative.title ? `, ${a.representative.title}` : ''}`);
   }

@@ -23,7 +23,10 @@ function start({ api, signaling, feed }) {
       toast(t('error.command', { message: err.message }), 'error');
     }
   };
-  const grid = new Grid($('#grid'), { onCallOn: (code) => run({ command: 'grant_floor', target: { endpoint: code } }) });
+  const grid = new Grid($('#grid'), {
+    onCallOn: (code) => run({ command: 'grant_floor', target: { endpoint: code } }),
+    onMute: (code, muted) => run({ command: 'set_muted', endpoint: code, muted }),
+  });
   const programme = new Programme({ feed, grid, run });
   const queue = new Queue({ feed, run });
   const rollcall = new RollCallPanel({ feed, run });

@@ -1,11 +1,12 @@
 // The programme area: the floor holder large, with the speaking-time
-// countdown (or the time spoken when there is no limit), the revoke button
-// and the speaking-limit setting.
+// countdown (or the time spoken when there is no limit), the mute and
+// revoke buttons and the speaking-limit setting.
 
-import { $ } from '../shared/dom.js';
+import { $, h, replaceChildren } from '../shared/dom.js';
 import { clock, t } from '../shared/i18n.js';
+import { icon } from '../shared/icons.js';
 import { attach, detach } from '../shared/media.js';
-import { attendanceOf, holdersOf } from '../shared/session.js';
+import { attendanceOf, holdersOf, isMuted } from '../shared/session.js';
 
 export class Programme {
   constructor({ feed, grid, run }) {
@@ -17,12 +18,17 @@ export class Programme {
     this.name = $('#holder-name');
     this.countdown = $('#countdown');
     this.revoke = $('#revoke');
+    this.mute = $('#mute-holder');
+    this.holderMuted = false;
     this.floorStream = null;
     this.shown = null;
     this.holder = null;
     this.limitTouched = false;
     this.revoke.addEventListener('click', () => {
       if (this.holder) this.run({ command: 'revoke_floor', endpoint: this.holder.endpoint });
+    });
+    this.mute.addEventListener('click', () => {
+      if (this.holder) this.run({ command: 'set_muted', endpoint: this.holder.endpoint, muted: !this.holderMuted });
     });
     const secs = $('#limit-secs');
     const auto = $('#limit-auto');
@@ -46,9 +52,18 @@ export class Programme {
     const holders = holdersOf(state);
     this.holder = holders[holders.length - 1] || null;
     const a = this.holder ? attendanceOf(state, this.holder.endpoint) : null;
-    this.name.textContent = this.holder ? t('chair.holder', { name: a ? a.name : this.holder.endpoint }) : '';
+    this.holderMuted = !!this.holder && isMuted(state, this.holder.endpoint);
+    replaceChildren(
+      this.name,
+      this.holder ? t('chair.holder', { name: a ? a.name : this.holder.endpoint }) : '',
+      this.holderMuted ? h('span', { class: 'muted-mark', title: t('chair.muted') }, ' ', icon('micOff', t('chair.muted'))) : null,
+    );
     this.name.title = this.holder && this.holder.topic ? this.holder.topic : '';
     this.revoke.hidden = !this.holder;
+    this.mute.hidden = !this.holder;
+    this.mute.disabled = !state || state.phase === 'ended';
+    this.mute.setAttribute('aria-pressed', String(this.holderMuted));
+    replaceChildren(this.mute, icon(this.holderMuted ? 'micOff' : 'mic'), ' ', t(this.holderMuted ? 'chair.unmute_short' : 'chair.mute_short'));
     this.empty.hidden = !!this.holder;
     if (!this.limitTouched && state && state.floor) {
       const secs = $('#limit-secs');

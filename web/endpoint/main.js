@@ -7,9 +7,10 @@
 import { boot } from '../shared/boot.js';
 import { $, h, toast } from '../shared/dom.js';
 import { t } from '../shared/i18n.js';
+import { icon } from '../shared/icons.js';
 import { attach, detach } from '../shared/media.js';
 import { MediaLink } from '../shared/rtc.js';
-import { attendanceOf, holdersOf } from '../shared/session.js';
+import { attendanceOf, holdersOf, isMuted } from '../shared/session.js';
 import { Status } from '../shared/signaling.js';
 import { Devices } from './devices.js';
 import { FloorPanel } from './floor.js';
@@ -56,6 +57,8 @@ function start({ api, signaling, feed }) {
       phase.textContent = t(`phase.${state.phase}`);
       document.title = `${a ? a.name : code} · ${state.spec.title}`;
     }
+    // The server gates the audio; this only tells the site why nobody hears it.
+    $('#muted-notice').hidden = !(state && code && isMuted(state, code));
     floor.render(state);
     rollcall.render(state);
     rep.render(state);
@@ -75,8 +78,11 @@ function start({ api, signaling, feed }) {
     if (ev.event === 'floor_granted') toast(t('notice.your_floor'));
     if (ev.event === 'floor_denied') toast(t('notice.your_denied'), 'warn');
     if (ev.event === 'floor_revoked') toast(t('notice.your_revoked'), 'warn');
+    if (ev.event === 'endpoint_muted') toast(t('notice.your_muted'), 'warn', 8000);
+    if (ev.event === 'endpoint_unmuted') toast(t('notice.your_unmuted'));
   });
   document.addEventListener('langchange', render);
+  $('#muted-icon').replaceChildren(icon('micOff'));
   render();
   signaling.start();
 }

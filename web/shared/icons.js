@@ -9,6 +9,17 @@ const SHAPES = {
     ['path', { d: 'M3 9h4l5-4v14l-5-4H3z', fill: 'currentColor' }],
     ['path', { d: 'M15.5 8.5a5 5 0 0 1 0 7M18 6a8.5 8.5 0 0 1 0 12', fill: 'none', stroke: 'currentColor', 'stroke-width': '2', 'stroke-linecap': 'round' }],
   ],
+  // A microphone on its stand.
+  mic: [
+    ['rect', { x: '9', y: '2.5', width: '6', height: '11.5', rx: '3', fill: 'currentColor' }],
+    ['path', { d: 'M5.5 11a6.5 6.5 0 0 0 13 0M12 17.5V21M8.5 21h7', fill: 'none', stroke: 'currentColor', 'stroke-width': '2', 'stroke-linecap': 'round' }],
+  ],
+  // The same microphone struck through: muted.
+  micOff: [
+    ['rect', { x: '9', y: '2.5', width: '6', height: '11.5', rx: '3', fill: 'currentColor' }],
+    ['path', { d: 'M5.5 11a6.5 6.5 0 0 0 13 0M12 17.5V21M8.5 21h7', fill: 'none', stroke: 'currentColor', 'stroke-width': '2', 'stroke-linecap': 'round' }],
+    ['path', { d: 'M3.5 3.5l17 17', fill: 'none', stroke: 'currentColor', 'stroke-width': '2.4', 'stroke-linecap': 'round' }],
+  ],
   // A raised hand: four fingers, a thumb and the palm.
   hand: [
     ['rect', { x: '7', y: '3', width: '2.6', height: '10', rx: '1.3', fill: 'currentColor' }],

@@ -148,6 +148,11 @@ export function attendanceOf(state, code) {
   return (state && state.attendance && state.attendance[code]) || null;
 }
 
+/** Whether the chair muted this site (its audio reaches nobody). */
+export function isMuted(state, code) {
+  return !!(state && Array.isArray(state.muted) && state.muted.includes(code));
+}
+
 /** The floor's requests as an array. */
 export function floorRequests(state) {
   const reqs = (state && state.floor && state.floor.requests) || {};
