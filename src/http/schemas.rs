@@ -455,6 +455,10 @@ mod tests {
                 seconds: None,
                 auto_revoke: None,
             },
+            Command::SetMuted {
+                endpoint: code(),
+                muted: true,
+            },
             Command::Tick,
         ];
         let seen = wire_tags(&examples, "command", COMMANDS, &["tick"]);
@@ -544,6 +548,8 @@ mod tests {
                 seconds: None,
                 auto_revoke: false,
             },
+            EventKind::EndpointMuted { endpoint: code() },
+            EventKind::EndpointUnmuted { endpoint: code() },
         ];
         let examples: Vec<Event> = kinds
             .into_iter()
