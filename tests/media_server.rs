@@ -485,7 +485,8 @@ async fn programme_floor_and_gating_through_the_server() {
     );
 
     // With nobody holding the floor, the floor slot follows whoever speaks
-    // (audio levels), and moves when another site speaks up.
+    // (audio levels), and moves when another site speaks up. The muted
+    // site shouts all along and never gets it.
     server
         .ok(
             &format!("/api/sessions/{id}/floor/revoke"),
@@ -494,9 +495,16 @@ async fn programme_floor_and_gating_through_the_server() {
         )
         .await;
     let watcher = &eps[0];
-    for speaker in [3usize, 4] {
+    for speaker in [4usize, 5] {
         for (i, e) in eps.iter().enumerate() {
-            e.peer.set_audio_level(if i == speaker { 10 } else { 127 });
+            let dbov = if e.peer.name == muted {
+                0
+            } else if i == speaker {
+                10
+            } else {
+                127
+            };
+            e.peer.set_audio_level(dbov);
         }
         let code = eps[speaker].peer.name.clone();
         let mark = watcher.peer.received.mark();
