@@ -190,8 +190,18 @@ describe('web consoles', { timeout: 300_000 }, () => {
   });
 
   test('the chair mutes the holder from its tile and the site is told; unmuted from the programme panel', async () => {
+    // The fake microphone plays a steady tone: the holder's tile lights while it is heard.
+    const speaking = (code) => document.querySelector(`.tile[data-code="${code}"]`).classList.contains('is-speaking');
+    await until(chair, `tile ${A.code} speaking`, speaking, A.code);
     await chair.click(`.tile[data-code="${A.code}"] .mute`);
     await until(siteA, 'muted notice shown', () => !document.querySelector('#muted-notice').hidden);
+    // Not heard, so not lit: the page's last level of the site must not
+    // keep the mark on after its audio stopped.
+    await until(chair, `tile ${A.code} quiet once muted`, (code) => !document.querySelector(`.tile[data-code="${code}"]`).classList.contains('is-speaking'), A.code, 5_000);
+    for (let i = 0; i < 6; i++) {
+      assert.equal(await chair.evaluate(speaking, A.code), false, 'a muted site is not shown speaking');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
     const notice = await siteA.textContent('#muted-notice');
     assert.ok(notice.includes('Chủ trì đã tắt tiếng điểm cầu'), `the notice in Vietnamese: ${notice}`);
     await until(chair, `tile ${A.code} marked muted`, (code) => document.querySelector(`.tile[data-code="${code}"]`).classList.contains('is-muted'), A.code);

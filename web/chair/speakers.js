@@ -16,6 +16,11 @@ const HOLD_MS = 800;
 export function watchSpeakers(link, identify, onChange) {
   const lastLoud = new Map();
   const on = new Set();
+  // The RTP timestamp each source had at the last poll. A browser keeps a
+  // source's last level for ten seconds after its packets stop, so a site
+  // just muted or revoked would go on "speaking"; only a source whose
+  // timestamp moved since the last poll is heard now.
+  const lastRtp = new Map();
   const timer = setInterval(() => {
     const pc = link.pc;
     if (!pc) return;
@@ -26,7 +31,13 @@ export function watchSpeakers(link, identify, onChange) {
       const where = link.slotOfMid(tr.mid);
       const code = identify(tr.mid, where.slot, where.endpoint);
       if (!code) continue;
-      const level = Math.max(0, ...tr.receiver.getSynchronizationSources().map((s) => s.audioLevel || 0));
+      const fresh = tr.receiver.getSynchronizationSources().filter((s) => {
+        const key = `${tr.mid}/${s.source}`;
+        const moved = lastRtp.get(key) !== s.rtpTimestamp;
+        lastRtp.set(key, s.rtpTimestamp);
+        return moved;
+      });
+      const level = Math.max(0, ...fresh.map((s) => s.audioLevel || 0));
       if (level >= LOUD) lastLoud.set(code, now);
     }
     for (const [code, at] of lastLoud) {

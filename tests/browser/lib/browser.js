@@ -3,6 +3,9 @@
 // browser context (its own storage), as separate machines would.
 
 import { chromium } from 'playwright-core';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
@@ -28,7 +31,14 @@ export class Browser {
    * (its own --user-data-dir), removed when the browser closes.
    */
   async launch() {
-    this.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000 });
+    // A steady tone instead of the fake microphone's beeps: whoever is
+    // heard is loud at every moment, so a speaking mark is never off by
+    // the luck of a pause between beeps.
+    this.dir = await mkdtemp(path.join(tmpdir(), 'diemcau-browser-audio-'));
+    const tone = path.join(this.dir, 'tone.wav');
+    await writeFile(tone, toneWav());
+    const args = [...FLAGS, `--use-file-for-fake-audio-capture=${tone}`];
+    this.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args, timeout: 60_000 });
     return this;
   }
 
@@ -48,5 +58,31 @@ export class Browser {
 
   async close() {
     if (this.browser) await this.browser.close().catch(() => {});
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Two seconds of a 440 Hz tone at half scale: 16-bit mono PCM, 48 kHz, as a WAV file (Chromium loops it). */
+function toneWav() {
+  const rate = 48_000;
+  const samples = rate * 2;
+  const data = Buffer.alloc(samples * 2);
+  for (let i = 0; i < samples; i++) {
+    data.writeInt16LE(Math.round(16_000 * Math.sin((2 * Math.PI * 440 * i) / rate)), i * 2);
+  }
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write('WAVE', 8);
+  header.write('fmt ', 12);
+  header.writeUInt32LE(16, 16); // fmt chunk size
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // mono
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28); // bytes per second
+  header.writeUInt16LE(2, 32); // bytes per frame
+  header.writeUInt16LE(16, 34); // bits per sample
+  header.write('data', 36);
+  header.writeUInt32LE(data.length, 40);
+  return Buffer.concat([header, data]);
 }
