@@ -31,6 +31,9 @@ async fn a_whole_chaired_session() {
     let welcome = chair_ws.recv().await;
     assert_eq!(welcome["type"], "welcome");
     assert_eq!(welcome["role"], "chair");
+    // The pages grade their own link by the server's thresholds.
+    assert_eq!(welcome["health"]["loss_bad_pct"], 8.0, "{welcome}");
+    assert_eq!(welcome["health"]["rtt_warn_ms"], 150.0, "{welcome}");
     assert_eq!(welcome["session"], id);
     let snapshot = chair_ws.recv().await;
     assert_eq!(snapshot["type"], "snapshot");

@@ -100,6 +100,7 @@ pub struct Monitoring {
     state: Mutex<State>,
     updates: broadcast::Sender<MonitorUpdate>,
     metrics: Option<PrometheusHandle>,
+    thresholds: Thresholds,
 }
 
 /// What one round of sampling produced.
@@ -119,7 +120,7 @@ impl Monitoring {
         let (updates, _) = broadcast::channel(UPDATE_BUFFER);
         Arc::new(Monitoring {
             state: Mutex::new(State {
-                monitor: Monitor::new(thresholds),
+                monitor: Monitor::new(thresholds.clone()),
                 reports: HashMap::new(),
                 media: BTreeMap::new(),
                 tests: Vec::new(),
@@ -127,7 +128,14 @@ impl Monitoring {
             }),
             updates,
             metrics,
+            thresholds,
         })
+    }
+
+    /// The health thresholds links are graded by: the pages grade their
+    /// own view of the link by the same numbers.
+    pub fn thresholds(&self) -> &Thresholds {
+        &self.thresholds
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

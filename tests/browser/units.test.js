@@ -13,6 +13,7 @@ import { parseStreamId } from '../../web/shared/rtc.js';
 import { compareCodes, endpointsOf, queueOf, tally } from '../../web/shared/session.js';
 import { codeOfLink, health, normalize } from '../../web/monitor/links.js';
 import { describe, eventTime } from '../../web/monitor/events.js';
+import { DEFAULT_HEALTH, grade } from '../../web/endpoint/quality.js';
 
 const web = path.join(repoRoot, 'web');
 
@@ -129,4 +130,15 @@ test('monitor events read as lines with a level', () => {
   assert.match(describe(test).text, /1\.50 Mb\/s/);
   assert.equal(eventTime(test), 5);
   assert.equal(describe({ event: 'something_new' }), null);
+});
+
+test("a site's quality indicator grades by the server's thresholds", () => {
+  assert.equal(grade({ rtt_ms: 20, loss: 0 }), 'good');
+  assert.equal(grade({ rtt_ms: 200, loss: 0 }), 'fair');
+  assert.equal(grade({ rtt_ms: null, loss: 0.1 }), 'poor');
+  // An operator who tolerates 5 % loss before a warning: 3 % is still good.
+  const lenient = { ...DEFAULT_HEALTH, loss_warn_pct: 5, loss_bad_pct: 15 };
+  assert.equal(grade({ rtt_ms: 20, loss: 0.03 }), 'fair');
+  assert.equal(grade({ rtt_ms: 20, loss: 0.03 }, lenient), 'good');
+  assert.equal(grade({ rtt_ms: 20, loss: 0.1 }, lenient), 'fair');
 });

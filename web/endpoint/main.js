@@ -68,6 +68,7 @@ function start({ api, signaling, feed }) {
   };
   feed.addEventListener('change', render);
   feed.addEventListener('welcome', (e) => {
+    quality.setHealth(e.detail.health);
     render();
     if (e.detail.session) media.join(e.detail);
   });

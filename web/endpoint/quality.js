@@ -1,14 +1,25 @@
 // The link-quality indicator: four bars and a word, from what this browser
-// measures of its own connection (round trip, loss, incoming bit rate).
-// Thresholds follow the server's defaults for link health.
+// measures of its own connection (round trip, loss, incoming bit rate),
+// graded by the thresholds the server grades links by (its `[health]`,
+// sent in `welcome`), so the site and the technicians see the same verdict.
 
 import { $ } from '../shared/dom.js';
 import { bitrate, t } from '../shared/i18n.js';
 
-const RTT_WARN_MS = 150;
-const RTT_BAD_MS = 400;
-const LOSS_WARN = 0.02;
-const LOSS_BAD = 0.08;
+/** The server's default `[health]`, until `welcome` says otherwise. */
+export const DEFAULT_HEALTH = { rtt_warn_ms: 150, rtt_bad_ms: 400, loss_warn_pct: 2, loss_bad_pct: 8 };
+
+/**
+ * `good`, `fair` or `poor` for a round trip (ms, may be null) and a loss
+ * fraction (0–1), by `health` thresholds (the server's field names).
+ */
+export function grade({ rtt_ms: rtt, loss }, health = DEFAULT_HEALTH) {
+  const ms = rtt ?? 0;
+  const pct = (loss ?? 0) * 100;
+  if (ms >= health.rtt_bad_ms || pct >= health.loss_bad_pct) return 'poor';
+  if (ms >= health.rtt_warn_ms || pct >= health.loss_warn_pct) return 'fair';
+  return 'good';
+}
 
 export class Quality {
   constructor() {
@@ -17,7 +28,15 @@ export class Quality {
     this.state = 'new';
     this.stats = null;
     this.prevLost = null;
+    this.health = DEFAULT_HEALTH;
     document.addEventListener('langchange', () => this.render());
+    this.render();
+  }
+
+  /** The server's thresholds, from `welcome` (ignored if incomplete). */
+  setHealth(health) {
+    const keys = Object.keys(DEFAULT_HEALTH);
+    if (health && keys.every((k) => Number.isFinite(health[k]))) this.health = health;
     this.render();
   }
 
@@ -44,11 +63,8 @@ export class Quality {
 
   level() {
     if (this.state !== 'connected') return 'down';
-    const s = this.stats;
-    if (!s) return 'fair';
-    if ((s.rtt_ms ?? 0) >= RTT_BAD_MS || s.loss >= LOSS_BAD) return 'poor';
-    if ((s.rtt_ms ?? 0) >= RTT_WARN_MS || s.loss >= LOSS_WARN) return 'fair';
-    return 'good';
+    if (!this.stats) return 'fair';
+    return grade(this.stats, this.health);
   }
 
   render() {
