@@ -69,7 +69,7 @@ pub enum ServerMessage {
         ice_servers: Vec<IceServer>,
         /// The thresholds links are graded by (`[health]`), so a site's own
         /// quality indicator agrees with the technicians' console.
-        health: crate::monitor::Thresholds,
+        health: Box<crate::monitor::Thresholds>,
     },
     /// The session's state as the role may see it; events with a higher
     /// `seq` follow. Sent again if the client fell behind.

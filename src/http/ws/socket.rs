@@ -79,7 +79,7 @@ where
         endpoint: ctx.caller.endpoint.clone(),
         session: ctx.session.clone(),
         ice_servers: ctx.state.ice_servers.as_ref().clone(),
-        health: ctx.state.monitoring.thresholds().clone(),
+        health: Box::new(ctx.state.monitoring.thresholds().clone()),
     };
     if write(&mut sink, &welcome).await.is_err() {
         return;
