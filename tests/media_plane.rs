@@ -412,3 +412,123 @@ async fn floor_switches_and_loopback_leave_no_sequence_gaps() {
     assert_no_loss(&crx, "floor", "C");
     assert_no_loss(&b.peer.received, "floor", "B");
 }
+
+/// A STUN binding request naming `ufrag` as ours, with no integrity: what
+/// anyone who learnt a connection's ufrag could send.
+fn unauthenticated_binding(ufrag: &str) -> Vec<u8> {
+    let username = format!("{ufrag}:intruder");
+    let mut attr = vec![0x00, 0x06];
+    attr.extend_from_slice(&(username.len() as u16).to_be_bytes());
+    attr.extend_from_slice(username.as_bytes());
+    while attr.len() % 4 != 0 {
+        attr.push(0);
+    }
+    let mut msg = vec![0x00, 0x01];
+    msg.extend_from_slice(&(attr.len() as u16).to_be_bytes());
+    msg.extend_from_slice(&[0x21, 0x12, 0xA4, 0x42]);
+    msg.extend_from_slice(&[9; 12]);
+    msg.extend_from_slice(&attr);
+    msg
+}
+
+/// Garbage shaped like each protocol on the port (STUN, DTLS, RTP/RTCP)
+/// and plain noise, of every length up to a full datagram.
+fn garbage(n: usize) -> Vec<u8> {
+    let len = (n * 37) % 1500;
+    let mut data: Vec<u8> = (0..len).map(|_| rand::random::<u8>()).collect();
+    if let Some(first) = data.first_mut() {
+        *first = match n % 5 {
+            0 => 0x00,   // STUN
+            1 => 0x16,   // DTLS handshake
+            2 => 0x80,   // RTP
+            3 => 0x81,   // RTCP
+            _ => *first, // noise
+        };
+    }
+    if n.is_multiple_of(5) && data.len() >= 8 {
+        data[4..8].copy_from_slice(&[0x21, 0x12, 0xA4, 0x42]);
+    }
+    data
+}
+
+/// The media port is open to anyone: datagrams from strangers, and from
+/// one that names a connection's ufrag (so its datagrams reach that
+/// connection's stack), must neither stop the media task nor the media.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_the_media_port_stops_nothing() {
+    let mut m = Meeting::start("01", &["30", "31"]).await;
+    let mut chair = m.join(Some("01"), "01").await;
+    let mut a = m.join(Some("30"), "30").await;
+    m.await_up(2, CONNECT).await;
+    chair.peer.start_sending();
+    a.peer.start_sending();
+    let arx = a.peer.received.clone();
+    wait_count(&arx, 0, "chair", "video", "01", 5, "A gets the chair").await;
+
+    let port = m.plane.local_addr();
+    let ufrag = a
+        .answer
+        .lines()
+        .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+        .expect("the answer has an ICE ufrag")
+        .trim()
+        .to_string();
+    let stranger = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let intruder = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    intruder
+        .send_to(&unauthenticated_binding(&ufrag), port)
+        .await
+        .expect("sent");
+    for n in 0..3000usize {
+        let socket = if n.is_multiple_of(2) {
+            &stranger
+        } else {
+            &intruder
+        };
+        let _ = socket.send_to(&garbage(n), port).await;
+        if n.is_multiple_of(200) {
+            // Let the media task keep up rather than lose the lot to a
+            // full socket buffer: the garbage should reach the stack.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    let mark = arx.mark();
+    wait_count(
+        &arx,
+        mark,
+        "chair",
+        "audio",
+        "01",
+        25,
+        "A still hears the chair",
+    )
+    .await;
+    wait_count(
+        &arx,
+        mark,
+        "chair",
+        "video",
+        "01",
+        10,
+        "A still sees the chair",
+    )
+    .await;
+    // The media task still takes new connections.
+    let b = m.join(Some("31"), "31").await;
+    m.await_up(1, CONNECT).await;
+    wait_count(
+        &b.peer.received,
+        0,
+        "chair",
+        "audio",
+        "01",
+        10,
+        "B gets the chair",
+    )
+    .await;
+}

@@ -121,6 +121,24 @@ mod tests {
         assert_eq!(stun_local_ufrag(&[]), None);
     }
 
+    proptest::proptest! {
+        /// Whatever arrives, the reader answers: from noise, and from a
+        /// valid STUN header followed by any attribute bytes.
+        #[test]
+        fn any_datagram_is_read_without_panic(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            claimed in proptest::prelude::any::<u16>(),
+        ) {
+            let _ = stun_local_ufrag(&body);
+            let mut msg = vec![0x00, 0x01];
+            msg.extend_from_slice(&claimed.to_be_bytes());
+            msg.extend_from_slice(&STUN_MAGIC_COOKIE);
+            msg.extend_from_slice(&[7; 12]);
+            msg.extend_from_slice(&body);
+            let _ = stun_local_ufrag(&msg);
+        }
+    }
+
     #[test]
     fn learns_the_address_from_a_request_then_routes_by_it() {
         let mut demux = Demux::new();

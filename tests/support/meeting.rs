@@ -16,6 +16,8 @@ use tokio::task::JoinHandle;
 pub struct Joined {
     pub peer: TestPeer,
     pub id: PeerId,
+    /// The server's first answer (its ICE credentials, its candidate).
+    pub answer: String,
     signals: JoinHandle<()>,
 }
 
@@ -112,7 +114,7 @@ impl Meeting {
             .accept_offer(&self.id, kind, &offer)
             .await
             .expect("offer accepted");
-        peer.apply_answer(answer).await;
+        peer.apply_answer(answer.clone()).await;
         let plane = self.plane.clone();
         let pc = peer.pc();
         let signals = tokio::spawn(async move {
@@ -135,7 +137,12 @@ impl Meeting {
                 }
             }
         });
-        Joined { peer, id, signals }
+        Joined {
+            peer,
+            id,
+            answer,
+            signals,
+        }
     }
 
     /// Applies link events until `count` endpoints came up.
