@@ -560,6 +560,56 @@ async fn programme_floor_and_gating_through_the_server() {
     wait_status(&server, id, &[whip_code], "left").await;
 }
 
+/// A second page (or machine) of the same site takes the site over; the
+/// first page is told and its connection closed, rather than left to
+/// notice a dead connection, reconnect and take the site back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_page_of_a_site_takes_over_and_the_first_is_told() {
+    let server = Server::start_with_provinces(&["30"]);
+    let id = "s";
+    live_session(&server, id).await;
+    let base = ws_base(&server);
+    let mut chair = WsClient::join(&base, &server.chair(), id, "00", true).await;
+    let first = WsClient::join(&base, &server.endpoint("30"), id, "30", true).await;
+    wait_status(&server, id, &["00", "30"], "connected").await;
+    chair.peer.start_sending();
+    wait_got(
+        &first.peer.received,
+        0,
+        "chair",
+        "video",
+        "00",
+        5,
+        "first page",
+    )
+    .await;
+
+    let second = WsClient::join(&base, &server.endpoint("30"), id, "30", true).await;
+    wait_for(FLOW, "the first page is told it was replaced", || {
+        let told = first.of_type("replaced").len();
+        async move { told == 1 }
+    })
+    .await;
+    wait_got(
+        &second.peer.received,
+        0,
+        "chair",
+        "video",
+        "00",
+        5,
+        "second page",
+    )
+    .await;
+    assert!(
+        second.of_type("replaced").is_empty(),
+        "the page that took over was told it was replaced"
+    );
+    // The site never left: the swap keeps it connected.
+    let state = server.state(id).await;
+    assert_eq!(state["attendance"]["30"]["status"], "connected", "{state}");
+    assert_eq!(state["attendance"]["30"]["disconnects"], 0, "{state}");
+}
+
 /// WHIP and WHEP answer what they refuse with the documented statuses.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whip_and_whep_refuse_with_the_documented_errors() {

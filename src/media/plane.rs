@@ -145,6 +145,11 @@ pub enum Signal {
     Candidate(String),
     /// The m-line → slot mapping changed (new lines, or a slot's source).
     Tracks(Vec<TrackInfo>),
+    /// A newer connection of the same site took over (a second page or a
+    /// backup machine) and this one is closed. Its page must not reconnect
+    /// by itself: two pages doing so would take the site from each other
+    /// every time one noticed, and neither would keep the programme.
+    Replaced,
 }
 
 /// The SFU. Cheap to clone; the media task stops when the last clone is dropped.

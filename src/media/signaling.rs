@@ -87,6 +87,11 @@ impl Driver {
         self.dirty.insert(id);
         if let Some(old) = previous {
             tracing::info!(peer = %old, successor = %id, "peer replaced");
+            if let Some(p) = self.peers.get(&old) {
+                // Full or gone, the page learns it anyway: its connection
+                // stops answering.
+                let _ = p.signals.try_send(Signal::Replaced);
+            }
             self.remove_peer(old, Removal::Quiet, now);
         }
         self.ensure_tiles(&session);

@@ -209,6 +209,22 @@ describe('web consoles', { timeout: 300_000 }, () => {
     await until(siteA, 'muted notice gone', () => document.querySelector('#muted-notice').hidden);
   });
 
+  test('a second page of a site takes it over; the first says so and takes it back only when asked', async () => {
+    const second = await open('endpoint', tokens.a, `site ${A.code} (second page)`, { width: 1280, height: 720 });
+    await videoPlaying(second, '#chair-video');
+    await siteA.waitForSelector('#takeover', { timeout: 30_000 });
+    const text = await siteA.textContent('#takeover');
+    assert.ok(text.includes('máy khác'), `the notice in Vietnamese: ${text}`);
+    // Left alone, the first page does not take the site back.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    assert.equal(await second.$('#takeover'), null, 'the second page keeps the site');
+    await siteA.click('#takeover button');
+    await second.waitForSelector('#takeover', { timeout: 30_000 });
+    await until(siteA, 'media connected again', () => window.diemcau.media.pcState === 'connected');
+    await videoPlaying(siteA, '#chair-video');
+    await second.context().close();
+  });
+
   test('a site that closes its page shows as dropped on the chair\'s grid, without a frozen picture', async () => {
     await siteB.context().close();
     await until(chair, `tile ${B.code} dropped`, (code) => document.querySelector(`.tile[data-code="${code}"]`).dataset.status === 'dropped', B.code);

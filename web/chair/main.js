@@ -8,6 +8,7 @@ import { $, h, show, toast } from '../shared/dom.js';
 import { t } from '../shared/i18n.js';
 import { attach } from '../shared/media.js';
 import { MediaLink } from '../shared/rtc.js';
+import { offerTakeOver } from '../shared/takeover.js';
 import { chairCode, holdersOf, tally } from '../shared/session.js';
 import { Grid } from './grid.js';
 import { Programme } from './programme.js';
@@ -182,6 +183,7 @@ class ChairMedia {
     this.link = link;
     link.addEventListener('track', (e) => this.onTrack(e.detail));
     link.addEventListener('trackgone', (e) => this.onGone(e.detail));
+    link.addEventListener('replaced', () => offerTakeOver(link));
     if (this.stopSpeakers) this.stopSpeakers();
     this.stopSpeakers = watchSpeakers(link, (mid, slot, endpoint) => this.whoIs(slot, endpoint), (code, on) => this.grid.setSpeaking(code, on));
     try {

@@ -10,6 +10,7 @@ import { t } from '../shared/i18n.js';
 import { icon } from '../shared/icons.js';
 import { attach, detach } from '../shared/media.js';
 import { MediaLink } from '../shared/rtc.js';
+import { offerTakeOver } from '../shared/takeover.js';
 import { attendanceOf, holdersOf, isMuted } from '../shared/session.js';
 import { Status } from '../shared/signaling.js';
 import { Devices } from './devices.js';
@@ -127,6 +128,12 @@ class EndpointMedia {
       this.signaling.dispatchEvent(new CustomEvent('media', { detail: e.detail }));
     });
     link.addEventListener('stats', (e) => this.quality.setStats(e.detail));
+    link.addEventListener('replaced', () => {
+      this.pcState = 'closed';
+      this.quality.setState('closed');
+      this.signaling.dispatchEvent(new CustomEvent('media', { detail: { state: 'closed' } }));
+      offerTakeOver(link);
+    });
     try {
       await link.start();
     } catch (err) {

@@ -29,6 +29,8 @@ export const en = {
   'error.media': 'Audio/video connection error: {message}',
 
   'media.click_for_sound': 'Click here to turn the sound on',
+  'media.replaced': 'This site was just connected from another page or device; this page has stopped sending and receiving.',
+  'media.take_over': 'Reconnect on this device',
 
   'chair.brand': 'Session control',
   'chair.mode': 'Who may speak',

@@ -29,6 +29,8 @@ export const vi = {
   'error.media': 'Lỗi kết nối hình ảnh, âm thanh: {message}',
 
   'media.click_for_sound': 'Bấm vào đây để bật âm thanh',
+  'media.replaced': 'Điểm cầu vừa được kết nối từ một trang hoặc máy khác; trang này đã ngừng truyền và nhận hình ảnh, âm thanh.',
+  'media.take_over': 'Kết nối lại tại máy này',
 
   'chair.brand': 'Điều hành phiên họp',
   'chair.mode': 'Chế độ phát biểu',

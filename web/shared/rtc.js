@@ -49,6 +49,7 @@ export class MediaLink extends EventTarget {
       signaling.on('offer', (m) => this.serial(() => this.onOffer(m))),
       signaling.on('candidate', (m) => this.serial(() => this.onCandidate(m))),
       signaling.on('tracks', (m) => this.onTracks(m)),
+      signaling.on('replaced', () => this.onReplaced()),
       signaling.on('error', (m) => this.onServerError(m)),
     ];
   }
@@ -250,6 +251,17 @@ export class MediaLink extends EventTarget {
         if (this.pc === pc && pc.connectionState !== 'connected') this.start();
       }, RESTART_GRACE_MS);
     }
+  }
+
+  /**
+   * Another page or machine of this site took over. The connection is
+   * closed and stays closed, with no automatic restart: two pages that
+   * each reconnected on losing the site would take it from each other in
+   * turn. The page offers its user to take the site back (`start`).
+   */
+  onReplaced() {
+    this.closePc();
+    this.emit('replaced', {});
   }
 
   onServerError(m) {

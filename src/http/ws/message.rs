@@ -124,6 +124,10 @@ pub enum ServerMessage {
         /// One entry per outgoing line.
         tracks: Vec<TrackInfo>,
     },
+    /// Another connection of the same site took over (a second page or
+    /// device); this page's connection is closed. It reconnects only when
+    /// its user asks, by sending a new offer.
+    Replaced,
     /// A link monitoring event (alerts, health, link tests); chair and
     /// technician sockets only.
     Monitor {

@@ -155,16 +155,18 @@ impl MediaLink {
             let current = policy.borrow().clone();
             self.media.set_policy(id, current);
         }
+        // A page restarting its connection on the same socket: the old
+        // peer goes quietly (a participant's is replaced inside the plane).
+        // Its signals stop being relayed first, so the page is not told
+        // that its own new connection replaced it.
+        if let Some(task) = self.forward.take() {
+            task.abort();
+        }
         let (peer, answer, signals) = self
             .media
             .accept_offer(id, kind.clone(), sdp)
             .await
             .map_err(media_error)?;
-        // A page restarting its connection on the same socket: the old
-        // peer goes quietly (a participant's was replaced inside the plane).
-        if let Some(task) = self.forward.take() {
-            task.abort();
-        }
         if let Some((old, PeerKind::Viewer)) = self.peer.replace((peer, kind)) {
             let _ = self.media.close(&old).await;
         }
@@ -199,6 +201,7 @@ async fn forward(mut signals: mpsc::Receiver<Signal>, out: mpsc::Sender<ServerMe
                 candidate: serde_json::from_str(&json).unwrap_or(serde_json::Value::String(json)),
             },
             Signal::Tracks(tracks) => ServerMessage::Tracks { tracks },
+            Signal::Replaced => ServerMessage::Replaced,
         };
         if out.send(message).await.is_err() {
             return;
