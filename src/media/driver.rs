@@ -546,10 +546,10 @@ impl Driver {
         // Repeated every second: a browser takes the latest estimate as its
         // ceiling, and one lost report must not leave a stale one.
         self.send_bitrate_caps(false, now);
-        self.publish_stats();
+        self.publish_stats(now);
     }
 
-    fn publish_stats(&mut self) {
+    fn publish_stats(&mut self, now: Instant) {
         let period = STATS_PERIOD.as_secs_f64();
         let mut out = Vec::with_capacity(self.peers.len());
         // Counted here once a second rather than per packet: a metrics
@@ -579,7 +579,12 @@ impl Driver {
             let candidate_type = peer
                 .remote_addr
                 .map(|a| candidate_type(&peer.remote_candidates, a));
-            let reported: Vec<_> = peer.legs.iter().map(|l| l.downstream).collect();
+            let reported: Vec<_> = peer
+                .legs
+                .iter()
+                .map(|l| l.downstream)
+                .filter(|d| d.is_fresh(now))
+                .collect();
             let rtts: Vec<f64> = reported.iter().filter_map(|d| d.rtt_ms).collect();
             out.push(LinkStats {
                 peer: peer.id,

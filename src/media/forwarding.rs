@@ -305,7 +305,7 @@ impl Driver {
             }
             for block in blocks {
                 if let Some(leg) = peer.legs.iter_mut().find(|l| l.ssrc == block.ssrc) {
-                    leg.downstream = stats::downstream(block, ntp_now, leg.clock_rate);
+                    leg.downstream = stats::downstream(block, ntp_now, leg.clock_rate, now);
                 }
             }
         }

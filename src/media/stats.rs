@@ -9,7 +9,7 @@ use super::PeerId;
 use crate::control::{EndpointCode, SessionId};
 use rtc::rtcp::reception_report::ReceptionReport;
 use serde::Serialize;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One peer connection's health, as last measured (refreshed every second).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -141,11 +141,31 @@ pub(crate) struct Downstream {
     pub(crate) rtt_ms: Option<f64>,
     pub(crate) loss: f64,
     pub(crate) jitter_ms: f64,
+    /// When the report came.
+    pub(crate) at: Option<Instant>,
+}
+
+/// How long a leg's last report stands for it. A receiver stops reporting
+/// on a stream that stopped (a gated leg, an empty slot); its last figures
+/// must not go on describing the link.
+pub(crate) const REPORT_FRESH_FOR: Duration = Duration::from_secs(10);
+
+impl Downstream {
+    /// Whether this report still describes the leg at `now`.
+    pub(crate) fn is_fresh(&self, now: Instant) -> bool {
+        self.at
+            .is_some_and(|at| now.saturating_duration_since(at) < REPORT_FRESH_FOR)
+    }
 }
 
 /// RTT per RFC 3550 6.4.1: now (middle 32 bits of NTP) − LSR − DLSR, in
 /// 1/65536 s. `None` until the client has seen one of our sender reports.
-pub(crate) fn downstream(block: &ReceptionReport, now_ntp: u64, clock_rate: u32) -> Downstream {
+pub(crate) fn downstream(
+    block: &ReceptionReport,
+    now_ntp: u64,
+    clock_rate: u32,
+    now: Instant,
+) -> Downstream {
     let rtt_ms = if block.last_sender_report == 0 {
         None
     } else {
@@ -160,6 +180,7 @@ pub(crate) fn downstream(block: &ReceptionReport, now_ntp: u64, clock_rate: u32)
         rtt_ms,
         loss: f64::from(block.fraction_lost) / 256.0,
         jitter_ms: f64::from(block.jitter) * 1000.0 / f64::from(clock_rate.max(1)),
+        at: Some(now),
     }
 }
 
@@ -215,9 +236,14 @@ mod tests {
         };
         // Now is 0.5 s + 20 ms after the report was sent.
         let now_mid = lsr + 0x8000 + (65536 * 20 / 1000);
-        let d = downstream(&block, u64::from(now_mid) << 16, 90_000);
+        let at = Instant::now();
+        let d = downstream(&block, u64::from(now_mid) << 16, 90_000, at);
         let rtt = d.rtt_ms.unwrap_or(f64::NAN);
         assert!((rtt - 20.0).abs() < 0.1, "{rtt}");
         assert!((d.loss - 0.25).abs() < 1e-9);
+        // The figures stand for the leg until its receiver stops reporting.
+        assert!(d.is_fresh(at + Duration::from_secs(2)));
+        assert!(!d.is_fresh(at + REPORT_FRESH_FOR));
+        assert!(!Downstream::default().is_fresh(at));
     }
 }
