@@ -610,6 +610,97 @@ async fn a_second_page_of_a_site_takes_over_and_the_first_is_told() {
     assert_eq!(state["attendance"]["30"]["disconnects"], 0, "{state}");
 }
 
+/// A technician's console over `/ws` receives what the chair does: every
+/// site's tile and the programme, but no site's voice the chair may not
+/// hear; what the console sends itself reaches nobody. A viewer token over
+/// `/ws` keeps the programme alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_technician_receives_what_the_chair_does_and_publishes_nothing() {
+    let codes = ["30", "31"];
+    let server = Server::start_with_provinces(&codes);
+    let id = "s";
+    live_session(&server, id).await;
+    let base = ws_base(&server);
+    let mut chair = WsClient::join(&base, &server.chair(), id, "00", true).await;
+    let mut eps = Vec::new();
+    for c in codes {
+        eps.push(WsClient::join(&base, &server.endpoint(c), id, c, true).await);
+    }
+    // It offers send lines, as a publishing page would: they lead nowhere.
+    let mut tech = WsClient::join(&base, &server.technician(), id, "tech", true).await;
+    let viewer = WsClient::join(&base, &server.viewer(), id, "viewer", false).await;
+    wait_status(&server, id, &["00", "30", "31"], "connected").await;
+    chair.peer.start_sending();
+    for e in eps.iter_mut() {
+        e.peer.start_sending();
+    }
+    tech.peer.start_sending();
+
+    let rx = &tech.peer.received;
+    wait_got(rx, 0, "chair", "audio", "00", 10, "tech").await;
+    wait_got(rx, 0, "chair", "video", "00", 5, "tech").await;
+    for c in codes {
+        wait_got(rx, 0, &format!("tile-{c}"), "video", c, 5, "tech").await;
+    }
+    let tracks = tech.tracks.lock().map(|t| t.clone()).unwrap_or_default();
+    for c in codes {
+        assert!(
+            tracks
+                .iter()
+                .any(|t| t["slot"] == "tile" && t["endpoint"] == c),
+            "the technician's tracks do not name tile {c}: {tracks:?}"
+        );
+    }
+    // Chaired mode, nobody on the floor: the chair hears no site, nor does
+    // the technician.
+    let technician = vec![("tech".to_string(), rx.clone())];
+    let heard = leaks(&technician, &[0], "audio", &codes);
+    assert!(heard.is_empty(), "site audio before any floor: {heard:?}");
+
+    // The floor holder is heard on its tile (not twice, on the floor slot
+    // too), the other site still not.
+    let mark = rx.mark();
+    grant(&server, id, "30").await;
+    wait_got(rx, mark, "tile-30", "audio", "30", 10, "tech").await;
+    wait_got(rx, mark, "floor", "video", "30", 5, "tech").await;
+    assert_eq!(
+        rx.count(mark, "floor", "audio", "30"),
+        0,
+        "floor audio twice"
+    );
+    let heard = leaks(&technician, &[mark], "audio", &["31"]);
+    assert!(heard.is_empty(), "a site without the floor: {heard:?}");
+
+    // Nobody got anything the technician's console sent.
+    let mut receivers = vec![("00".to_string(), chair.peer.received.clone())];
+    receivers.extend(
+        eps.iter()
+            .map(|e| (e.peer.name.clone(), e.peer.received.clone())),
+    );
+    receivers.push(("viewer".into(), viewer.peer.received.clone()));
+    let zeros = vec![0; receivers.len()];
+    for kind in ["audio", "video"] {
+        let got = leaks(&receivers, &zeros, kind, &["tech"]);
+        assert!(got.is_empty(), "the technician was forwarded: {got:?}");
+    }
+    // The viewer over /ws has the programme and no tiles.
+    wait_got(
+        &viewer.peer.received,
+        0,
+        "floor",
+        "video",
+        "30",
+        5,
+        "viewer",
+    )
+    .await;
+    let tiles = codes
+        .iter()
+        .map(|c| viewer.peer.received.count(0, "tile", "video", c))
+        .sum::<usize>();
+    assert_eq!(tiles, 0, "a viewer got tiles");
+}
+
 /// WHIP and WHEP answer what they refuse with the documented statuses.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whip_and_whep_refuse_with_the_documented_errors() {

@@ -132,7 +132,7 @@ pub fn client_stats(
     }
     let link = match (peer, &ctx.session) {
         (Some((_, PeerKind::Participant(code))), Some(session)) => LinkId::endpoint(session, code),
-        (Some((id, PeerKind::Viewer)), _) => LinkId::peer(id.to_string()),
+        (Some((id, PeerKind::Viewer | PeerKind::Technician)), _) => LinkId::peer(id.to_string()),
         _ => return None,
     };
     if !ctx

@@ -128,6 +128,8 @@ pub async fn view(
         &[Role::Viewer, Role::Chair, Role::Technician],
         "view over WHEP",
     )?;
+    // A WHEP connection is never renegotiated, so it cannot take tiles:
+    // whatever the token, it gets the programme.
     let kind = PeerKind::Viewer;
     negotiate(&state, &caller, "whep", SessionId(id), kind, &headers, body).await
 }

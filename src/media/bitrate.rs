@@ -93,6 +93,7 @@ impl Driver {
 
     /// The sites whose video feeds a `chair` or `floor` slot somewhere in
     /// their session: what every site watches, as the router applies it.
+    /// Tiles, the chair's or a technician's, leave a site at the grid rate.
     fn programme_sources(&self) -> HashSet<(SessionId, EndpointCode)> {
         let mut out = HashSet::new();
         for (session, state) in &self.sessions {

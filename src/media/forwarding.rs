@@ -19,8 +19,9 @@ use rtc::rtcp::sender_report::SenderReport;
 use std::time::Instant;
 
 impl Driver {
-    /// Gives the chair's connection a tile (audio + video leg) per other
-    /// participant of its session; new tiles go out in a server offer.
+    /// Gives the chair's connection, and every technician's, a tile
+    /// (audio + video leg) per other participant of its session; new tiles
+    /// go out in a server offer.
     pub(super) fn ensure_tiles(&mut self, session: &SessionId) {
         let Some(state) = self.sessions.get(session) else {
             return;
@@ -36,10 +37,8 @@ impl Driver {
             .collect();
         for peer in self.peers.values_mut() {
             // A WHIP chair cannot take new lines: it gets no tiles.
-            if peer.session != *session
-                || peer.endpoint() != Some(&chair)
-                || peer.path == super::SignalPath::Http
-            {
+            let sees_grid = peer.kind == PeerKind::Technician || peer.endpoint() == Some(&chair);
+            if peer.session != *session || !sees_grid || peer.path == super::SignalPath::Http {
                 continue;
             }
             for code in &others {

@@ -13,8 +13,9 @@
 //! # What it forwards
 //!
 //! Every participant and viewer receives two fixed slots, `chair` and
-//! `floor` (audio + video each); the chair's connection also gets a `tile`
-//! per endpoint, added by server-initiated renegotiation as endpoints join.
+//! `floor` (audio + video each); the chair's connection, and a technician's
+//! over `/ws`, also gets a `tile` per endpoint, added by server-initiated
+//! renegotiation as endpoints join.
 //! [`router`] picks each leg's publisher from the
 //! [`ForwardingPolicy`](crate::control::ForwardingPolicy); a leg whose
 //! source changes is rewritten by [`rewrite`] so the client sees one

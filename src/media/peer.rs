@@ -243,7 +243,7 @@ impl Peer {
     pub(crate) fn endpoint(&self) -> Option<&EndpointCode> {
         match &self.kind {
             PeerKind::Participant(code) => Some(code),
-            PeerKind::Viewer => None,
+            PeerKind::Viewer | PeerKind::Technician => None,
         }
     }
 

@@ -24,8 +24,13 @@ pub enum PeerKind {
     /// central endpoint's code. Publishes, and receives the `chair` and
     /// `floor` slots (plus every endpoint's tiles when it is the chair).
     Participant(EndpointCode),
-    /// A WHEP viewer of the programme: receives only.
+    /// A viewer of the programme (WHEP, or a viewer token over `/ws`):
+    /// receives the `chair` and `floor` slots only.
     Viewer,
+    /// A technician's console over `/ws`: receives what the chair does
+    /// (the programme, and a tile per site with the audio the chair may
+    /// hear), and never publishes.
+    Technician,
 }
 
 /// A peer connection's id: unguessable, printed in WHIP/WHEP `Location` URLs.

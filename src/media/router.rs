@@ -21,7 +21,7 @@ pub(crate) enum SlotKind {
     Chair,
     /// Carries the floor holder, or the active speaker in open mode.
     Floor,
-    /// The chair's tile of one endpoint.
+    /// The tile of one endpoint, on the chair's and technicians' connections.
     Tile(EndpointCode),
 }
 
@@ -56,7 +56,21 @@ pub(crate) fn source_for(
                 MediaKind::Video => policy.may_see(me, &candidate) || speaker_video,
             }
         }
-        PeerKind::Viewer => {
+        // A technician's tiles show what the chair's grid shows. They are
+        // drawn from the sets the chair's reception is made of (connected
+        // sites, `audible`) rather than from the chair's entry, which exists
+        // only while the chair is connected: technicians check the links in
+        // the open phase, before the chair has joined.
+        PeerKind::Technician if matches!(slot, SlotKind::Tile(_)) => match kind {
+            MediaKind::Audio => {
+                policy.audible.contains(&candidate) && policy.chair.as_ref() != Some(&candidate)
+            }
+            MediaKind::Video => policy.receivers.contains_key(&candidate),
+        },
+        PeerKind::Viewer | PeerKind::Technician => {
+            if matches!(slot, SlotKind::Tile(_)) {
+                return None;
+            }
             let programme = policy.programme();
             match kind {
                 MediaKind::Audio => {
@@ -169,6 +183,54 @@ mod tests {
         );
     }
 
+    /// A technician sees every connected site's tile and hears on it only
+    /// what the chair may hear; its `chair` and `floor` slots carry the
+    /// programme, as a viewer's do.
+    #[test]
+    fn technicians_get_what_the_chair_gets() {
+        let mut p = chaired();
+        let t = PeerKind::Technician;
+        let tile30 = SlotKind::Tile(code("30"));
+        let tile31 = SlotKind::Tile(code("31"));
+        for tile in [&tile30, &tile31] {
+            let SlotKind::Tile(site) = tile else {
+                unreachable!("a tile")
+            };
+            assert_eq!(
+                source_for(&p, None, &t, tile, MediaKind::Video),
+                Some(site.clone())
+            );
+            let chair = PeerKind::Participant(code("01"));
+            assert_eq!(
+                source_for(&p, None, &t, tile, MediaKind::Audio),
+                source_for(&p, None, &chair, tile, MediaKind::Audio),
+            );
+        }
+        assert_eq!(
+            source_for(&p, None, &t, &tile30, MediaKind::Audio),
+            Some(code("30"))
+        );
+        assert_eq!(source_for(&p, None, &t, &tile31, MediaKind::Audio), None);
+        assert_eq!(
+            source_for(&p, None, &t, &SlotKind::Chair, MediaKind::Audio),
+            Some(code("01"))
+        );
+        assert_eq!(
+            source_for(&p, None, &t, &SlotKind::Floor, MediaKind::Video),
+            Some(code("30"))
+        );
+        // A site that is not connected has no picture to show.
+        let absent = SlotKind::Tile(code("99"));
+        assert_eq!(source_for(&p, None, &t, &absent, MediaKind::Video), None);
+        // Before the chair joins, the technician still sees the sites.
+        p.receivers.remove(&code("01"));
+        assert_eq!(
+            source_for(&p, None, &t, &tile31, MediaKind::Video),
+            Some(code("31"))
+        );
+        assert_eq!(source_for(&p, None, &t, &tile31, MediaKind::Audio), None);
+    }
+
     #[test]
     fn open_mode_floor_follows_an_audible_speaker_only() {
         let mut p = chaired();
@@ -247,6 +309,8 @@ mod tests {
             (&province, &floor),
             (&chair, &tile),
             (&PeerKind::Viewer, &floor),
+            (&PeerKind::Technician, &tile),
+            (&PeerKind::Technician, &floor),
         ] {
             assert_eq!(source_for(&p, None, who, slot, MediaKind::Audio), None);
             assert_eq!(

@@ -40,7 +40,7 @@ impl Driver {
                 .get(&session)
                 .and_then(|s| s.publishers.get(code))
                 .copied(),
-            PeerKind::Viewer => None,
+            PeerKind::Viewer | PeerKind::Technician => None,
         };
         if let (Some(_), SignalPath::Http, PeerKind::Participant(code)) = (previous, path, &kind) {
             return Err(MediaError::AlreadyPublishing(code.clone()));

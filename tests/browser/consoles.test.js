@@ -1,8 +1,8 @@
 // The three consoles in a real browser against the real server: a chair
 // and two provincial sites join with fake cameras, the floor moves from a
 // request to the sites' programme, a roll call reaches the chair's grid,
-// the attendance CSV downloads, the monitor lists the links, and the chair
-// mutes a site. The run leaves screenshots of the three pages in
+// the attendance CSV downloads, the monitor lists the links and shows a
+// site's picture, and the chair mutes a site. The run leaves screenshots of the three pages in
 // docs/screenshots/.
 
 import { after, before, describe, test } from 'node:test';
@@ -127,6 +127,10 @@ describe('web consoles', { timeout: 300_000 }, () => {
     await monitor.waitForSelector('#chart .uplot', { timeout: 15_000 });
     // The link's log under the chart (its events, or a line saying there are none yet).
     await monitor.waitForSelector('#link-log li', { timeout: 15_000 });
+    // The site's live picture, from the tile the server gives technicians as it does the chair.
+    await videoPlaying(monitor, '#link-video');
+    const caption = await monitor.textContent('#link-video-caption');
+    assert.ok(caption.includes(A.name), `the picture is captioned ${A.name}: ${caption}`);
     // A few points on the plot, so the screenshot shows a line.
     await until(monitor, 'three samples of the selected link', (code) => {
       const row = document.querySelector(`#links tbody tr[data-code="${code}"]`);

@@ -66,16 +66,22 @@ export class LinkChart {
     this.hint = $('#chart-hint');
     this.plot = null;
     this.id = null;
-    new ResizeObserver(() => this.resize()).observe(this.box.parentElement);
+    this.panel = this.box.closest('section');
+    // The selected site's picture sits beside the plot while it plays.
+    this.beside = $('#link-video-box');
+    const watch = new ResizeObserver(() => this.resize());
+    watch.observe(this.panel);
+    watch.observe(this.beside);
     document.addEventListener('langchange', () => {
       if (this.id && this.last) this.show(this.id, this.last, true);
     });
   }
 
   size() {
-    const panel = this.box.parentElement.getBoundingClientRect();
+    const panel = this.panel.getBoundingClientRect();
+    const beside = this.beside.hidden ? 0 : this.beside.getBoundingClientRect().width + 10;
     // The link's log takes the lower part of the panel.
-    return { width: Math.max(200, panel.width - 24), height: Math.max(120, panel.height * 0.62 - 90) };
+    return { width: Math.max(200, panel.width - 24 - beside), height: Math.max(120, panel.height * 0.62 - 90) };
   }
 
   resize() {

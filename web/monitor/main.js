@@ -1,7 +1,7 @@
 // The technicians' console: every link's health, refreshed every two
-// seconds from `GET /api/links`, the selected link's history and log, and
-// the alerts the server raises (live from the socket's `monitor` events,
-// re-read over REST when the socket is down).
+// seconds from `GET /api/links`, the selected link's history, log and live
+// picture, and the alerts the server raises (live from the socket's
+// `monitor` events, re-read over REST when the socket is down).
 
 import { ApiError } from '../shared/api.js';
 import { boot } from '../shared/boot.js';
@@ -13,6 +13,7 @@ import { History, LinkChart } from './chart.js';
 import { LinkLog } from './linklog.js';
 import { LinkTests } from './linktest.js';
 import { codeOfLink, normalize } from './links.js';
+import { SiteVideo } from './sitevideo.js';
 import { LinkTable } from './table.js';
 
 const POLL_MS = 2000;
@@ -32,8 +33,9 @@ function start({ api, signaling, feed }) {
   };
   const alerts = new Alerts(whoOf);
   const linkLog = new LinkLog();
+  const siteVideo = new SiteVideo(signaling);
   // A handle for operators' debugging in the browser console (and the browser tests).
-  window.diemcau = { signaling, feed, history, alerts, linkLog, tests };
+  window.diemcau = { signaling, feed, history, alerts, linkLog, tests, siteVideo };
   const changes = new Map();
   let links = [];
   let alertsReadAt = 0;
@@ -51,6 +53,8 @@ function start({ api, signaling, feed }) {
   table.addEventListener('select', async (e) => {
     const id = e.detail;
     linkLog.show(id);
+    const code = codeOfLink(id);
+    siteVideo.show(code, code && (names.get(code) || code));
     try {
       const data = await api.get(`/api/links/${encodeURIComponent(id)}/history`);
       history.merge(id, (data && data.samples) || []);
@@ -135,6 +139,9 @@ function start({ api, signaling, feed }) {
   });
   // Alerts raised while the socket was away are only in the REST list.
   signaling.on('welcome', () => readAlerts());
+  feed.addEventListener('welcome', (e) => {
+    if (e.detail.session) siteVideo.join(e.detail);
+  });
   // The session id is known once its snapshot is in.
   signaling.on('snapshot', () => setTimeout(() => tests.load(), 0));
   document.addEventListener('langchange', () => table.render(links));

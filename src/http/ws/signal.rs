@@ -137,7 +137,10 @@ impl MediaLink {
                     ))
                 }
             },
-            Role::Technician | Role::Viewer => PeerKind::Viewer,
+            // Over /ws a technician's console can take the server's offers,
+            // so it gets the chair's tiles; a viewer keeps the programme.
+            Role::Technician => PeerKind::Technician,
+            Role::Viewer => PeerKind::Viewer,
         };
         let fingerprint = fingerprint_of(sdp);
         if let (Some((peer, _)), Some(new)) = (&self.peer, &fingerprint) {
@@ -167,7 +170,9 @@ impl MediaLink {
             .accept_offer(id, kind.clone(), sdp)
             .await
             .map_err(media_error)?;
-        if let Some((old, PeerKind::Viewer)) = self.peer.replace((peer, kind)) {
+        if let Some((old, PeerKind::Viewer | PeerKind::Technician)) =
+            self.peer.replace((peer, kind))
+        {
             let _ = self.media.close(&old).await;
         }
         self.fingerprint = fingerprint;
