@@ -326,6 +326,36 @@ async fn programme_floor_and_gating_through_the_server() {
         async move { ceil_a == GRID_BPS && ceil_b == PROGRAMME_BPS }
     })
     .await;
+    // A site that asks for the floor climbs to the programme's rate before
+    // its grant (a browser takes seconds to get there); it falls back when
+    // its request is withdrawn.
+    let asker = &eps[5];
+    let (status, asked) = server
+        .post(
+            &format!("/api/sessions/{id}/floor/requests"),
+            &server.endpoint(&asker.peer.name),
+            Some(json!({"topic": "Tình hình mưa lũ"})),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 201, "{asked}");
+    wait_for(FLOW, "the next speaker's ceiling rises", || {
+        let (asking, quiet) = (ceiling(5), ceiling(6));
+        async move { asking == PROGRAMME_BPS && quiet == GRID_BPS }
+    })
+    .await;
+    let rid = asked["request_id"].as_u64().unwrap_or_default();
+    let (status, body) = server
+        .delete(
+            &format!("/api/sessions/{id}/floor/requests/{rid}"),
+            &server.endpoint(&asker.peer.name),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    wait_for(FLOW, "a withdrawn request's ceiling falls back", || {
+        let asking = ceiling(5);
+        async move { asking == GRID_BPS }
+    })
+    .await;
     for (i, (who, rx)) in receivers.iter().enumerate() {
         if who != a && who != b && who != "00" {
             assert_floor_video_continuous(rx, start[i], who);

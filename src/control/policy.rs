@@ -30,6 +30,12 @@ pub struct ForwardingPolicy {
     pub floor_follows_active_speaker: bool,
     /// Whose audio may leave the server at all (the server-side gate).
     pub audible: BTreeSet<EndpointCode>,
+    /// The sites at the head of the floor queue, first first: the likeliest
+    /// next speakers. Nothing of theirs is forwarded for it; the media
+    /// plane lets them send at the programme's rate ahead of the grant, as
+    /// a browser climbs to a higher rate only over several seconds.
+    #[serde(default)]
+    pub next_speakers: Vec<EndpointCode>,
     /// Per connected endpoint, what it receives.
     pub receivers: BTreeMap<EndpointCode, Reception>,
 }

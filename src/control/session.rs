@@ -19,6 +19,11 @@ use super::types::{
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// How many sites at the head of the floor queue may send at the
+/// programme's rate before their grant: the next one, and the one after
+/// in case the chair skips.
+const NEXT_SPEAKERS: usize = 2;
+
 /// Longest floor-request topic, in characters.
 pub const MAX_TOPIC_CHARS: usize = 200;
 /// Longest representative name or title, in characters.
@@ -888,6 +893,15 @@ impl Session {
         // Muting overrides the mode: every receiver's audio below is drawn
         // from `audible`, so a site left out here is heard by nobody.
         policy.audible.retain(|c| !self.muted.contains(c));
+        policy.next_speakers = self
+            .floor
+            .queue
+            .iter()
+            .filter_map(|id| self.floor.request(*id))
+            .map(|r| r.endpoint.clone())
+            .filter(|c| up.contains(&c))
+            .take(NEXT_SPEAKERS)
+            .collect();
         let programme = policy.programme();
         for code in up {
             let reception = if Some(code) == chair.as_ref() {

@@ -630,6 +630,40 @@ fn policy_chaired_mode_hears_chair_and_holder() {
 }
 
 #[test]
+fn policy_names_the_head_of_the_queue_as_next_speakers() {
+    let mut r = Run::new();
+    r.live(&["00", "30", "31", "79"]);
+    assert!(r.s.policy().next_speakers.is_empty());
+    let first = r.request("31");
+    let second = r.request("30");
+    r.request("79");
+    assert_eq!(r.s.policy().next_speakers, vec![code("31"), code("30")]);
+    r.ok(Command::ReorderQueue {
+        order: vec![second, first, r.s.floor.queue[2]],
+    });
+    assert_eq!(r.s.policy().next_speakers, vec![code("30"), code("31")]);
+    // A site whose link is down cannot be warmed up: the next one is.
+    r.ok(Command::Disconnect {
+        endpoint: code("30"),
+    });
+    assert_eq!(r.s.policy().next_speakers, vec![code("31"), code("79")]);
+    r.ok(Command::GrantFloor {
+        target: GrantTarget::Request(first),
+    });
+    let p = r.s.policy();
+    assert_eq!(p.floor, Some(code("31")));
+    assert_eq!(
+        p.next_speakers,
+        vec![code("79")],
+        "the holder leaves the list"
+    );
+    assert!(
+        !p.audible.contains(&code("79")),
+        "a next speaker is not heard before its grant"
+    );
+}
+
+#[test]
 fn policy_lecture_mode_hears_only_the_chair() {
     let mut r = Run::new();
     r.live(&["00", "30", "31"]);

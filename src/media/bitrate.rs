@@ -6,7 +6,9 @@
 //! publisher is asked for a ceiling instead (RTCP REMB, which browsers obey
 //! as an upper bound on their own estimate): the grid rate while it only
 //! fills the chair's grid, the programme rate while it feeds a `chair` or
-//! `floor` slot that every site watches. The ceiling follows the floor: a
+//! `floor` slot that every site watches, or stands at the head of the floor
+//! queue (a browser climbs to a higher rate only over several seconds, so
+//! the likely next speaker starts early). The ceiling follows the floor: a
 //! site called on is raised at once, together with the keyframe request.
 
 use super::driver::Driver;
@@ -97,8 +99,11 @@ impl Driver {
     fn programme_sources(&self) -> HashSet<(SessionId, EndpointCode)> {
         let mut out = HashSet::new();
         for (session, state) in &self.sessions {
-            if let Some(chair) = &state.policy.chair {
-                out.insert((session.clone(), chair.clone()));
+            let policy = &state.policy;
+            // The head of the floor queue climbs before its grant: a
+            // browser raises its rate over seconds, not at once.
+            for site in policy.chair.iter().chain(&policy.next_speakers) {
+                out.insert((session.clone(), site.clone()));
             }
         }
         for peer in self.peers.values() {
