@@ -219,9 +219,13 @@ describe('web consoles', { timeout: 300_000 }, () => {
     await siteA.waitForSelector('#takeover', { timeout: 30_000 });
     const text = await siteA.textContent('#takeover');
     assert.ok(text.includes('máy khác'), `the notice in Vietnamese: ${text}`);
-    // Left alone, the first page does not take the site back.
+    // Left alone, the first page does not take the site back, not even
+    // when its socket reconnects (a network blip).
+    await siteA.evaluate(() => window.diemcau.signaling.reconnect(0));
+    await until(siteA, 'socket open again', () => document.querySelector('.conn-status').dataset.status === 'open');
     await new Promise((resolve) => setTimeout(resolve, 3000));
     assert.equal(await second.$('#takeover'), null, 'the second page keeps the site');
+    assert.notEqual(await siteA.$('#takeover'), null, 'the first page still offers to take it back');
     await siteA.click('#takeover button');
     await second.waitForSelector('#takeover', { timeout: 30_000 });
     await until(siteA, 'media connected again', () => window.diemcau.media.pcState === 'connected');

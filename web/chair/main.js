@@ -167,9 +167,12 @@ class ChairMedia {
     this.local = null;
     this.audio = new Map();
     this.stopSpeakers = null;
+    // Another page or machine of the site took the connection over.
+    this.replaced = false;
   }
 
   async join(welcome) {
+    if (this.replaced) return;
     if (!this.local) this.local = await camera();
     if (this.local) attach($('#self-video'), this.local);
     if (this.link) this.link.close();
@@ -183,7 +186,13 @@ class ChairMedia {
     this.link = link;
     link.addEventListener('track', (e) => this.onTrack(e.detail));
     link.addEventListener('trackgone', (e) => this.onGone(e.detail));
-    link.addEventListener('replaced', () => offerTakeOver(link));
+    link.addEventListener('replaced', () => {
+      // Only the user's click takes the connection back, not a reconnect.
+      this.replaced = true;
+      offerTakeOver(link, () => {
+        this.replaced = false;
+      });
+    });
     if (this.stopSpeakers) this.stopSpeakers();
     this.stopSpeakers = watchSpeakers(link, (mid, slot, endpoint) => this.whoIs(slot, endpoint), (code, on) => this.grid.setSpeaking(code, on));
     try {

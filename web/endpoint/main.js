@@ -100,6 +100,8 @@ class EndpointMedia {
     this.pcState = 'new';
     this.audio = new Map();
     this.floorStream = null;
+    // Another page or machine of the site took the connection over.
+    this.replaced = false;
     this.devices.addEventListener('stream', (e) => {
       attach($('#self-video'), e.detail);
       if (this.link) this.link.replaceStream(e.detail);
@@ -108,6 +110,7 @@ class EndpointMedia {
   }
 
   async join(welcome) {
+    if (this.replaced) return;
     if (!this.devices.stream) {
       const stream = await this.devices.open();
       if (stream) attach($('#self-video'), stream);
@@ -132,7 +135,12 @@ class EndpointMedia {
       this.pcState = 'closed';
       this.quality.setState('closed');
       this.signaling.dispatchEvent(new CustomEvent('media', { detail: { state: 'closed' } }));
-      offerTakeOver(link);
+      // A socket that reconnects later (a network blip) must not take the
+      // site back either: only the user's click does.
+      this.replaced = true;
+      offerTakeOver(link, () => {
+        this.replaced = false;
+      });
     });
     try {
       await link.start();

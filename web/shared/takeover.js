@@ -5,8 +5,11 @@
 import { h } from './dom.js';
 import { t } from './i18n.js';
 
-/** Shows the notice for `link`; the button restarts its connection. */
-export function offerTakeOver(link) {
+/**
+ * Shows the notice for `link`; the button calls `onTakeOver` (the page
+ * clears what stops it rejoining) and restarts the connection.
+ */
+export function offerTakeOver(link, onTakeOver = () => {}) {
   let box = document.querySelector('#takeover');
   if (box) box.remove();
   const text = h('span', { text: t('media.replaced') });
@@ -16,6 +19,7 @@ export function offerTakeOver(link) {
     text: t('media.take_over'),
     onclick: () => {
       box.remove();
+      onTakeOver();
       link.start();
     },
   });
