@@ -36,6 +36,9 @@ const ANSWER: &str = "The SDP answer; it carries the server's one candidate";
 const UNAUTHORIZED: &str = "`missing_token`, `invalid_token`, `token_expired`";
 const UNSUPPORTED: &str = "`unsupported_media_type`: send `Content-Type: application/sdp`";
 const UNAVAILABLE: &str = "`media_unavailable`: the media plane is not running";
+const BAD_OFFER: &str =
+    "`malformed_sdp`: not an SDP offer; `unacceptable_sdp`: an offer the WebRTC stack refused";
+const TOO_LARGE: &str = "`payload_too_large`: the offer is over 64 KiB";
 
 /// The status and code a media-plane error is answered with.
 pub(crate) fn media_error(e: MediaError) -> AppError {
@@ -66,12 +69,12 @@ pub(crate) fn media_error(e: MediaError) -> AppError {
     responses(
         (status = 201, description = ANSWER, body = String, content_type = "application/sdp",
             headers(("Location" = String, description = "`/whip/{id}/{peer}`: DELETE it to end the connection"))),
-        (status = 400, description = "`malformed_sdp`: not an SDP offer; `unacceptable_sdp`: an offer the WebRTC stack refused", body = ErrorBody),
+        (status = 400, description = BAD_OFFER, body = ErrorBody),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody),
         (status = 403, description = "A role other than endpoint or chair, or a token bound to another session", body = ErrorBody),
         (status = 404, description = "`unknown_session`", body = ErrorBody),
         (status = 409, description = "`already_publishing`: the site already has a live connection, which is kept; `wrong_phase`: the session has ended", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`: the offer is over 64 KiB", body = ErrorBody),
+        (status = 413, description = TOO_LARGE, body = ErrorBody),
         (status = 415, description = UNSUPPORTED, body = ErrorBody),
         (status = 503, description = UNAVAILABLE, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -108,12 +111,12 @@ pub async fn publish(
     responses(
         (status = 201, description = ANSWER, body = String, content_type = "application/sdp",
             headers(("Location" = String, description = "`/whep/{id}/{peer}`: DELETE it to end the connection"))),
-        (status = 400, description = "`malformed_sdp`: not an SDP offer; `unacceptable_sdp`: an offer the WebRTC stack refused", body = ErrorBody),
+        (status = 400, description = BAD_OFFER, body = ErrorBody),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody),
         (status = 403, description = "A role other than viewer, chair or technician, or a token bound to another session", body = ErrorBody),
         (status = 404, description = "`unknown_session`", body = ErrorBody),
         (status = 409, description = "`wrong_phase`: the session has ended", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`: the offer is over 64 KiB", body = ErrorBody),
+        (status = 413, description = TOO_LARGE, body = ErrorBody),
         (status = 415, description = UNSUPPORTED, body = ErrorBody),
         (status = 503, description = UNAVAILABLE, body = ErrorBody)),
     security(("bearer" = [])))]
