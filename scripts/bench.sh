@@ -6,7 +6,10 @@
 #
 # Environment: RUNS (default 3), DURATION (20s), FLOOR_EVERY (3s),
 # OUT (directory for the JSON reports and logs; default a new temp dir),
-# BIN (default target/release; build with `cargo build --release --bins`).
+# BIN (default target/release; build with `cargo build --release --bins`),
+# PIN=1 to give the bridge and the relay CPU 0 and the generator CPU 1
+# (taskset), so that on a 2-core machine the two sides stop taking turns
+# on the same core.
 #
 # Everything stays on loopback. Each run gets its own server, data dir and
 # relay, so the peak RSS and CPU figures are that run's alone. Tokens come
@@ -24,6 +27,12 @@ FLOOR_EVERY=${FLOOR_EVERY:-3s}
 OUT=${OUT:-$(mktemp -d -t diemcau-bench.XXXXXX)}
 SESSION=loadgen
 COUNTS=("$@")
+SERVER_CPU=()
+LOADGEN_CPU=()
+if [ "${PIN:-0}" = 1 ]; then
+  SERVER_CPU=(taskset -c 0)
+  LOADGEN_CPU=(taskset -c 1)
+fi
 [ ${#COUNTS[@]} -gt 0 ] || COUNTS=(8 32 63)
 export DIEMCAU_SECRET=${DIEMCAU_SECRET:-loadgen-bench-secret-not-for-production}
 
@@ -78,16 +87,16 @@ EOF
     chair=$("$BIN/diemcau" token --role chair --config "$work/diemcau.toml" --data "$work/data")
     printf 'chair,,session owner,#token=%s\r\n' "$chair" >> "$work/tokens.csv"
 
-    "$BIN/diemcau" serve --config "$work/diemcau.toml" --data "$work/data" \
+    "${SERVER_CPU[@]}" "$BIN/diemcau" serve --config "$work/diemcau.toml" --data "$work/data" \
       --listen 127.0.0.1:0 --media-port 0 > "$work/serve.out" 2> "$work/serve.log" &
     SERVER_PID=$!
-    "$BIN/udp-relay" --listen 127.0.0.1:0 --duration 1h > "$work/relay.out" &
+    "${SERVER_CPU[@]}" "$BIN/udp-relay" --listen 127.0.0.1:0 --duration 1h > "$work/relay.out" &
     RELAY_PID=$!
     server=$(address_in "$work/serve.out" "diemcau listening on")
     relay=$(address_in "$work/relay.out" "udp-relay listening on")
 
     echo "run $tag: $n endpoints, server $server (pid $SERVER_PID), relay $relay (pid $RELAY_PID)" >&2
-    "$BIN/diemcau-loadgen" \
+    "${LOADGEN_CPU[@]}" "$BIN/diemcau-loadgen" \
       --server "$server" --diemcau --session "$SESSION" --tokens "$work/tokens.csv" \
       --server-pid "$SERVER_PID" \
       --baseline-relay "$relay" --relay-pid "$RELAY_PID" \
