@@ -729,6 +729,49 @@ async fn a_technician_receives_what_the_chair_does_and_publishes_nothing() {
         .map(|c| viewer.peer.received.count(0, "tile", "video", c))
         .sum::<usize>();
     assert_eq!(tiles, 0, "a viewer got tiles");
+
+    // A console showing one site receives that site's tile only; the
+    // holder's voice, no longer on its tile, comes on the floor slot.
+    tech.send(json!({"type": "watch", "endpoints": ["31"]}));
+    tokio::time::sleep(SETTLE).await;
+    let mark = rx.mark();
+    wait_got(rx, mark, "tile-31", "video", "31", 5, "tech").await;
+    wait_got(rx, mark, "floor", "audio", "30", 10, "tech").await;
+    tokio::time::sleep(WATCH).await;
+    for kind in ["audio", "video"] {
+        assert_eq!(
+            rx.count(mark, "tile-30", kind, "30"),
+            0,
+            "an unwatched tile still carries {kind}"
+        );
+    }
+    // Only a technician chooses tiles, and only sites of the registry.
+    let refused = |client: &WsClient, code: &'static str| {
+        let n = client
+            .of_type("error")
+            .iter()
+            .filter(|e| e["error"] == code)
+            .count();
+        async move { n > 0 }
+    };
+    eps[0].send(json!({"type": "watch", "endpoints": ["31"]}));
+    wait_for(FLOW, "an endpoint's watch refused", || {
+        refused(&eps[0], "forbidden")
+    })
+    .await;
+    tech.send(json!({"type": "watch", "endpoints": ["31", "no-such-site"]}));
+    wait_for(FLOW, "an unknown site refused", || {
+        refused(&tech, "unknown_endpoint")
+    })
+    .await;
+    tech.send(json!({"type": "watch", "endpoints": "31"}));
+    wait_for(FLOW, "a malformed watch refused", || {
+        refused(&tech, "invalid_message")
+    })
+    .await;
+    // The refused requests changed nothing: tile 31 still flows.
+    let mark = rx.mark();
+    wait_got(rx, mark, "tile-31", "video", "31", 5, "tech").await;
 }
 
 /// WHIP and WHEP answer what they refuse with the documented statuses.

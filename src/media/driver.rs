@@ -34,7 +34,7 @@ use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::sansio::Protocol;
 use rtc::shared::time::SystemInstant;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -89,6 +89,11 @@ pub(crate) enum Command {
     },
     RestartIce {
         peer: PeerId,
+        reply: Reply<()>,
+    },
+    Watch {
+        peer: PeerId,
+        sites: BTreeSet<EndpointCode>,
         reply: Reply<()>,
     },
     Close {
@@ -478,6 +483,9 @@ impl Driver {
                     None => Err(MediaError::UnknownPeer),
                 };
                 let _ = reply.send(result);
+            }
+            Command::Watch { peer, sites, reply } => {
+                let _ = reply.send(self.watch(peer, sites, now));
             }
             Command::Close { peer, reply } => {
                 let _ = reply.send(self.remove_known(peer, Removal::Closed, now));

@@ -57,6 +57,29 @@ impl Driver {
         }
     }
 
+    /// A technician's console shows one site at a time: only the tiles it
+    /// names carry media to it, instead of every site's at the grid rate.
+    pub(super) fn watch(
+        &mut self,
+        peer: PeerId,
+        sites: std::collections::BTreeSet<EndpointCode>,
+        now: Instant,
+    ) -> Result<(), super::MediaError> {
+        let p = self
+            .peers
+            .get_mut(&peer)
+            .ok_or(super::MediaError::UnknownPeer)?;
+        if p.kind != PeerKind::Technician {
+            return Err(super::MediaError::InvalidState(
+                "only a technician's console chooses its tiles".into(),
+            ));
+        }
+        p.watching = Some(sites);
+        let session = p.session.clone();
+        self.rebuild_routes(&session, now);
+        Ok(())
+    }
+
     /// Recomputes every leg's source in `session`; a leg whose source
     /// changed waits for a keyframe, which is requested from the new source.
     pub(super) fn rebuild_routes(&mut self, session: &SessionId, now: Instant) {
@@ -69,13 +92,17 @@ impl Driver {
             if peer.session != *session {
                 continue;
             }
+            let watching = peer.watching.clone();
+            let watched = |code: &EndpointCode| watching.as_ref().is_none_or(|w| w.contains(code));
             // The chair hears a site on its tile; the same voice again on
             // the floor slot would play twice, a fraction of a frame apart.
             let tiles: Vec<EndpointCode> = peer
                 .legs
                 .iter()
                 .filter_map(|l| match &l.slot {
-                    SlotKind::Tile(code) if l.kind == MediaKind::Audio => Some(code.clone()),
+                    SlotKind::Tile(code) if l.kind == MediaKind::Audio && watched(code) => {
+                        Some(code.clone())
+                    }
                     _ => None,
                 })
                 .collect();
@@ -94,10 +121,10 @@ impl Driver {
                         leg.kind,
                     ),
                 };
-                let source = source.filter(|src| {
-                    !(leg.slot == SlotKind::Floor
-                        && leg.kind == MediaKind::Audio
-                        && tiles.contains(src))
+                let source = source.filter(|src| match &leg.slot {
+                    SlotKind::Floor => !(leg.kind == MediaKind::Audio && tiles.contains(src)),
+                    SlotKind::Tile(_) => watched(src),
+                    SlotKind::Chair => true,
                 });
                 if source != leg.source {
                     leg.source = source.clone();

@@ -168,6 +168,9 @@ pub(crate) struct Peer {
     pub(crate) announced: Vec<TrackInfo>,
     /// The video bit rate last asked of this publisher (bit/s).
     pub(crate) bitrate_cap: Option<u64>,
+    /// A technician's console: the sites whose tiles it shows, the only
+    /// tiles that carry media to it. `None`: every tile.
+    pub(crate) watching: Option<std::collections::BTreeSet<EndpointCode>>,
 }
 
 /// The codec the legs of a client use: VP8 when it offers VP8, else H.264
@@ -236,6 +239,7 @@ impl Peer {
             path: SignalPath::WebSocket,
             announced: Vec::new(),
             bitrate_cap: None,
+            watching: None,
         }
     }
 

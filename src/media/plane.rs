@@ -294,6 +294,18 @@ impl MediaPlane {
         self.ask(|reply| Command::RestartIce { peer, reply }).await
     }
 
+    /// The sites whose tiles a technician's connection carries from now
+    /// on (the others stay silent); until it is called, every tile.
+    pub async fn watch(
+        &self,
+        peer: &PeerId,
+        sites: std::collections::BTreeSet<EndpointCode>,
+    ) -> Result<(), MediaError> {
+        let peer = *peer;
+        self.ask(|reply| Command::Watch { peer, sites, reply })
+            .await
+    }
+
     /// Closes the peer; a participant's link gets a [`LinkEvent::Closed`].
     pub async fn close(&self, peer: &PeerId) -> Result<(), MediaError> {
         let peer = *peer;

@@ -131,6 +131,22 @@ describe('web consoles', { timeout: 300_000 }, () => {
     await videoPlaying(monitor, '#link-video');
     const caption = await monitor.textContent('#link-video-caption');
     assert.ok(caption.includes(A.name), `the picture is captioned ${A.name}: ${caption}`);
+    // Only the tile shown carries media to the console: B's stays still.
+    const tileBytes = (code) => monitor.evaluate(async (c) => {
+      const { link } = window.diemcau.siteVideo;
+      let bytes = 0;
+      for (const t of link.pc.getTransceivers()) {
+        const where = t.mid === null ? null : link.slotOfMid(t.mid);
+        if (!where || where.slot !== 'tile' || where.endpoint !== c || t.receiver.track.kind !== 'video') continue;
+        (await t.receiver.getStats()).forEach((r) => {
+          if (r.type === 'inbound-rtp') bytes += r.bytesReceived;
+        });
+      }
+      return bytes;
+    }, code);
+    const before = await tileBytes(B.code);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    assert.equal(await tileBytes(B.code), before, `the tile of ${B.code}, not shown, carried media`);
     // A few points on the plot, so the screenshot shows a line.
     await until(monitor, 'three samples of the selected link', (code) => {
       const row = document.querySelector(`#links tbody tr[data-code="${code}"]`);

@@ -1,8 +1,10 @@
 // The selected site's live picture. The console holds one receive-only
 // connection, and the server gives it what it gives the chair: a tile per
-// site. The tile of the link selected in the table plays above its chart;
-// a viewer's link, or a site with no tile yet, shows nothing. Sound stays
-// off: a technician hearing every site at once would hear only noise.
+// site. The console tells the server which tile it shows (`watch`), so
+// only that one carries media to it rather than every site's at once.
+// The tile of the link selected in the table plays beside its chart; a
+// viewer's link, or a site with no tile yet, shows nothing. Sound stays
+// off: the technician watches the picture and reads the figures.
 
 import { $ } from '../shared/dom.js';
 import { attach, detach } from '../shared/media.js';
@@ -27,6 +29,7 @@ export class SiteVideo {
     if (this.link) this.link.close();
     this.tiles.clear();
     this.render();
+    this.watch();
     const link = new MediaLink(this.signaling, {
       iceServers: welcome.ice_servers || [],
       stream: null,
@@ -58,9 +61,16 @@ export class SiteVideo {
 
   /** Shows site `code` (null for a viewer's link), named `name`. */
   show(code, name) {
+    const changed = (code || null) !== this.code;
     this.code = code || null;
     this.name = name || code || '';
+    if (changed) this.watch();
     this.render();
+  }
+
+  /** Asks the server for the tile shown, and no other. */
+  watch() {
+    this.signaling.send({ type: 'watch', endpoints: this.code ? [this.code] : [] });
   }
 
   render() {

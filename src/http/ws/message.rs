@@ -45,6 +45,13 @@ pub enum ClientMessage {
     },
     /// Asks for an ICE restart: a server `offer` with new credentials follows.
     IceRestart {},
+    /// A technician's console names the sites whose tiles it shows; only
+    /// those carry media to it from now on (until it says, every tile, as
+    /// the chair gets). Not answered unless refused.
+    Watch {
+        /// Site codes from the registry; empty for none.
+        endpoints: Vec<EndpointCode>,
+    },
     /// The page's `getStats` summary, every 2 s, about this socket's peer
     /// connection; kept for the monitor, not answered unless refused.
     Stats {

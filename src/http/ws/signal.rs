@@ -12,9 +12,10 @@
 use super::message::{ClientMessage, ServerMessage};
 use super::socket::Context;
 use crate::auth::Role;
-use crate::control::{Command, Phase};
+use crate::control::{Command, EndpointCode, Phase};
 use crate::http::whip::media_error;
 use crate::media::{MediaPlane, PeerId, PeerKind, Signal};
+use std::collections::BTreeSet;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -27,6 +28,9 @@ pub(super) struct MediaLink {
     fingerprint: Option<String>,
     forward: Option<JoinHandle<()>>,
     left: bool,
+    /// The tiles a technician's console asked for, applied again to a
+    /// connection it restarts.
+    watching: Option<BTreeSet<EndpointCode>>,
 }
 
 impl MediaLink {
@@ -37,6 +41,7 @@ impl MediaLink {
             fingerprint: None,
             forward: None,
             left: false,
+            watching: None,
         }
     }
 
@@ -82,6 +87,7 @@ impl MediaLink {
                 Ok(peer) => self.media.restart_ice(&peer).await.map_err(media_error),
                 Err(e) => Err(e),
             },
+            ClientMessage::Watch { endpoints } => self.watch(ctx, endpoints).await,
             // Accepted so the page keeps sending; the monitor reads them.
             ClientMessage::Stats { .. } => Ok(()),
             ClientMessage::Command { .. } | ClientMessage::Ping { .. } => Ok(()),
@@ -89,6 +95,35 @@ impl MediaLink {
         result
             .err()
             .map(|e| ServerMessage::error(None, e.code, e.message))
+    }
+
+    async fn watch(
+        &mut self,
+        ctx: &Context,
+        endpoints: Vec<EndpointCode>,
+    ) -> Result<(), crate::http::AppError> {
+        use crate::http::AppError;
+        if ctx.caller.role != Role::Technician {
+            return Err(AppError::forbidden(
+                "only a technician's console chooses the tiles it receives",
+            ));
+        }
+        if let Some(code) = endpoints
+            .iter()
+            .find(|c| ctx.state.registry.get(c).is_none())
+        {
+            return Err(AppError::bad_request(
+                "unknown_endpoint",
+                format!("no endpoint {code} in the registry"),
+            ));
+        }
+        let sites: BTreeSet<EndpointCode> = endpoints.into_iter().collect();
+        self.watching = Some(sites.clone());
+        match &self.peer {
+            Some((peer, _)) => self.media.watch(peer, sites).await.map_err(media_error),
+            // Applied when the connection comes.
+            None => Ok(()),
+        }
     }
 
     /// The socket's peer connection and what it carries, once it offered.
@@ -177,6 +212,12 @@ impl MediaLink {
         }
         self.fingerprint = fingerprint;
         self.left = false;
+        if let Some(sites) = self.watching.clone() {
+            // A technician's restarted connection keeps its choice of tiles.
+            if let Err(err) = self.media.watch(&peer, sites).await {
+                tracing::debug!(%peer, %err, "tiles not chosen");
+            }
+        }
         if out
             .send(ServerMessage::Answer { sdp: answer })
             .await
