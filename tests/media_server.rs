@@ -38,6 +38,21 @@ async fn live_session(server: &Server, id: &str) {
         .await;
 }
 
+/// The chair and each of `codes` join session `id` over `/ws`, publishing.
+async fn join_chair_and_sites(
+    server: &Server,
+    base: &str,
+    id: &str,
+    codes: &[&str],
+) -> (WsClient, Vec<WsClient>) {
+    let chair = WsClient::join(base, &server.chair(), id, "00", true).await;
+    let mut sites = Vec::new();
+    for c in codes {
+        sites.push(WsClient::join(base, &server.endpoint(c), id, c, true).await);
+    }
+    (chair, sites)
+}
+
 async fn wait_status(server: &Server, id: &str, codes: &[&str], status: &str) {
     let what = format!("{codes:?} {status} in session {id}");
     wait_for(CONNECT, &what, || async move {
@@ -167,11 +182,7 @@ async fn programme_floor_and_gating_through_the_server() {
     live_session(&server, id).await;
 
     let base = ws_base(&server);
-    let mut chair = WsClient::join(&base, &server.chair(), id, "00", true).await;
-    let mut eps = Vec::new();
-    for c in codes {
-        eps.push(WsClient::join(&base, &server.endpoint(c), id, c, true).await);
-    }
+    let (mut chair, mut eps) = join_chair_and_sites(&server, &base, id, &codes).await;
     let (mut whip, whip_reply) = join_http(
         &server.url(&format!("/whip/{id}")),
         &server.endpoint(whip_code),
@@ -651,11 +662,7 @@ async fn a_technician_receives_what_the_chair_does_and_publishes_nothing() {
     let id = "s";
     live_session(&server, id).await;
     let base = ws_base(&server);
-    let mut chair = WsClient::join(&base, &server.chair(), id, "00", true).await;
-    let mut eps = Vec::new();
-    for c in codes {
-        eps.push(WsClient::join(&base, &server.endpoint(c), id, c, true).await);
-    }
+    let (mut chair, mut eps) = join_chair_and_sites(&server, &base, id, &codes).await;
     // It offers send lines, as a publishing page would: they lead nowhere.
     let mut tech = WsClient::join(&base, &server.technician(), id, "tech", true).await;
     let viewer = WsClient::join(&base, &server.viewer(), id, "viewer", false).await;

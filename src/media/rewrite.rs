@@ -239,6 +239,16 @@ mod tests {
         newest: false,
     };
 
+    /// Two publishers' streams.
+    const A: StreamTag = StreamTag {
+        publisher: 1,
+        ssrc: 10,
+    };
+    const B: StreamTag = StreamTag {
+        publisher: 2,
+        ssrc: 20,
+    };
+
     fn header(seq: u16, ts: u32) -> Header {
         Header {
             sequence_number: seq,
@@ -252,19 +262,11 @@ mod tests {
     fn sequence_numbers_continue_across_a_switch() {
         let t0 = Instant::now();
         let mut rw = Rewriter::new(42, 90_000);
-        let a = StreamTag {
-            publisher: 1,
-            ssrc: 10,
-        };
-        let b = StreamTag {
-            publisher: 2,
-            ssrc: 20,
-        };
         let mut out = Vec::new();
         for i in 0..5u16 {
             let mut h = header(1000 + i, 3000 * u32::from(i));
             assert_eq!(
-                rw.forward(a, &mut h, LIVE_AUDIO, || true, t0),
+                rw.forward(A, &mut h, LIVE_AUDIO, || true, t0),
                 Verdict::Send
             );
             out.push(h);
@@ -272,18 +274,18 @@ mod tests {
         let later = t0 + Duration::from_millis(100);
         let mut h = header(60000, 7);
         assert_eq!(
-            rw.forward(b, &mut h, LIVE_VIDEO, || false, later),
+            rw.forward(B, &mut h, LIVE_VIDEO, || false, later),
             Verdict::AwaitKeyframe
         );
         let mut h = header(60001, 3007);
         assert_eq!(
-            rw.forward(b, &mut h, LIVE_VIDEO, || true, later),
+            rw.forward(B, &mut h, LIVE_VIDEO, || true, later),
             Verdict::Send
         );
         out.push(h);
         let mut h = header(60002, 6007);
         assert_eq!(
-            rw.forward(b, &mut h, LIVE_VIDEO, || false, later),
+            rw.forward(B, &mut h, LIVE_VIDEO, || false, later),
             Verdict::Send
         );
         out.push(h);
@@ -298,7 +300,7 @@ mod tests {
         assert_eq!(out[5].timestamp, out[4].timestamp + 9000);
         let mut stale = header(59990, 0);
         assert_eq!(
-            rw.forward(b, &mut stale, LIVE_VIDEO, || true, later),
+            rw.forward(B, &mut stale, LIVE_VIDEO, || true, later),
             Verdict::Stale
         );
     }
@@ -311,19 +313,11 @@ mod tests {
     fn a_resent_keyframe_is_no_switch_point() {
         let t0 = Instant::now();
         let mut rw = Rewriter::new(42, 90_000);
-        let a = StreamTag {
-            publisher: 1,
-            ssrc: 10,
-        };
-        let b = StreamTag {
-            publisher: 2,
-            ssrc: 20,
-        };
         let mut out = Vec::new();
         for i in 0..3u16 {
             let mut h = header(100 + i, 3000 * u32::from(i));
             assert_eq!(
-                rw.forward(a, &mut h, LIVE_AUDIO, || true, t0),
+                rw.forward(A, &mut h, LIVE_AUDIO, || true, t0),
                 Verdict::Send
             );
             out.push(h.sequence_number);
@@ -332,18 +326,18 @@ mod tests {
         // B's keyframe of 300 packets ago, resent as a probe.
         let mut h = header(5_000, 0);
         assert_eq!(
-            rw.forward(b, &mut h, RESENT_VIDEO, || true, t0),
+            rw.forward(B, &mut h, RESENT_VIDEO, || true, t0),
             Verdict::Stale
         );
         let mut h = header(5_300, 90_000);
         assert_eq!(
-            rw.forward(b, &mut h, LIVE_VIDEO, || false, t0),
+            rw.forward(B, &mut h, LIVE_VIDEO, || false, t0),
             Verdict::AwaitKeyframe
         );
         for i in 0..3u16 {
             let mut h = header(5_301 + i, 93_000);
             assert_eq!(
-                rw.forward(b, &mut h, LIVE_VIDEO, || true, t0),
+                rw.forward(B, &mut h, LIVE_VIDEO, || true, t0),
                 Verdict::Send
             );
             out.push(h.sequence_number);
@@ -351,7 +345,7 @@ mod tests {
         // Once B feeds the leg, its resent packets keep their place.
         let mut h = header(5_302, 93_000);
         assert_eq!(
-            rw.forward(b, &mut h, RESENT_VIDEO, || true, t0),
+            rw.forward(B, &mut h, RESENT_VIDEO, || true, t0),
             Verdict::Send
         );
         assert_eq!(h.sequence_number, out[4]);
@@ -364,13 +358,9 @@ mod tests {
     fn the_same_source_after_a_pause_continues_without_a_gap() {
         let t0 = Instant::now();
         let mut rw = Rewriter::new(42, 48_000);
-        let a = StreamTag {
-            publisher: 1,
-            ssrc: 10,
-        };
         let mut h = header(100, 960);
         assert_eq!(
-            rw.forward(a, &mut h, LIVE_AUDIO, || true, t0),
+            rw.forward(A, &mut h, LIVE_AUDIO, || true, t0),
             Verdict::Send
         );
         let first = h.sequence_number;
@@ -379,7 +369,7 @@ mod tests {
         let mut h = header(600, 960 * 501);
         let later = t0 + Duration::from_secs(10);
         assert_eq!(
-            rw.forward(a, &mut h, LIVE_AUDIO, || true, later),
+            rw.forward(A, &mut h, LIVE_AUDIO, || true, later),
             Verdict::Send
         );
         assert_eq!(h.sequence_number, first.wrapping_add(1));
@@ -389,15 +379,11 @@ mod tests {
     fn a_long_stream_never_turns_stale() {
         let t0 = Instant::now();
         let mut rw = Rewriter::new(42, 48_000);
-        let a = StreamTag {
-            publisher: 1,
-            ssrc: 10,
-        };
         let mut last = None;
         for i in 0..100_000u32 {
             let mut h = header(65_000u16.wrapping_add(i as u16), 960 * i);
             assert_eq!(
-                rw.forward(a, &mut h, LIVE_AUDIO, || true, t0),
+                rw.forward(A, &mut h, LIVE_AUDIO, || true, t0),
                 Verdict::Send,
                 "packet {i}"
             );
@@ -408,7 +394,7 @@ mod tests {
         }
         let mut late = header(65_000u16.wrapping_add(99_990u32 as u16), 0);
         assert_eq!(
-            rw.forward(a, &mut late, LIVE_AUDIO, || true, t0),
+            rw.forward(A, &mut late, LIVE_AUDIO, || true, t0),
             Verdict::Send
         );
     }
