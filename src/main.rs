@@ -138,6 +138,8 @@ enum CliError {
     Auth(#[from] AuthError),
     #[error(transparent)]
     Report(#[from] diemcau::report::ReportError),
+    #[error("writing CSV: {0}")]
+    Csv(#[from] csv::Error),
     #[error("{0:#}")]
     Server(anyhow::Error),
 }
@@ -220,7 +222,10 @@ fn check_config(path: Option<&Path>) -> ExitCode {
     let problems = config::check(path);
     if problems.is_empty() {
         return match config::load_effective(Some(path)) {
-            Ok((_, registry)) => {
+            Ok((config, registry)) => {
+                for warning in config::warnings(&config) {
+                    println!("warning: {warning}");
+                }
                 println!("ok: {} endpoints", registry.endpoints.len());
                 ExitCode::SUCCESS
             }
@@ -372,7 +377,7 @@ fn invite(
     }
     let out = match format {
         InviteFormat::Text => as_text(&rows),
-        InviteFormat::Csv => as_csv(&rows),
+        InviteFormat::Csv => as_csv(&rows)?,
     };
     print!("{out}");
     Ok(())
@@ -397,25 +402,19 @@ fn as_text(rows: &[Invitation]) -> String {
     out
 }
 
-/// RFC 4180 CSV with a UTF-8 BOM, so spreadsheet programs show the
-/// diacritics.
-fn as_csv(rows: &[Invitation]) -> String {
-    fn field(value: &str) -> String {
-        if value.contains([',', '"', '\r', '\n']) {
-            format!("\"{}\"", value.replace('"', "\"\""))
-        } else {
-            value.to_string()
-        }
-    }
-    let mut out = String::from("\u{feff}role,code,name,link\r\n");
-    for r in rows {
-        out.push_str(&format!(
-            "{},{},{},{}\r\n",
-            r.role.as_str(),
-            field(&r.code),
-            field(&r.name),
-            field(&r.link)
-        ));
-    }
-    out
+/// For mail merge: the project's one spreadsheet CSV writer (BOM,
+/// quoting, formula guard), so a registry name cannot run as a formula.
+fn as_csv(rows: &[Invitation]) -> Result<String, CliError> {
+    let rows = rows.iter().map(|r| {
+        [
+            r.role.as_str().to_string(),
+            r.code.clone(),
+            r.name.clone(),
+            r.link.clone(),
+        ]
+    });
+    Ok(diemcau::spreadsheet::to_csv(
+        ["role", "code", "name", "link"],
+        rows,
+    )?)
 }

@@ -72,6 +72,9 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         config::load_effective(opts.config.as_deref()).context("loading the configuration")?;
     apply_overrides(&mut config, &opts);
     logging::init(config.log.format);
+    for warning in config::warnings(&config) {
+        tracing::warn!("{warning}");
+    }
 
     let secret = auth::load_or_create_secret(config.secret_file.as_deref(), &config.data_dir)
         .context("loading the signing secret")?;
@@ -113,7 +116,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    announce(&config, &keys, addr, media.local_addr())?;
+    announce(&config, &keys, addr, media.candidates())?;
 
     let mut stopped = stop_rx.clone();
     let server = axum::serve(listener, http::app(state)).with_graceful_shutdown(async move {
@@ -142,7 +145,7 @@ fn announce(
     config: &Config,
     keys: &Keys,
     addr: SocketAddr,
-    media: SocketAddr,
+    media: &[SocketAddr],
 ) -> anyhow::Result<()> {
     let now = clock::now_secs();
     let chair = keys.mint(&Claims::new(
@@ -174,7 +177,8 @@ fn announce(
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "diemcau listening on http://{addr}")?;
-    writeln!(out, "media (UDP):     {media}")?;
+    let media: Vec<String> = media.iter().map(|a| a.to_string()).collect();
+    writeln!(out, "media (UDP):     {}", media.join(", "))?;
     writeln!(out, "chair console:   {base}/chair#token={chair}")?;
     writeln!(out, "monitor console: {base}/monitor#token={monitor}")?;
     writeln!(out, "endpoint links:  diemcau invite --session ID")?;

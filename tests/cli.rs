@@ -88,6 +88,34 @@ fn check_config_accepts_the_shipped_files() {
     assert!(defaults.stdout.starts_with("ok: 64 endpoints"));
 }
 
+/// Choices that are valid but cannot work as meant are warned about, and
+/// the check still passes.
+#[test]
+fn check_config_warns_about_choices_that_cannot_work() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = shipped("endpoints-63.toml");
+    std::fs::write(
+        dir.path().join("lan.toml"),
+        format!(
+            "registry = {registry:?}\npublic_url = \"https://hop.example.vn\"\n\
+             [media]\nbind_ip = \"127.0.0.1\"\nudp_port = 0\n"
+        ),
+    )
+    .expect("write");
+    let out = run(dir.path(), &["check-config", "--config", "lan.toml"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let warnings: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 3, "{}", out.stdout);
+    assert!(warnings[0].contains("bind_ip 127.0.0.1 is loopback"));
+    assert!(warnings[1].contains("listen 127.0.0.1:8080 accepts connections from this machine only"));
+    assert!(warnings[2].contains("udp_port 0"));
+    assert!(out.stdout.trim_end().ends_with("ok: 64 endpoints"));
+}
+
 /// Every problem is listed with file and line, and the exit code is 1.
 #[test]
 fn check_config_lists_every_problem() {

@@ -17,6 +17,7 @@ mod validate;
 
 pub use problem::Problem;
 pub use registry::{Registry, RegistryEntry};
+pub use validate::warnings;
 pub use settings::{Config, IceServer, Limits, LogConfig, LogFormat, MediaConfig, SessionDefaults};
 
 use problem::{parse_all, span_of, Source};

@@ -150,6 +150,9 @@ pub struct MediaConfig {
     /// Video bit rate allowed to the sites in the programme (the chair and
     /// the floor holder), kbit/s.
     pub programme_bitrate_kbps: u32,
+    /// Seconds without an ICE consent check from a client before its
+    /// consent expires and nothing more is sent to it (RFC 7675 says 30).
+    pub consent_timeout_secs: u32,
 }
 
 impl Default for MediaConfig {
@@ -161,6 +164,7 @@ impl Default for MediaConfig {
             ice_servers: Vec::new(),
             grid_bitrate_kbps: 300,
             programme_bitrate_kbps: 2500,
+            consent_timeout_secs: 30,
         }
     }
 }

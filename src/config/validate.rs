@@ -10,6 +10,11 @@ use toml::de::DeTable;
 /// picture is unrecognisable, above 50 Mbit/s the number is a typo.
 const BITRATE_KBPS: std::ops::RangeInclusive<u32> = 30..=50_000;
 
+/// Consent lifetimes that make sense: clients check every 4–6 s (RFC 7675),
+/// so under 10 s a link would lapse between two checks; beyond 5 minutes
+/// the server would keep sending to a client long gone.
+const CONSENT_SECS: std::ops::RangeInclusive<u32> = 10..=300;
+
 /// Every semantic problem in `config`, placed at the key that holds the value.
 pub(crate) fn config_problems(
     config: &Config,
@@ -102,6 +107,17 @@ pub(crate) fn config_problems(
                 ),
             );
         }
+    }
+    if !CONSENT_SECS.contains(&media.consent_timeout_secs) {
+        report(
+            &["media", "consent_timeout_secs"],
+            format!(
+                "consent_timeout_secs must be between {} and {} seconds, not {}",
+                CONSENT_SECS.start(),
+                CONSENT_SECS.end(),
+                media.consent_timeout_secs
+            ),
+        );
     }
     if media.grid_bitrate_kbps > media.programme_bitrate_kbps {
         report(
@@ -201,4 +217,67 @@ fn health_problems(h: &Thresholds) -> Vec<(&'static str, String)> {
         ));
     }
     out
+}
+
+/// Choices that are valid but cannot work the way an operator most likely
+/// means them: a server that other machines cannot reach, join links that
+/// name this machine only. `check-config` prints them; `serve` logs them.
+pub fn warnings(config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    let url_host = url_host(&config.public_url);
+    let url_is_loopback = url_host.as_deref().is_some_and(is_loopback_host);
+    let media = &config.media;
+    if media.bind_ip.is_loopback() && !url_is_loopback {
+        out.push(format!(
+            "media bind_ip {} is loopback: only clients on this machine can send or receive media, \
+             yet public_url `{}` is meant for other machines",
+            media.bind_ip, config.public_url
+        ));
+    }
+    if media.public_ip.is_some_and(|ip| ip.is_loopback()) {
+        out.push("media public_ip is a loopback address: no client elsewhere can reach it".into());
+    }
+    if config.listen.ip().is_loopback() && url_host.is_some() && !url_is_loopback {
+        out.push(format!(
+            "listen {} accepts connections from this machine only, yet public_url `{}` names \
+             another host: join links will not open unless a proxy on this machine forwards them",
+            config.listen, config.public_url
+        ));
+    }
+    if url_is_loopback && !config.listen.ip().is_loopback() {
+        out.push(format!(
+            "public_url `{}` names this machine: join links sent to the sites will not open \
+             elsewhere; set it to the address or name they reach the server at",
+            config.public_url
+        ));
+    }
+    if media.udp_port == 0 {
+        out.push(
+            "media udp_port 0 picks a different port at each start: no firewall rule can be \
+             written for it"
+                .into(),
+        );
+    }
+    out
+}
+
+/// The host of an http(s) URL, without port or brackets.
+fn url_host(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let authority = rest.split('/').next()?;
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next()?
+    } else {
+        authority.split(':').next()?
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

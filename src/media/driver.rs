@@ -19,6 +19,7 @@
 use super::bitrate::BitrateCaps;
 use super::demux::Demux;
 use super::peer::Peer;
+use super::port::MediaPort;
 use super::router::MediaKind;
 use super::signaling::candidate_type;
 use super::signaling::Removal;
@@ -35,15 +36,19 @@ use rtc::sansio::Protocol;
 use rtc::shared::time::SystemInstant;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-/// How long a link may stay disconnected or failed before it counts as
-/// lost: ICE consent can miss a beat on a congested provincial line.
+/// How long a link may stay down (silent, or its connection failed) before
+/// it counts as lost: a congested provincial line can miss a beat.
 pub(super) const LOST_GRACE: Duration = Duration::from_secs(3);
+/// A link from which nothing at all arrived for this long — no consent
+/// check, no media, no RTCP — is down. A site sends audio many times a
+/// second and a receiver reports about every second, so silence this long
+/// is a cut link; consent (30 s) is far too slow to tell the chair.
+const SILENT_LINK: Duration = Duration::from_secs(5);
 /// A failed connection that nobody closed is dropped after this long.
 const FAILED_REAP: Duration = Duration::from_secs(60);
 const STATS_PERIOD: Duration = Duration::from_secs(1);
@@ -124,9 +129,10 @@ pub(super) struct Session {
 pub(super) type RouteKey = (SessionId, EndpointCode, MediaKind);
 
 pub(super) struct Driver {
-    pub(super) socket: UdpSocket,
-    pub(super) local_addr: SocketAddr,
-    pub(super) candidate_addr: SocketAddr,
+    pub(super) port: MediaPort,
+    /// The host candidates every connection advertises, one per socket.
+    pub(super) candidates: Vec<SocketAddr>,
+    pub(super) consent_timeout: Duration,
     pub(super) demux: Demux<PeerId>,
     pub(super) peers: HashMap<PeerId, Peer>,
     pub(super) sessions: HashMap<SessionId, Session>,
@@ -141,31 +147,28 @@ pub(super) struct Driver {
     pub(super) caps: BitrateCaps,
 }
 
-/// Binds the socket and starts the task.
+/// Binds the media port and starts the task. Returns the command channel,
+/// the advertised candidate addresses and the link events.
 pub(crate) async fn spawn(
     cfg: &MediaConfig,
     links: Arc<Mutex<Vec<LinkStats>>>,
 ) -> Result<
     (
         mpsc::UnboundedSender<Command>,
-        SocketAddr,
+        Vec<SocketAddr>,
         mpsc::Receiver<LinkEvent>,
     ),
     MediaError,
 > {
-    let socket = bind(SocketAddr::new(cfg.bind_ip, cfg.udp_port)).map_err(MediaError::Bind)?;
-    let local_addr = socket.local_addr().map_err(MediaError::Bind)?;
-    let candidate_ip = cfg
-        .public_ip
-        .unwrap_or_else(|| advertised_ip(local_addr.ip()));
-    let candidate_addr = SocketAddr::new(candidate_ip, local_addr.port());
+    let port = MediaPort::bind(cfg).map_err(MediaError::Bind)?;
+    let candidates = port.candidates();
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::channel(1024);
     let now = Instant::now();
     let driver = Driver {
-        socket,
-        local_addr,
-        candidate_addr,
+        port,
+        candidates: candidates.clone(),
+        consent_timeout: Duration::from_secs(cfg.consent_timeout_secs.into()),
         demux: Demux::new(),
         peers: HashMap::new(),
         sessions: HashMap::new(),
@@ -177,48 +180,9 @@ pub(crate) async fn spawn(
         wall: SystemInstant::now(now),
         caps: BitrateCaps::from_config(cfg),
     };
-    tracing::info!(%local_addr, %candidate_addr, "media plane listening");
+    tracing::info!(?candidates, "media plane listening");
     tokio::spawn(driver.run(cmd_rx));
-    Ok((cmd_tx, local_addr, ev_rx))
-}
-
-/// Socket buffer asked of the kernel, each way. One socket carries every
-/// client: at a few thousand packets a second the default (~200 KiB)
-/// holds a few tens of milliseconds, so any pause of the media task
-/// drops datagrams — consent checks with them, and links go down. The
-/// kernel caps it at `net.core.rmem_max` / `wmem_max`.
-const SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
-
-fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    // A smaller buffer than asked is still a working socket.
-    if let Err(err) = socket.set_recv_buffer_size(SOCKET_BUFFER_BYTES) {
-        tracing::warn!(%err, "cannot enlarge the media socket's receive buffer");
-    }
-    if let Err(err) = socket.set_send_buffer_size(SOCKET_BUFFER_BYTES) {
-        tracing::warn!(%err, "cannot enlarge the media socket's send buffer");
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    UdpSocket::from_std(socket.into())
-}
-
-/// The address written into candidates when no public IP is configured: the
-/// bound one, or, when bound to the wildcard, the interface the default route
-/// leaves by. Connecting a UDP socket sends nothing; it only asks the
-/// routing table.
-fn advertised_ip(bound: IpAddr) -> IpAddr {
-    if !bound.is_unspecified() {
-        return bound;
-    }
-    let probe = std::net::UdpSocket::bind("0.0.0.0:0")
-        .and_then(|s| s.connect("192.0.2.1:9").map(|_| s))
-        .and_then(|s| s.local_addr());
-    match probe {
-        Ok(addr) => addr.ip(),
-        Err(_) => IpAddr::from([127, 0, 0, 1]),
-    }
+    Ok((cmd_tx, candidates, ev_rx))
 }
 
 impl Driver {
@@ -238,14 +202,14 @@ impl Driver {
                     Some(cmd) => self.on_command(cmd, Instant::now()),
                     None => break,
                 },
-                res = self.socket.recv_from(&mut buf) => {
-                    if let Ok((n, from)) = res {
+                res = self.port.recv(&mut buf) => {
+                    if let Ok(first) = res {
                         let now = Instant::now();
-                        self.on_datagram(&buf[..n], from, now);
+                        self.on_datagram(&buf[..first.len], first.from, first.to, now);
                         for _ in 0..MAX_READ_BATCH {
-                            match self.socket.try_recv_from(&mut buf) {
-                                Ok((n, from)) => self.on_datagram(&buf[..n], from, now),
-                                Err(_) => break,
+                            match self.port.try_recv(&mut buf) {
+                                Some(next) => self.on_datagram(&buf[..next.len], next.from, next.to, now),
+                                None => break,
                             }
                         }
                     }
@@ -273,7 +237,8 @@ impl Driver {
         tracing::info!("media plane stopped");
     }
 
-    fn on_datagram(&mut self, data: &[u8], from: SocketAddr, now: Instant) {
+    /// A datagram from `from` that arrived on candidate `to`.
+    fn on_datagram(&mut self, data: &[u8], from: SocketAddr, to: SocketAddr, now: Instant) {
         let Some(id) = self.demux.route(data, from) else {
             return;
         };
@@ -283,7 +248,7 @@ impl Driver {
         let msg = TaggedBytesMut {
             now,
             transport: TransportContext {
-                local_addr: self.local_addr,
+                local_addr: to,
                 peer_addr: from,
                 ecn: None,
                 transport_protocol: TransportProtocol::UDP,
@@ -291,10 +256,37 @@ impl Driver {
             message: bytes::BytesMut::from(data),
         };
         peer.remote_addr = Some(from);
+        peer.last_heard = Some(now);
         if let Err(err) = peer.pc.handle_read(msg) {
             tracing::trace!(peer = %id, %err, "datagram refused");
         }
+        let back = peer.down_since.is_some() && peer.state == RTCPeerConnectionState::Connected;
         self.dirty.insert(id);
+        if back {
+            self.on_alive(id, now);
+        }
+    }
+
+    /// A link that is connected and heard from again: up, and reported up
+    /// if it had been reported lost.
+    fn on_alive(&mut self, id: PeerId, now: Instant) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        peer.down_since = None;
+        if peer.up {
+            return;
+        }
+        peer.up = true;
+        if let Some(endpoint) = peer.endpoint().cloned() {
+            let session = peer.session.clone();
+            self.emit(LinkEvent::Up {
+                session: session.clone(),
+                endpoint,
+                peer: id,
+            });
+            self.rebuild_routes(&session, now);
+        }
     }
 
     /// Pumps dirty peers until quiet (bounded).
@@ -366,10 +358,11 @@ impl Driver {
             return;
         };
         while let Some(out) = peer.pc.poll_write() {
-            if let Err(err) = self
-                .socket
-                .try_send_to(&out.message, out.transport.peer_addr)
-            {
+            if let Err(err) = self.port.send(
+                &out.message,
+                out.transport.local_addr,
+                out.transport.peer_addr,
+            ) {
                 tracing::trace!(peer = %id, %err, "datagram dropped on send");
             }
         }
@@ -403,21 +396,7 @@ impl Driver {
         peer.state = state;
         tracing::debug!(peer = %id, %state, "connection state");
         match state {
-            RTCPeerConnectionState::Connected => {
-                peer.down_since = None;
-                if !peer.up {
-                    peer.up = true;
-                    if let Some(endpoint) = peer.endpoint().cloned() {
-                        let session = peer.session.clone();
-                        self.emit(LinkEvent::Up {
-                            session: session.clone(),
-                            endpoint,
-                            peer: id,
-                        });
-                        self.rebuild_routes(&session, now);
-                    }
-                }
-            }
+            RTCPeerConnectionState::Connected => self.on_alive(id, now),
             // A client that closes its connection says so in DTLS; that is
             // a lost link too until its signaling says otherwise.
             RTCPeerConnectionState::Disconnected
@@ -521,6 +500,12 @@ impl Driver {
         let mut lost = Vec::new();
         let mut reap = Vec::new();
         for peer in self.peers.values_mut() {
+            let silent = peer
+                .last_heard
+                .is_some_and(|t| now.saturating_duration_since(t) >= SILENT_LINK);
+            if silent && peer.down_since.is_none() {
+                peer.down_since = peer.last_heard.map(|t| t + SILENT_LINK);
+            }
             let Some(since) = peer.down_since else {
                 continue;
             };

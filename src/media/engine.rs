@@ -6,8 +6,9 @@
 //! task can route by ufrag), the stack's own ICE credentials read back
 //! from the SDP (the ufrag is the routing key), no mDNS (no multicast on
 //! the operator's network), the DTLS server role when answering (so the server picks the
-//! cheaper AES-GCM SRTP profile when the client offers it), and the one
-//! host candidate built from the configured public address.
+//! cheaper AES-GCM SRTP profile when the client offers it), consent that
+//! lasts as RFC 7675 says, and a
+//! host candidate per socket of the media port.
 
 use super::rtcp_tap::{RtcpTap, TAP_SLOT};
 use super::MediaError;
@@ -23,7 +24,10 @@ use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// From consent lapsed (ICE `disconnected`) to the connection failed.
+const CONSENT_TO_FAILED: Duration = Duration::from_secs(1);
 
 /// RFC 6464 audio level: the active-speaker detector reads it, and it is
 /// worth forwarding (a receiver's own level meters use it).
@@ -36,12 +40,13 @@ pub(crate) const VIDEO_ORIENTATION_URI: &str = "urn:3gpp:video-orientation";
 /// hop and is either written by the outgoing stack or must not travel.
 pub(crate) const FORWARDED_EXTENSIONS: [&str; 2] = [AUDIO_LEVEL_URI, VIDEO_ORIENTATION_URI];
 
-/// Builds a server-side peer connection with a host candidate at
-/// `candidate_addr`. Its ICE credentials are the stack's own random ones,
+/// Builds a server-side peer connection with a host candidate at each of
+/// `candidates` (the media port's sockets). Its ICE credentials are the stack's own random ones,
 /// read back from the local description for routing: fixed ones would
 /// survive an ICE restart, and a client then never restarts its side.
 pub(crate) fn build_peer(
-    candidate_addr: SocketAddr,
+    candidates: &[SocketAddr],
+    consent_timeout: Duration,
     now: Instant,
 ) -> Result<RTCPeerConnection, MediaError> {
     let mut media_engine = MediaEngine::default();
@@ -74,6 +79,13 @@ pub(crate) fn build_peer(
         .with_lite(true)
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
         .with_answering_dtls_role(RTCDtlsRole::Server)
+        // The stack counts only STUN as a sign of life, and by default calls
+        // a pair disconnected after 5 s without one; clients that follow
+        // RFC 7675 check every 4-6 s, so their links would flap. Consent
+        // lasts `consent_timeout` (30 s by the RFC); once it lapses the
+        // connection fails and nothing more is sent to it. A link that goes
+        // silent sooner is noticed by the media task, which counts media too.
+        .with_ice_timeouts(Some(consent_timeout), Some(CONSENT_TO_FAILED), None)
         .build();
 
     let mut pc = RTCPeerConnectionBuilder::new()
@@ -84,21 +96,23 @@ pub(crate) fn build_peer(
         .build(now)
         .map_err(MediaError::stack)?;
 
-    let candidate = CandidateHostConfig {
-        base_config: CandidateConfig {
-            network: "udp".to_owned(),
-            address: candidate_addr.ip().to_string(),
-            port: candidate_addr.port(),
-            component: 1,
+    for addr in candidates {
+        let candidate = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: addr.ip().to_string(),
+                port: addr.port(),
+                component: 1,
+                ..Default::default()
+            },
             ..Default::default()
-        },
-        ..Default::default()
-    }
-    .new_candidate_host()
-    .map_err(MediaError::stack)?;
-    let init = RTCIceCandidate::from(&candidate)
-        .to_json()
+        }
+        .new_candidate_host()
         .map_err(MediaError::stack)?;
-    pc.add_local_candidate(init).map_err(MediaError::stack)?;
+        let init = RTCIceCandidate::from(&candidate)
+            .to_json()
+            .map_err(MediaError::stack)?;
+        pc.add_local_candidate(init).map_err(MediaError::stack)?;
+    }
     Ok(pc)
 }

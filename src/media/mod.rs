@@ -2,7 +2,8 @@
 //!
 //! # Shape
 //!
-//! One task owns one UDP socket and every peer connection, built on the
+//! One task owns the media port (one UDP port: one socket, or one per
+//! interface address when bound to the wildcard) and every peer connection, built on the
 //! sans-IO core of webrtc-rs (the `rtc` crate): datagrams are handed to the
 //! right connection by ICE ufrag then remote address ([`demux`]), and every
 //! connection is driven with the time passed in ([`driver`]). One port for
@@ -29,10 +30,12 @@
 //! - [`driver`]: the task and its run loop.
 //! - [`signaling`]: creating, renegotiating and removing connections.
 //! - [`forwarding`]: routes, packets and keyframe requests between them.
+//! - [`port`]: the UDP sockets of the one media port, and the candidates.
 //! - [`demux`]: datagram → connection.
 //! - [`engine`]: how a server-side connection is configured.
 //! - [`peer`]: one connection, its inbound tracks and outgoing legs.
 //! - [`router`]: policy → source per leg.
+//! - [`sdp`]: what the server's SDP must carry for every standard client.
 //! - [`rewrite`]: SSRC, payload type, sequence, timestamp, extensions.
 //! - [`bitrate`]: the video bit rate asked of each publisher (REMB).
 //! - [`keyframe`]: keyframe detection and the PLI throttle.
@@ -49,9 +52,11 @@ mod forwarding;
 mod keyframe;
 mod peer;
 mod plane;
+mod port;
 mod rewrite;
 mod router;
 pub mod rtcp_tap;
+mod sdp;
 mod signaling;
 mod speaker;
 mod stats;

@@ -158,6 +158,8 @@ pub(crate) struct Peer {
     pub(crate) remote_candidates: Vec<(SocketAddr, String)>,
     /// Where its datagrams last came from.
     pub(crate) remote_addr: Option<SocketAddr>,
+    /// When its last datagram (of any kind) arrived.
+    pub(crate) last_heard: Option<Instant>,
     pub(crate) last_bytes: (u64, u64),
     pub(crate) bitrate: (u64, u64),
     pub(crate) loss_up: f64,
@@ -232,6 +234,7 @@ impl Peer {
             keyframe_requests: 0,
             remote_candidates: Vec::new(),
             remote_addr: None,
+            last_heard: None,
             last_bytes: (0, 0),
             bitrate: (0, 0),
             loss_up: 0.0,
@@ -418,7 +421,7 @@ impl Peer {
                 return false;
             }
         };
-        let sdp = offer.sdp.clone();
+        let sdp = super::sdp::with_candidates_everywhere(&offer.sdp);
         if let Err(err) = self.pc.set_local_description(now, offer) {
             tracing::warn!(peer = %self.id, %err, "cannot apply own offer");
             return false;

@@ -161,14 +161,14 @@ pub enum Signal {
 #[derive(Clone)]
 pub struct MediaPlane {
     commands: mpsc::UnboundedSender<Command>,
-    local_addr: SocketAddr,
+    candidates: Vec<SocketAddr>,
     links: Arc<Mutex<Vec<LinkStats>>>,
 }
 
 impl fmt::Debug for MediaPlane {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MediaPlane")
-            .field("local_addr", &self.local_addr)
+            .field("candidates", &self.candidates)
             .finish_non_exhaustive()
     }
 }
@@ -180,20 +180,27 @@ impl MediaPlane {
         cfg: &MediaConfig,
     ) -> Result<(MediaPlane, mpsc::Receiver<LinkEvent>), MediaError> {
         let links = Arc::new(Mutex::new(Vec::new()));
-        let (commands, local_addr, events) = driver::spawn(cfg, links.clone()).await?;
+        let (commands, candidates, events) = driver::spawn(cfg, links.clone()).await?;
         Ok((
             MediaPlane {
                 commands,
-                local_addr,
+                candidates,
                 links,
             },
             events,
         ))
     }
 
-    /// The bound UDP address.
+    /// The addresses written into every connection's host candidates, one
+    /// per socket of the media port (all on the same port).
+    pub fn candidates(&self) -> &[SocketAddr] {
+        &self.candidates
+    }
+
+    /// The first advertised address: where a client on this machine can
+    /// reach the media port. The port never starts without one.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.candidates[0]
     }
 
     /// Replaces the policy applied to `session`. Slots switch at once (video

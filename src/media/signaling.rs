@@ -5,6 +5,7 @@ use super::driver::Driver;
 use super::engine::build_peer;
 use super::peer::{video_codec_for, Peer};
 use super::router::SlotKind;
+use super::sdp::with_candidates_everywhere;
 use super::{LinkEvent, MediaError, PeerId, PeerKind, Signal, SignalPath};
 use crate::control::SessionId;
 use rtc::peer_connection::sdp::RTCSessionDescription;
@@ -48,7 +49,7 @@ impl Driver {
         let video_mime = video_codec_for(offer);
         let (offer, remote_candidates) = parse_offer(offer)?;
         let id = PeerId::random();
-        let mut pc = build_peer(self.candidate_addr, now)?;
+        let mut pc = build_peer(&self.candidates, self.consent_timeout, now)?;
         pc.set_remote_description(now, offer)
             .map_err(MediaError::stack)?;
         let (signal_tx, signal_rx) = mpsc::channel(16);
@@ -69,11 +70,7 @@ impl Driver {
         peer.pc
             .set_local_description(now, answer)
             .map_err(MediaError::stack)?;
-        let sdp = peer
-            .pc
-            .local_description()
-            .map(|d| d.sdp)
-            .ok_or_else(|| MediaError::InvalidState("no local description".into()))?;
+        let sdp = local_sdp(&peer.pc)?;
         peer.refresh_legs();
         let ufrag = peer
             .local_ufrag()
@@ -152,11 +149,7 @@ impl Driver {
         peer.pc
             .set_local_description(now, answer)
             .map_err(MediaError::stack)?;
-        let sdp = peer
-            .pc
-            .local_description()
-            .map(|d| d.sdp)
-            .ok_or_else(|| MediaError::InvalidState("no local description".into()))?;
+        let sdp = local_sdp(&peer.pc)?;
         peer.remote_candidates.extend(candidates);
         peer.refresh_legs();
         let session = peer.session.clone();
@@ -213,9 +206,11 @@ impl Driver {
             .cloned();
         let _ = peer.pc.close();
         while let Some(out) = peer.pc.poll_write() {
-            let _ = self
-                .socket
-                .try_send_to(&out.message, out.transport.peer_addr);
+            let _ = self.port.send(
+                &out.message,
+                out.transport.local_addr,
+                out.transport.peer_addr,
+            );
         }
         self.demux.forget(&id);
         self.dirty.remove(&id);
@@ -239,6 +234,13 @@ impl Driver {
         self.rebuild_routes(&peer.session, now);
         tracing::info!(peer = %id, "peer removed");
     }
+}
+
+/// The local description as sent to the client (see [`sdp`](super::sdp)).
+fn local_sdp(pc: &rtc::peer_connection::RTCPeerConnection) -> Result<String, MediaError> {
+    pc.local_description()
+        .map(|d| with_candidates_everywhere(&d.sdp))
+        .ok_or_else(|| MediaError::InvalidState("no local description".into()))
 }
 
 /// The type of the client candidate `addr` matches (`prflx` when it

@@ -1,9 +1,12 @@
-// Runs the real diemcau binary for the browser tests: its own data
-// directory and config, HTTP on 127.0.0.1 with a port the OS picks, media
-// on loopback. Tokens are minted with the same binary and secret.
+// Runs the real diemcau binary for the browser tests with the shipped
+// config file (config/diemcau.toml): only the ports (HTTP on 127.0.0.1
+// with a port the OS picks, media on any free port) and the data directory
+// are the test's. Media is bound to the wildcard as shipped, so the pages
+// connect to the machine's interface addresses that the server advertises.
+// Tokens are minted with the same binary and secret.
 
 import { spawn, execFile } from 'node:child_process';
-import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,17 +24,7 @@ export function binaryPath() {
   return path.resolve(process.cwd(), bin);
 }
 
-function configText(registry) {
-  return [
-    '# Written by the browser tests.',
-    `registry = ${JSON.stringify(registry)}`,
-    '',
-    '[media]',
-    'udp_port = 0',
-    'bind_ip = "127.0.0.1"',
-    '',
-  ].join('\n');
-}
+export const shippedConfig = path.join(repoRoot, 'config', 'diemcau.toml');
 
 export class Server {
   constructor() {
@@ -47,15 +40,14 @@ export class Server {
   }
 
   /** Starts the server and waits for `diemcau listening on http://ADDR`. */
-  async start({ registry = path.join(repoRoot, 'config', 'endpoints-63.toml') } = {}) {
+  async start() {
     const bin = binaryPath();
     if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: run cargo build, or set DIEMCAU_BIN`);
     this.dir = await mkdtemp(path.join(tmpdir(), 'diemcau-browser-'));
-    const config = path.join(this.dir, 'diemcau.toml');
-    this.config = config;
-    await writeFile(config, configText(registry));
+    this.config = shippedConfig;
     const data = path.join(this.dir, 'data');
-    this.proc = spawn(bin, ['serve', '--config', config, '--data', data, '--listen', '127.0.0.1:0'], {
+    const args = ['serve', '--config', shippedConfig, '--data', data, '--listen', '127.0.0.1:0', '--media-port', '0'];
+    this.proc = spawn(bin, args, {
       env: this.env(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });

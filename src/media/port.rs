@@ -1,0 +1,289 @@
+//! The media port: the UDP sockets behind the one port, and the addresses
+//! written into the ICE candidates.
+//!
+//! ICE checks a datagram's *local* address against the candidates it
+//! advertised, so the stack must be told, for every datagram, which
+//! advertised address it arrived on. A socket bound to the wildcard cannot
+//! say (it would report `0.0.0.0:PORT`, which matches no candidate, and
+//! every check would be discarded), and its replies leave from whatever
+//! address the routing table picks. So, bound to the wildcard, the port is
+//! one socket per usable interface address, all on the same port number,
+//! each advertised as a host candidate: a datagram's socket names its
+//! candidate, and replies leave from the address the client checked.
+//!
+//! Behind a 1:1 NAT (`public_ip`) clients reach the public address and the
+//! NAT delivers to the private one: there the port is one socket (the
+//! configured bind address) whose every datagram is taken as arriving on
+//! the one public candidate.
+//!
+//! The interface list is read once, at start: an address added later is
+//! not advertised until the server restarts.
+
+use crate::config::MediaConfig;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::task::Poll;
+use tokio::io::ReadBuf;
+use tokio::net::UdpSocket;
+
+/// Socket buffer asked of the kernel, each way. One port carries every
+/// client: at a few thousand packets a second the default (~200 KiB)
+/// holds a few tens of milliseconds, so any pause of the media task
+/// drops datagrams — consent checks with them, and links go down. The
+/// kernel caps it at `net.core.rmem_max` / `wmem_max`.
+const SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+/// One bound socket and the candidate address it stands for.
+#[derive(Debug)]
+struct Bound {
+    socket: UdpSocket,
+    candidate: SocketAddr,
+}
+
+/// A datagram read from the port.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Arrival {
+    pub(super) len: usize,
+    pub(super) from: SocketAddr,
+    /// The advertised candidate it arrived on.
+    pub(super) to: SocketAddr,
+}
+
+/// The sockets of the media port.
+#[derive(Debug)]
+pub(super) struct MediaPort {
+    bound: Vec<Bound>,
+    /// Where the next `try_recv` starts, so no socket starves the others.
+    next: usize,
+}
+
+impl MediaPort {
+    /// Binds the port as `cfg` says (see the module doc).
+    pub(super) fn bind(cfg: &MediaConfig) -> io::Result<MediaPort> {
+        let wildcard = cfg.bind_ip.is_unspecified();
+        let mut bound = Vec::new();
+        if !wildcard || cfg.public_ip.is_some() {
+            let socket = bind_one(SocketAddr::new(cfg.bind_ip, cfg.udp_port))?;
+            let local = socket.local_addr()?;
+            let ip = cfg.public_ip.unwrap_or(local.ip());
+            bound.push(Bound {
+                socket,
+                candidate: SocketAddr::new(ip, local.port()),
+            });
+        } else {
+            let mut port = cfg.udp_port;
+            for ip in interface_addresses(cfg.bind_ip) {
+                let socket = bind_one(SocketAddr::new(ip, port))?;
+                let local = socket.local_addr()?;
+                // Port 0 picks a free port once; every other address takes the same.
+                port = local.port();
+                bound.push(Bound {
+                    socket,
+                    candidate: local,
+                });
+            }
+        }
+        if bound.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                "no address to bind the media port to",
+            ));
+        }
+        Ok(MediaPort { bound, next: 0 })
+    }
+
+    /// The advertised candidate addresses, one per socket.
+    pub(super) fn candidates(&self) -> Vec<SocketAddr> {
+        self.bound.iter().map(|b| b.candidate).collect()
+    }
+
+    /// Waits for a datagram on any socket.
+    pub(super) async fn recv(&mut self, buf: &mut [u8]) -> io::Result<Arrival> {
+        std::future::poll_fn(|cx| {
+            for b in &self.bound {
+                let mut read = ReadBuf::new(buf);
+                if let Poll::Ready(res) = b.socket.poll_recv_from(cx, &mut read) {
+                    return Poll::Ready(res.map(|from| Arrival {
+                        len: read.filled().len(),
+                        from,
+                        to: b.candidate,
+                    }));
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// A datagram already waiting on some socket, without blocking.
+    pub(super) fn try_recv(&mut self, buf: &mut [u8]) -> Option<Arrival> {
+        let n = self.bound.len();
+        for i in 0..n {
+            let b = &self.bound[(self.next + i) % n];
+            if let Ok((len, from)) = b.socket.try_recv_from(buf) {
+                self.next = (self.next + i + 1) % n;
+                return Some(Arrival {
+                    len,
+                    from,
+                    to: b.candidate,
+                });
+            }
+        }
+        None
+    }
+
+    /// Sends from the socket of candidate `local` (the first socket when
+    /// `local` names none). A full buffer drops the datagram, as the
+    /// network would.
+    pub(super) fn send(&self, data: &[u8], local: SocketAddr, to: SocketAddr) -> io::Result<()> {
+        let b = self
+            .bound
+            .iter()
+            .find(|b| b.candidate == local)
+            .or_else(|| self.bound.first())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "no media socket"))?;
+        b.socket.try_send_to(data, to).map(|_| ())
+    }
+}
+
+fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // A smaller buffer than asked is still a working socket.
+    if let Err(err) = socket.set_recv_buffer_size(SOCKET_BUFFER_BYTES) {
+        tracing::warn!(%err, "cannot enlarge the media socket's receive buffer");
+    }
+    if let Err(err) = socket.set_send_buffer_size(SOCKET_BUFFER_BYTES) {
+        tracing::warn!(%err, "cannot enlarge the media socket's send buffer");
+    }
+    socket.set_nonblocking(true)?;
+    socket
+        .bind(&addr.into())
+        .map_err(|e| io::Error::new(e.kind(), format!("{addr}: {e}")))?;
+    UdpSocket::from_std(socket.into())
+}
+
+/// The addresses a wildcard bind stands for: every address of the same
+/// family on an interface that is up, without loopback and link-local
+/// addresses (no client on another machine reaches those); loopback alone
+/// when there is nothing else, so a machine without a network still works
+/// for itself.
+fn interface_addresses(wildcard: IpAddr) -> Vec<IpAddr> {
+    let all: Vec<IpAddr> = match if_addrs::get_if_addrs() {
+        Ok(list) => list.into_iter().map(|i| i.ip()).collect(),
+        Err(err) => {
+            tracing::warn!(%err, "cannot list the network interfaces");
+            Vec::new()
+        }
+    };
+    usable(wildcard, all)
+}
+
+fn usable(wildcard: IpAddr, all: Vec<IpAddr>) -> Vec<IpAddr> {
+    let same_family = |ip: &IpAddr| ip.is_ipv4() == wildcard.is_ipv4();
+    let mut out: Vec<IpAddr> = all
+        .iter()
+        .copied()
+        .filter(same_family)
+        .filter(|ip| !ip.is_loopback() && !is_link_local(ip))
+        .collect();
+    out.sort();
+    out.dedup();
+    if out.is_empty() {
+        out.push(if wildcard.is_ipv4() {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+        });
+    }
+    out
+}
+
+fn is_link_local(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 == 0xfe80,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ips(list: &[&str]) -> Vec<IpAddr> {
+        list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn a_wildcard_stands_for_the_routable_addresses_of_its_family() {
+        let all = ips(&[
+            "127.0.0.1",
+            "10.0.0.2",
+            "169.254.1.1",
+            "192.0.2.2",
+            "::1",
+            "fe80::1",
+            "fd00::2",
+            "10.0.0.2",
+        ]);
+        assert_eq!(
+            usable("0.0.0.0".parse().unwrap(), all.clone()),
+            ips(&["10.0.0.2", "192.0.2.2"])
+        );
+        assert_eq!(usable("::".parse().unwrap(), all), ips(&["fd00::2"]));
+    }
+
+    #[test]
+    fn a_machine_with_only_loopback_advertises_loopback() {
+        assert_eq!(
+            usable("0.0.0.0".parse().unwrap(), ips(&["127.0.0.1", "::1"])),
+            ips(&["127.0.0.1"])
+        );
+    }
+
+    #[tokio::test]
+    async fn every_socket_of_a_wildcard_port_shares_one_port_and_names_its_candidate() {
+        let cfg = MediaConfig {
+            udp_port: 0,
+            bind_ip: "0.0.0.0".parse().unwrap(),
+            ..MediaConfig::default()
+        };
+        let mut port = MediaPort::bind(&cfg).expect("bind");
+        let candidates = port.candidates();
+        assert!(!candidates.is_empty());
+        assert!(candidates.iter().all(|c| c.port() == candidates[0].port()));
+        assert!(candidates.iter().all(|c| !c.ip().is_unspecified()));
+        // A datagram sent to a candidate is reported as arriving on it.
+        let target = candidates[0];
+        let client = std::net::UdpSocket::bind(SocketAddr::new(target.ip(), 0)).unwrap();
+        client.send_to(b"hello", target).unwrap();
+        let mut buf = [0u8; 64];
+        let got = port.recv(&mut buf).await.expect("recv");
+        assert_eq!(&buf[..got.len], b"hello");
+        assert_eq!(got.to, target);
+        assert_eq!(got.from, client.local_addr().unwrap());
+    }
+
+    #[tokio::test]
+    async fn behind_a_nat_every_datagram_arrives_on_the_public_candidate() {
+        let cfg = MediaConfig {
+            udp_port: 0,
+            bind_ip: "0.0.0.0".parse().unwrap(),
+            public_ip: Some("203.0.113.10".parse().unwrap()),
+            ..MediaConfig::default()
+        };
+        let mut port = MediaPort::bind(&cfg).expect("bind");
+        let candidates = port.candidates();
+        assert_eq!(candidates.len(), 1);
+        assert_eq!(
+            candidates[0].ip(),
+            "203.0.113.10".parse::<IpAddr>().unwrap()
+        );
+        let local = SocketAddr::new("127.0.0.1".parse().unwrap(), candidates[0].port());
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        client.send_to(b"x", local).unwrap();
+        let mut buf = [0u8; 16];
+        let got = port.recv(&mut buf).await.expect("recv");
+        assert_eq!(got.to, candidates[0]);
+    }
+}
