@@ -532,3 +532,72 @@ async fn garbage_on_the_media_port_stops_nothing() {
     )
     .await;
 }
+
+/// Forged connectivity checks naming a live connection's ufrag, from many
+/// source addresses, teach the media port nothing: the link keeps its
+/// verified address (its candidate type stays `host`, where a learnt
+/// forged source would show as `prflx`) and its media keeps flowing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_checks_from_many_sources_teach_the_port_nothing() {
+    let mut m = Meeting::start("01", &["30"]).await;
+    let mut chair = m.join(Some("01"), "01").await;
+    let a = m.join(Some("30"), "30").await;
+    m.await_up(2, CONNECT).await;
+    chair.peer.start_sending();
+    let arx = a.peer.received.clone();
+    wait_count(&arx, 0, "chair", "video", "01", 5, "A gets the chair").await;
+    let type_of_a = |m: &Meeting| {
+        m.plane
+            .links()
+            .into_iter()
+            .find(|l| l.endpoint.as_ref().map(|e| e.as_str()) == Some("30"))
+            .and_then(|l| l.candidate_type)
+    };
+    // The link's figures are refreshed once a second.
+    let mut before = None;
+    for _ in 0..50 {
+        before = type_of_a(&m);
+        if before.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(before.as_deref(), Some("host"));
+
+    let port = m.plane.local_addr();
+    let ufrag = a
+        .answer
+        .lines()
+        .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+        .expect("the answer has an ICE ufrag")
+        .trim()
+        .to_string();
+    let forged = unauthenticated_binding(&ufrag);
+    for n in 0..400u32 {
+        let source = std::net::Ipv4Addr::new(127, 0, (n / 200) as u8 + 1, (n % 200) as u8 + 2);
+        let Ok(socket) = tokio::net::UdpSocket::bind((source, 0)).await else {
+            continue;
+        };
+        let _ = socket.send_to(&forged, port).await;
+        // And what would follow a learnt address: RTP from the same source.
+        let _ = socket.send_to(&garbage(2), port).await;
+    }
+    // Two stats periods: the link's figures are refreshed once a second.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        type_of_a(&m),
+        before,
+        "a forged source became the link's address"
+    );
+    let mark = arx.mark();
+    wait_count(
+        &arx,
+        mark,
+        "chair",
+        "video",
+        "01",
+        10,
+        "A still sees the chair",
+    )
+    .await;
+}

@@ -4,24 +4,38 @@
 //! the connection for each datagram itself. ICE gives a handle that needs no
 //! state: a STUN request carries `USERNAME = <our ufrag>:<their ufrag>`, and
 //! our ufrag is unique per connection. The server runs ICE-lite, so every
-//! path starts with such a request from the client; its source address is
-//! then remembered and DTLS, SRTP and SRTCP from that address follow it.
-//! A client that moves (new NAT binding, ICE restart) sends a new request
-//! from its new address, which re-points the address.
+//! path starts with such a request from the client.
+//!
+//! A request only *names* a ufrag: anyone can write one, and its
+//! MESSAGE-INTEGRITY is checked by the connection's ICE agent, not here.
+//! So a request is handed to the connection but its source address is not
+//! remembered; an address is learnt ([`Demux::learn`]) only once the
+//! connection sends to it, which its agent does only for a request that
+//! verified (it discards the others unanswered) or a pair it validated.
+//! DTLS, SRTP and SRTCP from a learnt address follow it. A client that
+//! moves (new NAT binding, ICE restart) checks from its new address and is
+//! answered, which teaches the new address. A connection keeps its
+//! [`ADDRESSES_PER_CONNECTION`] latest addresses, so a flood of forged
+//! sources cannot grow the table.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::SocketAddr;
 
 const STUN_MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
 const STUN_HEADER_LEN: usize = 20;
 const ATTR_USERNAME: u16 = 0x0006;
+/// Addresses remembered per connection: a client's host, reflexive and
+/// relayed paths, and one more during a move.
+pub(crate) const ADDRESSES_PER_CONNECTION: usize = 4;
 
 /// Routes datagrams to connection keys.
 #[derive(Debug)]
 pub(crate) struct Demux<K> {
     by_ufrag: HashMap<String, K>,
     by_addr: HashMap<SocketAddr, K>,
+    /// Each connection's learnt addresses, oldest first.
+    learnt: HashMap<K, VecDeque<SocketAddr>>,
 }
 
 impl<K: Clone + Eq + Hash> Demux<K> {
@@ -29,6 +43,7 @@ impl<K: Clone + Eq + Hash> Demux<K> {
         Demux {
             by_ufrag: HashMap::new(),
             by_addr: HashMap::new(),
+            learnt: HashMap::new(),
         }
     }
 
@@ -43,14 +58,35 @@ impl<K: Clone + Eq + Hash> Demux<K> {
     pub(crate) fn forget(&mut self, key: &K) {
         self.by_ufrag.retain(|_, k| k != key);
         self.by_addr.retain(|_, k| k != key);
+        self.learnt.remove(key);
     }
 
-    /// The connection for a datagram from `from`, learning the address when
-    /// the datagram is a STUN request naming a known ufrag.
-    pub(crate) fn route(&mut self, datagram: &[u8], from: SocketAddr) -> Option<K> {
+    /// Routes datagrams from `addr` to `key`: called when `key`'s connection
+    /// sends to `addr` (see the module doc). The connection's oldest
+    /// address beyond [`ADDRESSES_PER_CONNECTION`] is forgotten.
+    pub(crate) fn learn(&mut self, addr: SocketAddr, key: &K) {
+        if self.by_addr.get(&addr) == Some(key) {
+            return;
+        }
+        if let Some(previous) = self.by_addr.insert(addr, key.clone()) {
+            if let Some(list) = self.learnt.get_mut(&previous) {
+                list.retain(|a| *a != addr);
+            }
+        }
+        let list = self.learnt.entry(key.clone()).or_default();
+        list.push_back(addr);
+        while list.len() > ADDRESSES_PER_CONNECTION {
+            if let Some(old) = list.pop_front() {
+                self.by_addr.remove(&old);
+            }
+        }
+    }
+
+    /// The connection for a datagram from `from`: the one a STUN message's
+    /// USERNAME names, else the one that learnt the address.
+    pub(crate) fn route(&self, datagram: &[u8], from: SocketAddr) -> Option<K> {
         if let Some(ufrag) = stun_local_ufrag(datagram) {
             if let Some(key) = self.by_ufrag.get(ufrag) {
-                self.by_addr.insert(from, key.clone());
                 return Some(key.clone());
             }
         }
@@ -140,14 +176,33 @@ mod tests {
     }
 
     #[test]
-    fn learns_the_address_from_a_request_then_routes_by_it() {
+    fn a_request_reaches_its_connection_but_only_an_answer_teaches_the_address() {
         let mut demux = Demux::new();
         demux.register_ufrag("aaaa", 1u32);
         let from: SocketAddr = "127.0.0.1:4000".parse().unwrap();
         assert_eq!(demux.route(&[0x80, 0, 0, 0], from), None);
         assert_eq!(demux.route(&binding_request("aaaa:zz"), from), Some(1));
+        // Unverified: media from that address still goes nowhere.
+        assert_eq!(demux.route(&[0x80, 0, 0, 0], from), None);
+        demux.learn(from, &1);
         assert_eq!(demux.route(&[0x80, 0, 0, 0], from), Some(1));
         demux.forget(&1);
         assert_eq!(demux.route(&[0x80, 0, 0, 0], from), None);
+    }
+
+    #[test]
+    fn a_connection_keeps_only_its_latest_addresses() {
+        let mut demux = Demux::new();
+        let addr = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+        for port in 1..=1000 {
+            demux.learn(addr(port), &7u32);
+        }
+        assert_eq!(demux.by_addr.len(), ADDRESSES_PER_CONNECTION);
+        assert_eq!(demux.route(&[0x80], addr(1000)), Some(7));
+        assert_eq!(demux.route(&[0x80], addr(1)), None);
+        // An address taken over by another connection leaves the first one's list.
+        demux.learn(addr(1000), &8u32);
+        assert_eq!(demux.route(&[0x80], addr(1000)), Some(8));
+        assert_eq!(demux.learnt[&7].len(), ADDRESSES_PER_CONNECTION - 1);
     }
 }

@@ -255,8 +255,11 @@ impl Driver {
             },
             message: bytes::BytesMut::from(data),
         };
-        peer.remote_addr = Some(from);
-        peer.last_heard = Some(now);
+        // Only a verified address is a sign of life: a forged check naming
+        // this connection's ufrag reaches the stack, which drops it.
+        if peer.sent_to == Some(from) {
+            peer.last_heard = Some(now);
+        }
         if let Err(err) = peer.pc.handle_read(msg) {
             tracing::trace!(peer = %id, %err, "datagram refused");
         }
@@ -358,6 +361,12 @@ impl Driver {
             return;
         };
         while let Some(out) = peer.pc.poll_write() {
+            // The stack sends only to addresses it verified: route what
+            // comes back from them to this connection (see `demux`).
+            if peer.sent_to != Some(out.transport.peer_addr) {
+                peer.sent_to = Some(out.transport.peer_addr);
+                self.demux.learn(out.transport.peer_addr, &id);
+            }
             if let Err(err) = self.port.send(
                 &out.message,
                 out.transport.local_addr,
@@ -570,7 +579,7 @@ impl Driver {
                 .collect();
             peer.loss_up = losses.iter().copied().fold(0.0, f64::max);
             let candidate_type = peer
-                .remote_addr
+                .sent_to
                 .map(|a| candidate_type(&peer.remote_candidates, a));
             let reported: Vec<_> = peer
                 .legs

@@ -156,8 +156,9 @@ pub(crate) struct Peer {
     pub(crate) keyframe_requests: u64,
     /// Candidates the client signalled: (address, type).
     pub(crate) remote_candidates: Vec<(SocketAddr, String)>,
-    /// Where its datagrams last came from.
-    pub(crate) remote_addr: Option<SocketAddr>,
+    /// Where the stack last sent to: the client's verified address (taught
+    /// to the demux when it changes; its candidate type is the link's).
+    pub(crate) sent_to: Option<SocketAddr>,
     /// When its last datagram (of any kind) arrived.
     pub(crate) last_heard: Option<Instant>,
     pub(crate) last_bytes: (u64, u64),
@@ -233,7 +234,7 @@ impl Peer {
             next_timeout: None,
             keyframe_requests: 0,
             remote_candidates: Vec::new(),
-            remote_addr: None,
+            sent_to: None,
             last_heard: None,
             last_bytes: (0, 0),
             bitrate: (0, 0),
