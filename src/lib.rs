@@ -9,8 +9,10 @@
 //! - [`store`]: the append-only SQLite event log, replayed at start.
 //! - [`report`]: the attendance report (JSON, CSV, terminal table) computed
 //!   from a session alone.
+//! - [`spreadsheet`]: the one CSV writer, guarded against formula injection.
 //! - [`config`]: the server configuration and the endpoint registries.
 //! - [`auth`]: signed tokens (JWT, HS256) and the roles they carry.
+//! - [`cert`]: certificates for HTTPS on private networks.
 //! - [`media`]: the SFU. Applies the forwarding policy it is given.
 //! - [`monitor`]: link health from RTCP and client reports.
 //! - [`http`]: the thin edge. Authenticates, turns requests into commands,
@@ -19,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod cert;
 pub mod config;
 pub mod control;
 pub mod http;
@@ -26,4 +29,5 @@ pub mod media;
 pub mod monitor;
 pub mod report;
 pub mod server;
+pub mod spreadsheet;
 pub mod store;

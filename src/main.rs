@@ -42,6 +42,11 @@ enum Command {
         /// Public IP written into ICE candidates (1:1 NAT).
         #[arg(long, value_name = "IP")]
         public_ip: Option<IpAddr>,
+        /// Print the chair's and a technician's console links with fresh
+        /// 8-hour tokens (done by itself only on the first run, since
+        /// stdout often ends up in a service log).
+        #[arg(long)]
+        print_links: bool,
     },
     /// Check the config file and its endpoint registry; list every problem.
     CheckConfig {
@@ -80,6 +85,25 @@ enum Command {
         ttl: Duration,
         #[command(flatten)]
         files: Files,
+    },
+    /// Make a TLS certificate for HTTPS on a private network: self-signed,
+    /// or with --ca a small internal CA (install its ca.crt on the rooms'
+    /// machines) and a server certificate it signs.
+    Cert {
+        /// A DNS name or IP address the server is reached at; repeat it
+        /// for more.
+        #[arg(long = "name", value_name = "NAME")]
+        names: Vec<String>,
+        /// Also make an internal CA that signs the server certificate.
+        #[arg(long)]
+        ca: bool,
+        /// Years the server certificate is valid for.
+        #[arg(long, default_value_t = 2)]
+        years: u16,
+        /// Directory to write server.crt and server.key (and ca.crt,
+        /// ca.key) into; existing files are not overwritten.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
     },
     /// Print a session's attendance and floor report from the event log.
     Report {
@@ -142,6 +166,13 @@ enum CliError {
     Csv(#[from] csv::Error),
     #[error("{0:#}")]
     Server(anyhow::Error),
+    #[error(transparent)]
+    Cert(#[from] diemcau::cert::CertError),
+    #[error("{path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl CliError {
@@ -162,6 +193,7 @@ async fn main() -> ExitCode {
             listen,
             media_port,
             public_ip,
+            print_links,
         } => {
             let options = ServeOptions {
                 config: files.config,
@@ -169,6 +201,7 @@ async fn main() -> ExitCode {
                 listen,
                 media_port,
                 public_ip,
+                print_links,
             };
             diemcau::server::run(options)
                 .await
@@ -193,6 +226,12 @@ async fn main() -> ExitCode {
             format,
             files,
         } => report(&session, format, &files),
+        Command::Cert {
+            names,
+            ca,
+            years,
+            out,
+        } => cert(&names, ca, years, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -244,12 +283,51 @@ fn check_config(path: Option<&Path>) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// Writes a certificate and its key (see `diemcau::cert`); never over an
+/// existing file, and the keys readable by their owner only.
+fn cert(names: &[String], ca: bool, years: u16, out: &Path) -> Result<(), CliError> {
+    let made = diemcau::cert::make(names, ca, years)?;
+    let write_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| CliError::Write { path, source }
+    };
+    std::fs::create_dir_all(out).map_err(write_err(out))?;
+    for (name, _, _) in &made.files {
+        let path = out.join(name);
+        if path.exists() {
+            return Err(CliError::Usage(format!(
+                "{} exists; remove it or choose another --out",
+                path.display()
+            )));
+        }
+    }
+    for (name, pem, private) in &made.files {
+        let path = out.join(name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        if *private {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&path).map_err(write_err(&path))?;
+        std::io::Write::write_all(&mut file, pem.as_bytes()).map_err(write_err(&path))?;
+        println!("wrote {}", path.display());
+    }
+    println!(
+        "[tls] cert_file = {:?}, key_file = {:?}",
+        out.join("server.crt"),
+        out.join("server.key")
+    );
+    Ok(())
+}
+
 /// The config, registry and signing keys, loaded the way `serve` loads them.
 fn load(files: &Files) -> Result<(Config, Registry, Keys), CliError> {
     let (config, registry) = config::load_effective(files.config.as_deref())?;
     let data_dir = files.data.as_ref().unwrap_or(&config.data_dir);
     let secret = auth::load_or_create_secret(config.secret_file.as_deref(), data_dir)?;
-    let keys = Keys::new(&secret);
+    let keys = Keys::new(secret.as_bytes());
     Ok((config, registry, keys))
 }
 

@@ -10,6 +10,7 @@
 use crate::control::{
     Attendance, AttendanceStatus, EndpointRole, Millis, Phase, Session, SessionId,
 };
+use crate::spreadsheet;
 use crate::store::{Store, StoreError};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -113,6 +114,9 @@ pub enum ReportError {
     /// The JSON could not be written.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
+    /// The CSV could not be written.
+    #[error("csv: {0}")]
+    Csv(#[from] csv::Error),
     /// The output could not be written.
     #[error("writing the report: {0}")]
     Io(#[from] std::io::Error),
@@ -216,65 +220,33 @@ const CSV_HEADER: [&str; 16] = [
     "headcount",
 ];
 
-/// The rows as CSV: UTF-8 with a byte-order mark (without it Excel reads
-/// the file as the local code page and mangles the diacritics), a header of
-/// the JSON field names, CRLF line ends and RFC 4180 quoting.
-pub fn to_csv(report: &AttendanceReport) -> String {
-    let mut out = String::from("\u{feff}");
-    push_csv_line(&mut out, CSV_HEADER.iter().map(|h| h.to_string()));
-    for r in &report.rows {
-        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-        let num = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
-        push_csv_line(
-            &mut out,
-            [
-                text_cell(&r.code),
-                text_cell(&r.name),
-                role_name(r.role).to_string(),
-                r.status.as_str().to_string(),
-                opt(&r.first_joined_at),
-                opt(&r.last_joined_at),
-                opt(&r.last_lost_at),
-                num(r.lateness_secs),
-                r.connected_secs.to_string(),
-                r.dropped_secs.to_string(),
-                r.absent_secs.to_string(),
-                r.disconnects.to_string(),
-                r.confirmed.to_string(),
-                text_cell(&opt(&r.representative_name)),
-                text_cell(&opt(&r.representative_title)),
-                num(r.headcount.map(u64::from)),
-            ],
-        );
-    }
-    out
-}
-
-/// A free-text cell. Representative names are typed at the sites, and a
-/// spreadsheet runs a cell starting with `=`, `+`, `-` or `@` as a formula:
-/// a leading apostrophe keeps it text (the usual guard against CSV
-/// injection) at the cost of one visible character in such rare names.
-fn text_cell(s: &str) -> String {
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
-        _ => s.to_string(),
-    }
-}
-
-fn push_csv_line(out: &mut String, cells: impl IntoIterator<Item = String>) {
-    for (i, cell) in cells.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        if cell.contains([',', '"', '\r', '\n']) {
-            out.push('"');
-            out.push_str(&cell.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(&cell);
-        }
-    }
-    out.push_str("\r\n");
+/// The rows as CSV for spreadsheets (see [`crate::spreadsheet`]): a
+/// byte-order mark, a header of the JSON field names, CRLF line ends,
+/// quoting, and free text kept from running as a formula.
+pub fn to_csv(report: &AttendanceReport) -> Result<String, ReportError> {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let num = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
+    let rows = report.rows.iter().map(|r| {
+        [
+            r.code.clone(),
+            r.name.clone(),
+            role_name(r.role).to_string(),
+            r.status.as_str().to_string(),
+            opt(&r.first_joined_at),
+            opt(&r.last_joined_at),
+            opt(&r.last_lost_at),
+            num(r.lateness_secs),
+            r.connected_secs.to_string(),
+            r.dropped_secs.to_string(),
+            r.absent_secs.to_string(),
+            r.disconnects.to_string(),
+            r.confirmed.to_string(),
+            opt(&r.representative_name),
+            opt(&r.representative_title),
+            num(r.headcount.map(u64::from)),
+        ]
+    });
+    Ok(spreadsheet::to_csv(CSV_HEADER, rows)?)
 }
 
 fn role_name(role: EndpointRole) -> &'static str {
@@ -444,7 +416,7 @@ pub fn print_from_store(
         });
     let report = attendance(&replayed, now);
     match format {
-        "csv" => out.write_all(to_csv(&report).as_bytes())?,
+        "csv" => out.write_all(to_csv(&report)?.as_bytes())?,
         "json" => {
             serde_json::to_writer_pretty(&mut *out, &report)?;
             out.write_all(b"\n")?;
@@ -655,7 +627,7 @@ mod tests {
             },
             at(2000, 0),
         );
-        let csv = to_csv(&attendance(&s, at(2100, 0)));
+        let csv = to_csv(&attendance(&s, at(2100, 0))).expect("csv");
         let body = csv.strip_prefix('\u{feff}').expect("starts with the BOM");
         let lines: Vec<&str> = body.split("\r\n").collect();
         assert_eq!(
@@ -683,11 +655,28 @@ mod tests {
         assert_eq!(parse_csv_line(lines[2])[1], TRICKY);
     }
 
+    /// A name typed at a site with `;` and a formula after it reaches a
+    /// spreadsheet that splits on `;` as text, quoted.
     #[test]
-    fn csv_quotes_line_breaks() {
-        let mut out = String::new();
-        push_csv_line(&mut out, ["a\nb".to_string(), "c\r\nd".into(), "e".into()]);
-        assert_eq!(out, "\"a\nb\",\"c\r\nd\",e\r\n");
+    fn csv_keeps_a_semicolon_formula_in_a_name_text() {
+        let mut s = meeting(false);
+        run(
+            &mut s,
+            Command::SetRepresentative {
+                endpoint: code("30"),
+                name: "Lê A;=1+1".into(),
+                title: "-".into(),
+                headcount: Some(3),
+            },
+            at(2000, 0),
+        );
+        let csv = to_csv(&attendance(&s, at(2100, 0))).expect("csv");
+        let line = csv
+            .split("\r\n")
+            .find(|l| l.starts_with("30,"))
+            .expect("Hải Dương's row");
+        assert!(line.ends_with(",\"Lê A;'=1+1\",'-,3"), "{line}");
+        assert_eq!(parse_csv_line(line)[13], "Lê A;'=1+1");
     }
 
     /// A small RFC 4180 reader for one line without embedded line breaks.

@@ -8,6 +8,7 @@
 
 pub mod clock;
 mod core;
+mod front_door;
 mod gauges;
 mod logging;
 mod media;
@@ -49,6 +50,8 @@ pub struct ServeOptions {
     pub media_port: Option<u16>,
     /// Public IP written into ICE candidates.
     pub public_ip: Option<IpAddr>,
+    /// Print the consoles' links with fresh tokens, as on a first run.
+    pub print_links: bool,
 }
 
 fn apply_overrides(config: &mut Config, opts: &ServeOptions) {
@@ -78,7 +81,8 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
 
     let secret = auth::load_or_create_secret(config.secret_file.as_deref(), &config.data_dir)
         .context("loading the signing secret")?;
-    let keys = Arc::new(Keys::new(&secret));
+    let keys = Arc::new(Keys::new(secret.as_bytes()));
+    let print_links = opts.print_links || secret.generated();
     // Before the core, so the gauges it sets from the replayed sessions land.
     let metrics =
         crate::monitor::metrics::install_recorder().context("installing the metrics recorder")?;
@@ -109,27 +113,37 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         limits: config.limits.clone(),
         shutdown: stop_rx.clone(),
         media: media.clone(),
-        ice_servers: Arc::new(config.media.ice_servers.clone()),
+        ice_servers: Arc::new(auth::IceServers::new(
+            config.media.ice_servers.clone(),
+            config.media.turn.clone(),
+        )),
         monitoring,
     };
+    let tls = front_door::tls_acceptor(&config.tls).context("setting up HTTPS")?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    announce(&config, &keys, addr, media.candidates())?;
+    announce(
+        &config,
+        print_links.then_some(&*keys),
+        addr,
+        media.candidates(),
+    )?;
 
-    let mut stopped = stop_rx.clone();
-    let server = axum::serve(listener, http::app(state)).with_graceful_shutdown(async move {
-        let _ = stopped.changed().await;
-    });
-    let server = tokio::spawn(std::future::IntoFuture::into_future(server));
+    let server = tokio::spawn(front_door::serve(
+        listener,
+        http::app(state),
+        tls,
+        config.limits.clone(),
+        stop_rx.clone(),
+    ));
 
     stop_signal().await;
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
     match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => tracing::error!(error = %e, "the HTTP server failed"),
+        Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server task failed"),
         Err(_) => tracing::warn!("connections still open after the grace period; stopping anyway"),
     }
@@ -139,29 +153,23 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints the bound address and the consoles' URLs, with fresh tokens, on
-/// stdout (logs go to stderr, so the tokens never land in a log file).
+/// Prints the bound address and the consoles' URLs on stdout. Under a
+/// service manager stdout is logged too, so the URLs carry tokens (an
+/// unbound chair token and a technician's, good for 8 hours) only when
+/// `keys` is given: on the first run, or with `serve --print-links`.
+/// Otherwise a line says how to get them. `endpoint links:` stays last:
+/// scripts wait for it.
 fn announce(
     config: &Config,
-    keys: &Keys,
+    keys: Option<&Keys>,
     addr: SocketAddr,
     media: &[SocketAddr],
 ) -> anyhow::Result<()> {
-    let now = clock::now_secs();
-    let chair = keys.mint(&Claims::new(
-        Role::Chair,
-        None,
-        None,
-        CONSOLE_TOKEN_TTL,
-        now,
-    ))?;
-    let monitor = keys.mint(&Claims::new(
-        Role::Technician,
-        None,
-        None,
-        CONSOLE_TOKEN_TTL,
-        now,
-    ))?;
+    let scheme = if config.tls.enabled() {
+        "https"
+    } else {
+        "http"
+    };
     // The default public URL only names the default listen address: when
     // the listener was moved (or given port 0), point at where it really is.
     let base = if config.public_url.trim().is_empty()
@@ -171,16 +179,31 @@ fn announce(
         if local.ip().is_unspecified() {
             local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
-        format!("http://{local}")
+        format!("{scheme}://{local}")
     } else {
         config.public_url.trim_end_matches('/').to_string()
     };
     let mut out = std::io::stdout().lock();
-    writeln!(out, "diemcau listening on http://{addr}")?;
+    writeln!(out, "diemcau listening on {scheme}://{addr}")?;
     let media: Vec<String> = media.iter().map(|a| a.to_string()).collect();
     writeln!(out, "media (UDP):     {}", media.join(", "))?;
-    writeln!(out, "chair console:   {base}/chair#token={chair}")?;
-    writeln!(out, "monitor console: {base}/monitor#token={monitor}")?;
+    match keys {
+        Some(keys) => {
+            let now = clock::now_secs();
+            let mint = |role| keys.mint(&Claims::new(role, None, None, CONSOLE_TOKEN_TTL, now));
+            let chair = mint(Role::Chair)?;
+            let monitor = mint(Role::Technician)?;
+            writeln!(out, "chair console:   {base}/chair#token={chair}")?;
+            writeln!(out, "monitor console: {base}/monitor#token={monitor}")?;
+        }
+        None => {
+            writeln!(out, "consoles:        {base}/chair, {base}/monitor")?;
+            writeln!(
+                out,
+                "console tokens:  diemcau token --role chair (or technician) with the same --data, or serve --print-links"
+            )?;
+        }
+    }
     writeln!(out, "endpoint links:  diemcau invite --session ID")?;
     out.flush()?;
     Ok(())

@@ -1,9 +1,11 @@
 //! The `diemcau` binary's offline subcommands: check-config, token, invite,
 //! report. Each test runs the built binary in a fresh directory.
 
-use diemcau::auth::{Keys, Role};
+use diemcau::auth::{Claims, Keys, Role};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 struct Run {
     code: Option<i32>,
@@ -111,7 +113,9 @@ fn check_config_warns_about_choices_that_cannot_work() {
         .collect();
     assert_eq!(warnings.len(), 3, "{}", out.stdout);
     assert!(warnings[0].contains("bind_ip 127.0.0.1 is loopback"));
-    assert!(warnings[1].contains("listen 127.0.0.1:8080 accepts connections from this machine only"));
+    assert!(
+        warnings[1].contains("listen 127.0.0.1:8080 accepts connections from this machine only")
+    );
     assert!(warnings[2].contains("udp_port 0"));
     assert!(out.stdout.trim_end().ends_with("ok: 64 endpoints"));
 }
@@ -289,6 +293,60 @@ fn invite_text_is_a_table() {
     assert!(columns.windows(2).all(|w| w[0] == w[1]), "links line up");
 }
 
+/// Registry names reach the mail-merge CSV as text: a leading formula
+/// character gets an apostrophe, and a name with `;` is quoted (with the
+/// part after it guarded) for spreadsheets that split on `;`.
+#[test]
+fn invite_csv_keeps_registry_names_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("reg.toml"),
+        "[[endpoint]]\ncode = \"00\"\nname = \"Trung ương\"\nrole = \"central\"\n\
+         [[endpoint]]\ncode = \"01\"\nname = \"Lê A;=1+1\"\nrole = \"provincial\"\n\
+         [[endpoint]]\ncode = \"02\"\nname = \"=HYPERLINK(\\\"http://x\\\")\"\nrole = \"provincial\"\n\
+         [[endpoint]]\ncode = \"30\"\nname = \"Hải Dương\"\nrole = \"provincial\"\n",
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("c.toml"), "registry = \"reg.toml\"\n").expect("write");
+    let out = run(
+        dir.path(),
+        &[
+            "invite",
+            "--session",
+            "hop-1",
+            "--format",
+            "csv",
+            "--config",
+            "c.toml",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.split("\r\n").collect();
+    assert_eq!(lines[0], "\u{feff}role,code,name,link");
+    let row = |code: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(&format!("endpoint,{code},")))
+            .copied()
+            .unwrap_or_else(|| panic!("no row for {code} in {}", out.stdout))
+    };
+    assert!(
+        row("01").starts_with("endpoint,01,\"Lê A;'=1+1\",http://"),
+        "{}",
+        row("01")
+    );
+    assert!(
+        row("02").starts_with("endpoint,02,\"'=HYPERLINK(\"\"http://x\"\")\",http://"),
+        "{}",
+        row("02")
+    );
+    assert!(
+        row("30").starts_with("endpoint,30,Hải Dương,http://"),
+        "{}",
+        row("30")
+    );
+}
+
 /// `report` prints a stored session's attendance (text, CSV, JSON) from
 /// the data dir alone, and names an unknown session clearly.
 #[test]
@@ -375,4 +433,192 @@ fn report_prints_a_stored_session() {
         &["report", "--session", "khong-co", "--data", data_arg],
     );
     assert_clean_failure(&unknown, 1, "no session khong-co");
+}
+
+/// A `diemcau serve` started by a test in its own directory, with its log
+/// (stderr) in `serve.log` there; killed when dropped.
+struct Serving {
+    child: Child,
+    /// What it printed on stdout up to `endpoint links:`.
+    banner: Vec<String>,
+    addr: String,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `serve` on `dir/data` (no secret in the environment) with
+/// `RUST_LOG=log_level`, and waits for the last line of its banner.
+fn serve(dir: &Path, args: &[&str], log_level: &str) -> Serving {
+    let registry = shipped("endpoints-63.toml");
+    std::fs::write(
+        dir.join("serve.toml"),
+        format!("registry = {registry:?}\n[media]\nbind_ip = \"127.0.0.1\"\nudp_port = 0\n"),
+    )
+    .expect("write config");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("serve.log"))
+        .expect("open log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_diemcau"))
+        .args(["serve", "--config", "serve.toml", "--data", "data"])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DIEMCAU_SECRET")
+        .env("RUST_LOG", log_level)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("spawn serve");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Reads to the end so the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let mut serving = Serving {
+        child,
+        banner: Vec::new(),
+        addr: String::new(),
+    };
+    while !serving
+        .banner
+        .last()
+        .is_some_and(|l| l.starts_with("endpoint links:"))
+    {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => serving.banner.push(line),
+            Err(_) => {
+                let log = std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default();
+                panic!(
+                    "no `endpoint links:` line; stdout {:?}, log:\n{log}",
+                    serving.banner
+                );
+            }
+        }
+    }
+    serving.addr = serving
+        .banner
+        .iter()
+        .find_map(|l| l.strip_prefix("diemcau listening on http://"))
+        .expect("the listening line")
+        .trim()
+        .to_string();
+    serving
+}
+
+/// The token in the banner's line for `page` (`/chair#token=…`), if any.
+fn console_token(banner: &[String], page: &str) -> Option<String> {
+    banner.iter().find_map(|l| {
+        l.split_once(&format!("/{page}#token="))
+            .map(|(_, token)| token.trim().to_string())
+    })
+}
+
+/// Console links with tokens are printed on the first run (the secret was
+/// just generated: someone is setting up and needs a way in) and with
+/// `--print-links`; any other start prints how to get them instead, so
+/// the 8-hour chair token does not land in the service log at every start.
+#[test]
+fn serve_prints_console_tokens_only_on_first_run_or_when_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = serve(dir.path(), &[], "info");
+    let keys = keys_of(dir.path());
+    let chair = console_token(&first.banner, "chair").expect("a chair link on the first run");
+    assert_eq!(keys.verify(&chair).expect("verifies").role, Role::Chair);
+    let monitor = console_token(&first.banner, "monitor").expect("a monitor link");
+    assert_eq!(
+        keys.verify(&monitor).expect("verifies").role,
+        Role::Technician
+    );
+    drop(first);
+
+    let again = serve(dir.path(), &[], "info");
+    let banner = again.banner.join("\n");
+    assert!(!banner.contains("#token="), "{banner}");
+    assert!(banner.contains("diemcau token --role chair"), "{banner}");
+    assert!(banner.contains("serve --print-links"), "{banner}");
+    assert!(again.banner[0].starts_with("diemcau listening on http://127.0.0.1:"));
+    assert!(
+        again.banner[1].starts_with("media (UDP):     127.0.0.1:"),
+        "{banner}"
+    );
+    drop(again);
+
+    let asked = serve(dir.path(), &["--print-links"], "info");
+    let chair = console_token(&asked.banner, "chair").expect("a chair link when asked");
+    assert_eq!(keys.verify(&chair).expect("verifies").role, Role::Chair);
+    assert!(console_token(&asked.banner, "monitor").is_some());
+    assert!(asked
+        .banner
+        .last()
+        .is_some_and(|l| l.starts_with("endpoint links:")));
+}
+
+/// One HTTP/1.1 GET; the whole response as text.
+fn http_get(addr: &str, target: &str, bearer: Option<&str>) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    let auth = bearer
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("response");
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// With every log target at `trace`, requests carrying tokens (the
+/// WebSocket's `?token=`, refused or accepted, and a bearer header) are
+/// logged without them: the request span shows `token=REDACTED`.
+#[test]
+fn no_token_reaches_the_log_at_any_level() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = serve(dir.path(), &[], "trace");
+    let printed = console_token(&server.banner, "chair").expect("first run prints links");
+    let chair = keys_of(dir.path())
+        .mint(&Claims::new(
+            Role::Chair,
+            None,
+            None,
+            Duration::from_secs(3600),
+            diemcau::auth::now_secs(),
+        ))
+        .expect("mint");
+    let refused = http_get(&server.addr, "/ws?token=SECRETVALUE&session=hop-1", None);
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    let not_upgraded = http_get(&server.addr, &format!("/ws?token={chair}"), None);
+    assert!(not_upgraded.starts_with("HTTP/1.1 400"), "{not_upgraded}");
+    let listed = http_get(&server.addr, "/api/sessions", Some(&printed));
+    assert!(listed.starts_with("HTTP/1.1 200"), "{listed}");
+    drop(server);
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).expect("the log");
+    assert!(
+        log.contains("token=REDACTED"),
+        "the requests were logged:\n{log}"
+    );
+    for secret in ["SECRETVALUE", chair.as_str(), printed.as_str()] {
+        assert!(!log.contains(secret), "{secret} in the log");
+    }
+    let secret = std::fs::read_to_string(dir.path().join("data/secret")).expect("secret");
+    assert!(
+        !log.contains(secret.trim()),
+        "the signing secret in the log"
+    );
 }

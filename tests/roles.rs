@@ -570,3 +570,151 @@ async fn the_websocket_applies_the_same_rules() {
         }
     }
 }
+
+/// A token bound to one session gets the same 403 for every other session
+/// id, on every route that names one, whether that session exists or not:
+/// it cannot tell which sessions exist. Its own session still answers.
+#[tokio::test]
+async fn a_bound_token_cannot_tell_which_other_sessions_exist() {
+    let server = Server::start();
+    server.create("hop-a", "Phiên của token").await;
+    server.create("hop-b", "Phiên khác").await;
+    let bound = |role, endpoint| server.token(role, endpoint, Some("hop-a"));
+    let tokens = [
+        bound(Role::Chair, None),
+        bound(Role::Technician, None),
+        bound(Role::Viewer, None),
+        bound(Role::Endpoint, Some(HAI_DUONG)),
+    ];
+    let routes: [(Method, &str, Option<Value>); 10] = [
+        (Method::GET, "/api/sessions/{id}", None),
+        (Method::GET, "/api/sessions/{id}/floor", None),
+        (Method::GET, "/api/sessions/{id}/attendance", None),
+        (Method::GET, "/api/sessions/{id}/link-tests", None),
+        (Method::POST, "/api/sessions/{id}/open", None),
+        (Method::POST, "/api/sessions/{id}/floor/requests", None),
+        (
+            Method::PUT,
+            "/api/sessions/{id}/mode",
+            Some(json!({"mode": "open"})),
+        ),
+        (
+            Method::POST,
+            "/api/sessions/{id}/endpoints/30/link-test",
+            Some(json!({"seconds": 5})),
+        ),
+        (
+            Method::POST,
+            "/api/sessions/{id}/endpoints/30/connect",
+            None,
+        ),
+        (Method::DELETE, "/whip/{id}/1", None),
+    ];
+    for token in &tokens {
+        let claims = server.keys.verify(token).expect("a valid token");
+        for (method, path, body) in &routes {
+            let mut seen = Vec::new();
+            for other in ["hop-b", "khong-co"] {
+                let path = path.replace("{id}", other);
+                let (status, err) = server
+                    .call(method.clone(), &path, Some(token), body.clone())
+                    .await;
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{method} {path} as {:?}: {err}",
+                    claims.role
+                );
+                assert_eq!(err["error"], "forbidden", "{err}");
+                let message = err["message"].as_str().unwrap_or_default();
+                seen.push(message.replace(other, "ID"));
+            }
+            assert_eq!(seen[0], seen[1], "{method} {path}: the answers differ");
+        }
+        for base in ["/whip", "/whep"] {
+            for other in ["hop-b", "khong-co"] {
+                let resp = server
+                    .raw(Method::POST, &format!("{base}/{other}"))
+                    .bearer_auth(token)
+                    .header("content-type", "application/sdp")
+                    .body("v=0\r\n")
+                    .send()
+                    .await
+                    .expect("offer sent");
+                assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{base}/{other}");
+            }
+        }
+        for other in ["hop-b", "khong-co"] {
+            let url = format!("ws://{}/ws?token={token}&session={other}", server.addr);
+            match tokio_tungstenite::connect_async(url).await {
+                Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                    assert_eq!(resp.status().as_u16(), 403, "/ws for {other}");
+                }
+                other => panic!("expected a refused handshake, got {:?}", other.map(|_| ())),
+            }
+        }
+        let (status, own) = server.get("/api/sessions/hop-a", token).await;
+        assert_eq!(status, StatusCode::OK, "{own}");
+    }
+}
+
+/// An endpoint reads the session without the other sites' attendance
+/// details (who presides, the headcount), over REST, in the WebSocket
+/// snapshot and in its events; its own site's it sees. The chair and
+/// technicians see every site's.
+#[tokio::test]
+async fn an_endpoint_reads_only_its_own_sites_representative() {
+    let running = Server::start();
+    let server = &running;
+    let id = "dai-dien";
+    prepare(server, id, Setup::Live).await;
+    let set = |code: &'static str, name: &'static str, headcount: u32| {
+        let path = format!("/api/sessions/{id}/endpoints/{code}/representative");
+        let token = server.endpoint(code);
+        let body = json!({"name": name, "title": "Chủ tịch UBND tỉnh", "headcount": headcount});
+        async move {
+            let (status, err) = server.put(&path, &token, body).await;
+            assert_eq!(status, StatusCode::OK, "{err}");
+        }
+    };
+    set(HAI_DUONG, "Trần Văn Nam", 12).await;
+    set(HAI_PHONG, "Lê Thị Hoa", 7).await;
+
+    let path = format!("/api/sessions/{id}");
+    let (status, seen) = server.get(&path, &server.endpoint(HAI_DUONG)).await;
+    assert_eq!(status, StatusCode::OK);
+    let own = &seen["attendance"][HAI_DUONG];
+    assert_eq!(own["representative"]["name"], "Trần Văn Nam", "{seen}");
+    assert_eq!(own["headcount"], 12);
+    let other = &seen["attendance"][HAI_PHONG];
+    assert!(other["representative"].is_null(), "{other}");
+    assert!(other["headcount"].is_null(), "{other}");
+    assert_eq!(
+        other["status"], "connected",
+        "the rest of the state is there"
+    );
+    assert!(!seen.to_string().contains("Lê Thị Hoa"), "{seen}");
+    for token in [server.chair(), server.technician()] {
+        let (_, full) = server.get(&path, &token).await;
+        assert_eq!(
+            full["attendance"][HAI_PHONG]["representative"]["name"],
+            "Lê Thị Hoa"
+        );
+        assert_eq!(full["attendance"][HAI_PHONG]["headcount"], 7);
+        assert_eq!(full["attendance"][HAI_DUONG]["headcount"], 12);
+    }
+
+    let mut socket = server.ws(&server.endpoint(HAI_DUONG), Some(id)).await;
+    let snapshot = socket.until("snapshot").await;
+    assert_eq!(
+        snapshot["session"]["attendance"][HAI_DUONG]["representative"]["name"],
+        "Trần Văn Nam"
+    );
+    assert!(!snapshot.to_string().contains("Lê Thị Hoa"), "{snapshot}");
+    // Hải Phòng's change is not sent; Hải Dương's own, made after it, is.
+    set(HAI_PHONG, "Phạm Văn Đức", 9).await;
+    set(HAI_DUONG, "Trần Văn Nam", 14).await;
+    let event = socket.event("representative_set").await;
+    assert_eq!(event["event"]["endpoint"], HAI_DUONG, "{event}");
+    assert_eq!(event["event"]["headcount"], 14, "{event}");
+}

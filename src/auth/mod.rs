@@ -21,8 +21,10 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 mod secret;
+mod turn;
 
-pub use secret::{load_or_create_secret, SECRET_ENV};
+pub use secret::{load_or_create_secret, Secret, SECRET_ENV};
+pub use turn::{mint as mint_turn_credentials, IceServers};
 
 /// What a token holder may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -10,13 +10,41 @@ pub const SECRET_ENV: &str = "DIEMCAU_SECRET";
 /// Shorter secrets are refused: HMAC is only as strong as its key.
 const MIN_SECRET_LEN: usize = 16;
 
+/// The signing secret, and whether this call generated it. A generated
+/// secret means a first run: `serve` then prints the console links once,
+/// and keeps tokens out of its output (and the service log) after that.
+pub struct Secret {
+    bytes: Vec<u8>,
+    generated: bool,
+}
+
+impl Secret {
+    /// The key material.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Whether this call wrote the secret to the data dir.
+    pub fn generated(&self) -> bool {
+        self.generated
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secret")
+            .field("generated", &self.generated)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The signing secret: `DIEMCAU_SECRET`, else `secret_file`, else
 /// `<data_dir>/secret`, generated on first run (32 random bytes as hex, mode
 /// 0600). The secret is never logged or put into an error message.
 pub fn load_or_create_secret(
     secret_file: Option<&Path>,
     data_dir: &Path,
-) -> Result<Vec<u8>, AuthError> {
+) -> Result<Secret, AuthError> {
     let from_env = match std::env::var(SECRET_ENV) {
         Ok(value) => Some(value),
         Err(std::env::VarError::NotPresent) => None,
@@ -33,18 +61,23 @@ fn resolve_secret(
     from_env: Option<&str>,
     secret_file: Option<&Path>,
     data_dir: &Path,
-) -> Result<Vec<u8>, AuthError> {
+) -> Result<Secret, AuthError> {
+    let given = |bytes| Secret {
+        bytes,
+        generated: false,
+    };
     if let Some(value) = from_env {
-        return usable(value, SECRET_ENV);
+        return usable(value, SECRET_ENV).map(given);
     }
     if let Some(path) = secret_file {
-        return read_secret(path);
+        return read_secret(path).map(given);
     }
     let path = data_dir.join("secret");
-    if !path.exists() {
-        create_secret(&path)?;
-    }
-    read_secret(&path)
+    let generated = !path.exists() && create_secret(&path)?;
+    Ok(Secret {
+        bytes: read_secret(&path)?,
+        generated,
+    })
 }
 
 fn usable(text: &str, origin: &str) -> Result<Vec<u8>, AuthError> {
@@ -65,11 +98,12 @@ fn read_secret(path: &Path) -> Result<Vec<u8>, AuthError> {
     usable(&text, &path.display().to_string())
 }
 
-/// Writes a fresh secret to `path` unless another process got there first.
-/// The secret is written whole to a private temporary file, then linked into
-/// place: a reader never sees a half-written secret, and of two servers
-/// starting at once, both end up with the one that was linked first.
-fn create_secret(path: &Path) -> Result<(), AuthError> {
+/// Writes a fresh secret to `path` unless another process got there first;
+/// true when this one did. The secret is written whole to a private
+/// temporary file, then linked into place: a reader never sees a
+/// half-written secret, and of two servers starting at once, both end up
+/// with the one that was linked first.
+fn create_secret(path: &Path) -> Result<bool, AuthError> {
     let io = |source| AuthError::SecretIo {
         path: path.to_path_buf(),
         source,
@@ -87,8 +121,9 @@ fn create_secret(path: &Path) -> Result<(), AuthError> {
     let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
     let _ = std::fs::remove_file(&tmp);
     match linked {
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(io(e)),
-        _ => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(io(e)),
     }
 }
 
@@ -115,6 +150,8 @@ mod tests {
         let data = dir.path().join("data");
         let first = resolve_secret(None, None, &data).expect("created");
         let second = resolve_secret(None, None, &data).expect("reused");
+        assert!(first.generated() && !second.generated());
+        let (first, second) = (first.as_bytes(), second.as_bytes());
         assert_eq!(first, second);
         assert_eq!(first.len(), 64);
         assert!(first.iter().all(u8::is_ascii_hexdigit));
@@ -134,9 +171,12 @@ mod tests {
         let file = dir.path().join("secret.txt");
         std::fs::write(&file, "  from-the-file-0123456789\n").expect("write");
         let from_env = resolve_secret(Some("from-the-env-0123456789"), Some(&file), dir.path());
-        assert_eq!(from_env.expect("env"), b"from-the-env-0123456789");
+        let from_env = from_env.expect("env");
+        assert_eq!(from_env.as_bytes(), b"from-the-env-0123456789");
+        assert!(!from_env.generated());
         let from_file = resolve_secret(None, Some(&file), dir.path()).expect("file");
-        assert_eq!(from_file, b"from-the-file-0123456789");
+        assert_eq!(from_file.as_bytes(), b"from-the-file-0123456789");
+        assert!(!from_file.generated());
         assert!(!dir.path().join("secret").exists(), "nothing generated");
         let short = resolve_secret(Some("tiny-x"), None, dir.path());
         assert!(matches!(short, Err(AuthError::BadSecret(m)) if !m.contains("tiny-x")));

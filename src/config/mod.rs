@@ -17,8 +17,11 @@ mod validate;
 
 pub use problem::Problem;
 pub use registry::{Registry, RegistryEntry};
+pub use settings::{
+    Config, IceServer, Limits, LogConfig, LogFormat, MediaConfig, SessionDefaults, TlsConfig,
+    TurnConfig,
+};
 pub use validate::warnings;
-pub use settings::{Config, IceServer, Limits, LogConfig, LogFormat, MediaConfig, SessionDefaults};
 
 use problem::{parse_all, span_of, Source};
 use std::path::{Path, PathBuf};
@@ -57,8 +60,8 @@ fn summary(problems: &[Problem]) -> String {
 }
 
 impl Config {
-    /// Reads and checks a config file. `registry` and `secret_file` are
-    /// resolved against the file's directory, so a config and its registry
+    /// Reads and checks a config file. `registry`, `secret_file` and the
+    /// `[tls]` files are resolved against the file's directory, so a config and its registry
     /// can be moved together.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -112,6 +115,8 @@ fn parse_config(path: &Path, text: &str) -> ConfigParse {
         let dir = path.parent().unwrap_or(Path::new(""));
         config.registry = dir.join(&config.registry);
         config.secret_file = config.secret_file.map(|f| dir.join(f));
+        config.tls.cert_file = config.tls.cert_file.map(|f| dir.join(f));
+        config.tls.key_file = config.tls.key_file.map(|f| dir.join(f));
         config
     });
     problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));

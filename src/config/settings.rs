@@ -25,6 +25,8 @@ pub struct Config {
     pub registry: PathBuf,
     /// Where the signing secret is read from, when not from the environment.
     pub secret_file: Option<PathBuf>,
+    /// HTTPS: the certificate and key; plain HTTP when absent.
+    pub tls: TlsConfig,
     /// Size limits on what clients send.
     pub limits: Limits,
     /// The rules new sessions run under.
@@ -46,6 +48,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             registry: PathBuf::from("endpoints-63.toml"),
             secret_file: None,
+            tls: TlsConfig::default(),
             limits: Limits::default(),
             session: SessionDefaults::default(),
             media: MediaConfig::default(),
@@ -67,7 +70,26 @@ impl Config {
     }
 }
 
-/// Size limits on what clients send; larger bodies and messages are refused.
+/// The `[tls]` table: HTTPS with a certificate chain and its key, both PEM.
+/// Browsers give a page camera and microphone only on a secure origin.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The server certificate, then any intermediates (PEM).
+    pub cert_file: Option<PathBuf>,
+    /// Its private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// Whether HTTPS is configured.
+    pub fn enabled(&self) -> bool {
+        self.cert_file.is_some() || self.key_file.is_some()
+    }
+}
+
+/// Limits on what clients send and how long they may take; larger bodies
+/// and messages are refused, slow or idle connections closed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
@@ -75,6 +97,15 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Largest WebSocket message, in bytes.
     pub max_ws_message_bytes: usize,
+    /// HTTP connections open at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (and to finish a
+    /// TLS handshake).
+    pub header_timeout_secs: u32,
+    /// Seconds a request may take, body included (not a WebSocket's life).
+    pub request_timeout_secs: u32,
+    /// Seconds a connection may stay open with nothing sent either way.
+    pub idle_timeout_secs: u32,
 }
 
 impl Default for Limits {
@@ -82,6 +113,10 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 65536,
             max_ws_message_bytes: 65536,
+            max_connections: 1024,
+            header_timeout_secs: 10,
+            request_timeout_secs: 30,
+            idle_timeout_secs: 120,
         }
     }
 }
@@ -144,6 +179,8 @@ pub struct MediaConfig {
     pub public_ip: Option<IpAddr>,
     /// STUN/TURN servers handed to browsers.
     pub ice_servers: Vec<IceServer>,
+    /// A TURN relay that takes credentials minted from a shared secret.
+    pub turn: Option<TurnConfig>,
     /// Video bit rate asked of a site that only fills the chair's grid,
     /// kbit/s: 63 tiles at full rate would need ~150 Mbit/s into the chair.
     pub grid_bitrate_kbps: u32,
@@ -153,6 +190,18 @@ pub struct MediaConfig {
     /// Seconds without an ICE consent check from a client before its
     /// consent expires and nothing more is sent to it (RFC 7675 says 30).
     pub consent_timeout_secs: u32,
+    /// Media connections the server holds at once, all sessions together.
+    pub max_connections: u32,
+    /// Media connections one session holds at once (sites, chair,
+    /// technicians, viewers).
+    pub max_connections_per_session: u32,
+    /// Of those, WHEP and other viewers (programme only).
+    pub max_viewers_per_session: u32,
+    /// m-lines in one offer: a console's own lines plus an audio and a
+    /// video tile per site of the registry fit with room to spare.
+    pub max_media_lines: u32,
+    /// Remote candidates one connection may signal.
+    pub max_candidates: u32,
 }
 
 impl Default for MediaConfig {
@@ -162,9 +211,15 @@ impl Default for MediaConfig {
             bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             public_ip: None,
             ice_servers: Vec::new(),
+            turn: None,
             grid_bitrate_kbps: 300,
             programme_bitrate_kbps: 2500,
             consent_timeout_secs: 30,
+            max_connections: 500,
+            max_connections_per_session: 200,
+            max_viewers_per_session: 32,
+            max_media_lines: 160,
+            max_candidates: 64,
         }
     }
 }
@@ -182,6 +237,24 @@ pub struct IceServer {
     /// TURN password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
+}
+
+/// The `[media.turn]` table: a TURN relay (coturn with `use-auth-secret`)
+/// to which every client is handed its own short-lived credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TurnConfig {
+    /// `turn:` or `turns:` URLs, e.g. `turn:turn.example.vn:3478?transport=tcp`.
+    pub urls: Vec<String>,
+    /// The secret shared with the relay (coturn's `static-auth-secret`).
+    pub secret: String,
+    /// Seconds the minted credentials stay valid.
+    #[serde(default = "default_turn_ttl")]
+    pub ttl_secs: u32,
+}
+
+fn default_turn_ttl() -> u32 {
+    12 * 3600
 }
 
 /// The `[log]` table.

@@ -57,6 +57,28 @@ pub(crate) fn config_problems(
             "max_ws_message_bytes must be at least 1".into(),
         );
     }
+    for (key, value) in [
+        ("max_connections", limits.max_connections as u64),
+        ("header_timeout_secs", limits.header_timeout_secs.into()),
+        ("request_timeout_secs", limits.request_timeout_secs.into()),
+        ("idle_timeout_secs", limits.idle_timeout_secs.into()),
+    ] {
+        if value == 0 {
+            report(&["limits", key], format!("{key} must be at least 1"));
+        }
+    }
+    let tls = &config.tls;
+    if tls.cert_file.is_some() != tls.key_file.is_some() {
+        let missing = if tls.cert_file.is_none() {
+            "cert_file"
+        } else {
+            "key_file"
+        };
+        report(
+            &["tls"],
+            format!("[tls] needs both cert_file and key_file; {missing} is missing"),
+        );
+    }
 
     let session = &config.session;
     if session.max_floor_holders == 0 {
@@ -119,6 +141,21 @@ pub(crate) fn config_problems(
             ),
         );
     }
+    for (key, value, least) in [
+        ("max_connections", media.max_connections, 1),
+        (
+            "max_connections_per_session",
+            media.max_connections_per_session,
+            1,
+        ),
+        ("max_viewers_per_session", media.max_viewers_per_session, 0),
+        ("max_media_lines", media.max_media_lines, 6),
+        ("max_candidates", media.max_candidates, 1),
+    ] {
+        if value < least {
+            report(&["media", key], format!("{key} must be at least {least}"));
+        }
+    }
     if media.grid_bitrate_kbps > media.programme_bitrate_kbps {
         report(
             &["media", "grid_bitrate_kbps"],
@@ -152,6 +189,32 @@ pub(crate) fn config_problems(
                     format!("TURN server `{url}` needs a username and a credential"),
                 );
             }
+        }
+    }
+
+    if let Some(turn) = &config.media.turn {
+        if turn.urls.is_empty()
+            || turn
+                .urls
+                .iter()
+                .any(|u| !(u.starts_with("turn:") || u.starts_with("turns:")))
+        {
+            report(
+                &["media", "turn", "urls"],
+                "[media.turn] urls must be one or more turn: or turns: URLs".into(),
+            );
+        }
+        if turn.secret.len() < 16 {
+            report(
+                &["media", "turn", "secret"],
+                "[media.turn] secret must be at least 16 characters".into(),
+            );
+        }
+        if turn.ttl_secs < 60 {
+            report(
+                &["media", "turn", "ttl_secs"],
+                "[media.turn] ttl_secs must be at least 60".into(),
+            );
         }
     }
 

@@ -417,6 +417,17 @@ impl Session {
                         format!("headcount must be at most {MAX_HEADCOUNT}"),
                     ));
                 }
+                // Saying again what is already recorded records nothing: a
+                // page that resends its form costs no event and no fsync.
+                let current = self.endpoint(endpoint)?;
+                let unchanged = current
+                    .representative
+                    .as_ref()
+                    .is_some_and(|r| r.name == name && r.title == title)
+                    && current.headcount == *headcount;
+                if unchanged {
+                    return Ok(Vec::new());
+                }
                 Ok(vec![EventKind::RepresentativeSet {
                     endpoint: endpoint.clone(),
                     name: name.to_string(),
@@ -611,9 +622,15 @@ impl Session {
                         "speaking limit must be 10-7200 seconds",
                     ));
                 }
+                let auto_revoke = auto_revoke.unwrap_or(self.floor.auto_revoke);
+                if *seconds == self.floor.speaking_limit_secs
+                    && auto_revoke == self.floor.auto_revoke
+                {
+                    return Ok(Vec::new());
+                }
                 Ok(vec![EventKind::SpeakingLimitSet {
                     seconds: *seconds,
-                    auto_revoke: auto_revoke.unwrap_or(self.floor.auto_revoke),
+                    auto_revoke,
                 }])
             }
             Command::SetMuted { endpoint, muted } => {

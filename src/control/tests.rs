@@ -272,6 +272,35 @@ fn representative_and_headcount_are_recorded_and_checked() {
     assert_eq!(r.no(unknown), RejectionCode::UnknownEndpoint);
 }
 
+/// Commands that would record what is already recorded append nothing:
+/// a resent form costs no event (and no fsync in the store).
+#[test]
+fn commands_that_change_nothing_record_nothing() {
+    let mut r = Run::new();
+    let same = || Command::SetRepresentative {
+        endpoint: code("30"),
+        name: "Lê A;=1+1".into(),
+        title: "Phó Chủ tịch".into(),
+        headcount: Some(12),
+    };
+    assert_eq!(r.s.apply(same(), Millis(1)).map(|e| e.len()), Ok(1));
+    for _ in 0..150 {
+        assert_eq!(r.s.apply(same(), Millis(2)), Ok(Vec::new()));
+    }
+    let limit = || Command::SetSpeakingLimit {
+        seconds: Some(300),
+        auto_revoke: Some(true),
+    };
+    assert_eq!(r.s.apply(limit(), Millis(3)).map(|e| e.len()), Ok(1));
+    assert_eq!(r.s.apply(limit(), Millis(4)), Ok(Vec::new()));
+    // A real change still counts.
+    let mut changed = same();
+    if let Command::SetRepresentative { headcount, .. } = &mut changed {
+        *headcount = Some(13);
+    }
+    assert_eq!(r.s.apply(changed, Millis(5)).map(|e| e.len()), Ok(1));
+}
+
 #[test]
 fn roll_call_tallies_and_can_be_rerun() {
     let mut r = Run::new();

@@ -16,16 +16,28 @@
 //! - A viewer only reads (the session, the floor; not attendance details).
 //! - Nobody sends `tick`: the server's deadline timer does.
 //!
-//! A token bound to a session works for that session only.
+//! What a role reads of a session is cut in one place, [`super::view`]:
+//! attendance details (who presides at a site, its headcount) go to the
+//! chair and technicians, and to an endpoint for its own site only.
+//!
+//! A token bound to a session works for that session only, and
+//! [`in_scope`] is the first check of every route that names a session:
+//! before the id is looked up, so such a token gets the same 403 for
+//! another session whether it exists or not, and cannot learn which do.
 
 use super::caller::{role_name, Caller};
 use super::error::AppError;
 use crate::auth::Role;
-use crate::control::{Command, EndpointCode, Session};
+use crate::control::{Command, EndpointCode, Session, SessionId};
+
+/// Whether `caller` may name session `id` at all; see the module's docs.
+pub fn in_scope(caller: &Caller, id: &SessionId) -> Result<(), AppError> {
+    caller.check_session(id)
+}
 
 /// Whether `caller` may run `command` on `session`.
 pub fn authorize(caller: &Caller, command: &Command, session: &Session) -> Result<(), AppError> {
-    caller.check_session(session.id())?;
+    in_scope(caller, session.id())?;
     let refuse = || {
         Err(AppError::forbidden(format!(
             "a {} token may not {}",
@@ -67,7 +79,7 @@ pub fn authorize(caller: &Caller, command: &Command, session: &Session) -> Resul
 
 /// Whether `caller` may read `session` at all.
 pub fn may_read(caller: &Caller, session: &Session) -> Result<(), AppError> {
-    caller.check_session(session.id())
+    in_scope(caller, session.id())
 }
 
 /// Whether `caller` may read the attendance report (names, times,

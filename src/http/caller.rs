@@ -85,6 +85,23 @@ impl Caller {
 }
 
 /// The role as it is written on the wire.
+impl Caller {
+    /// How a TURN relay's log names this client: its role, and its site.
+    pub fn label(&self) -> String {
+        match &self.endpoint {
+            Some(code) => format!("{}-{code}", role_name(self.role)),
+            None => role_name(self.role).to_string(),
+        }
+    }
+
+    /// The STUN/TURN servers to hand this client now.
+    pub fn ice_servers(&self, state: &AppState) -> Vec<crate::config::IceServer> {
+        state
+            .ice_servers
+            .for_client(&self.label(), crate::server::clock::now_secs())
+    }
+}
+
 pub fn role_name(role: Role) -> &'static str {
     match role {
         Role::Chair => "chair",

@@ -2,7 +2,7 @@
 //! WebSocket command takes (role check against the current state, then the
 //! core), so both transports enforce exactly the same rules.
 
-use super::access::authorize;
+use super::access::{authorize, in_scope};
 use super::caller::Caller;
 use super::error::AppError;
 use super::AppState;
@@ -30,6 +30,7 @@ pub fn run(
     id: &SessionId,
     command: Command,
 ) -> Result<Outcome, AppError> {
+    in_scope(caller, id)?;
     let name = command.name();
     let done = state
         .core

@@ -1,6 +1,7 @@
 //! The pre-session link test over REST: start one while the session is
 //! `open`, read the results with the session's record.
 
+use super::access::in_scope;
 use super::caller::Caller;
 use super::error::{AppError, ErrorBody};
 use super::extract::{Body, Path};
@@ -60,11 +61,11 @@ pub async fn start(
     Body(body): Body<LinkTestBody>,
 ) -> Result<(StatusCode, Json<LinkTestRun>), AppError> {
     let (id, code) = (SessionId(id), EndpointCode(code));
+    in_scope(&caller, &id)?;
     let session = state
         .core
         .session(&id)
         .ok_or_else(|| AppError::not_found("unknown_session", format!("no session {id}")))?;
-    caller.check_session(&id)?;
     let requested_by = match caller.role {
         Role::Technician => "technician",
         Role::Endpoint if caller.own_endpoint() == Some(&code) => "endpoint",
@@ -126,13 +127,13 @@ pub async fn list(
     Path(id): Path<String>,
 ) -> Result<Json<LinkTests>, AppError> {
     let id = SessionId(id);
+    in_scope(&caller, &id)?;
     if state.core.session(&id).is_none() {
         return Err(AppError::not_found(
             "unknown_session",
             format!("no session {id}"),
         ));
     }
-    caller.check_session(&id)?;
     let only: Option<EndpointCode> = match caller.role {
         Role::Chair | Role::Technician => None,
         Role::Endpoint => caller.own_endpoint().cloned(),

@@ -17,6 +17,7 @@ mod links;
 pub mod monitoring;
 pub mod openapi;
 mod registry;
+mod request_log;
 mod rollcall;
 mod schemas;
 mod sessions;
@@ -30,8 +31,9 @@ mod tests;
 
 pub use error::AppError;
 
+use crate::auth::IceServers;
 use crate::auth::Keys;
-use crate::config::{IceServer, Limits, Registry};
+use crate::config::{Limits, Registry};
 use crate::control::Rules;
 use crate::media::MediaPlane;
 use crate::server::monitoring::Monitoring;
@@ -59,8 +61,9 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// The SFU.
     pub media: MediaPlane,
-    /// STUN/TURN servers handed to browsers in `welcome`.
-    pub ice_servers: Arc<Vec<IceServer>>,
+    /// STUN/TURN servers handed to browsers in `welcome` and to WHIP/WHEP
+    /// clients in `Link` headers, TURN credentials minted per client.
+    pub ice_servers: Arc<IceServers>,
     /// Link health, alerts, history, link tests and the metrics handle.
     pub monitoring: Arc<Monitoring>,
 }
@@ -96,7 +99,9 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(request_log::request_span),
+        )
         .with_state(state)
 }
 

@@ -1,6 +1,6 @@
 //! Sessions: create, list, read, and the lifecycle (open, start, end).
 
-use super::access::{may_read, may_read_attendance};
+use super::access::{in_scope, may_read, may_read_attendance};
 use super::caller::Caller;
 use super::command::{run, Outcome};
 use super::error::{AppError, ErrorBody};
@@ -101,7 +101,7 @@ pub async fn create(
             Ok(session) => {
                 tracing::info!(session = %session.id(), "session created");
                 let location = format!("/api/sessions/{}", session.id());
-                let view = SessionView::of(&session, caller.role);
+                let view = SessionView::of(&session, &caller);
                 return Ok((
                     StatusCode::CREATED,
                     [(header::LOCATION, location)],
@@ -120,26 +120,25 @@ pub(super) fn read(
     caller: &Caller,
     id: &SessionId,
 ) -> Result<crate::control::Session, AppError> {
-    let session = state
+    in_scope(caller, id)?;
+    state
         .core
         .session(id)
-        .ok_or_else(|| AppError::not_found("unknown_session", format!("no session {id}")))?;
-    may_read(caller, &session)?;
-    Ok(session)
+        .ok_or_else(|| AppError::not_found("unknown_session", format!("no session {id}")))
 }
 
 /// The session's state, as the token's role may see it.
 #[utoipa::path(get, path = "/api/sessions/{id}", tag = "sessions",
     params(("id" = String, Path, description = "Session id")),
-    responses((status = 200, description = "The whole state (chair, technician, endpoint) or, for a viewer, a PublicSession", body = crate::control::Session),
-        (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The whole state (chair, technician; an endpoint without the other sites' representatives and headcounts) or, for a viewer, a PublicSession", body = crate::control::Session),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<SessionView>, AppError> {
     let session = read(&state, &caller, &SessionId(id))?;
-    Ok(Json(SessionView::of(&session, caller.role)))
+    Ok(Json(SessionView::of(&session, &caller)))
 }
 
 macro_rules! lifecycle {
@@ -198,16 +197,22 @@ pub async fn attendance(
     let report = report::attendance(&session, clock::now());
     Ok(match query.format.unwrap_or_default() {
         ReportFormat::Json => Json(report).into_response(),
-        ReportFormat::Csv => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"attendance-{id}.csv\""),
-                ),
-            ],
-            report::to_csv(&report),
-        )
-            .into_response(),
+        ReportFormat::Csv => {
+            let csv = report::to_csv(&report).map_err(|e| {
+                tracing::error!(session = %id, error = %e, "writing the attendance CSV failed");
+                AppError::internal()
+            })?;
+            (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"attendance-{id}.csv\""),
+                    ),
+                ],
+                csv,
+            )
+                .into_response()
+        }
     })
 }

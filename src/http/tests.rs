@@ -37,6 +37,7 @@ async fn state(dir: &std::path::Path) -> (AppState, tokio::sync::watch::Sender<b
         limits: Limits {
             max_body_bytes: 1024,
             max_ws_message_bytes: 1024,
+            ..Limits::default()
         },
         shutdown,
         media: crate::media::MediaPlane::start(&crate::config::MediaConfig {
@@ -47,7 +48,7 @@ async fn state(dir: &std::path::Path) -> (AppState, tokio::sync::watch::Sender<b
         .await
         .expect("media plane")
         .0,
-        ice_servers: Arc::new(Vec::new()),
+        ice_servers: Arc::new(crate::auth::IceServers::default()),
         monitoring: crate::server::monitoring::Monitoring::new(Default::default(), None),
     };
     (state, stop)

@@ -1,8 +1,13 @@
-//! What each role sees of a session. The chair, technicians and endpoints
-//! see the whole state; a viewer (a broadcaster, a recorder) sees the
-//! session, who is linked and the floor, without the attendance details
-//! (times, representatives, headcounts).
+//! What each role sees of a session, in `GET /api/sessions/{id}`, the
+//! WebSocket snapshot and its events alike. The chair and technicians see
+//! the whole state. An endpoint sees the whole state but who presides at
+//! the other sites and their headcounts: that is attendance detail, which
+//! only the chair and technicians read (the report is refused to it too);
+//! its own site's it typed itself. A viewer (a broadcaster, a recorder)
+//! sees the session, who is linked and the floor, without the attendance
+//! details (times, representatives, headcounts).
 
+use super::caller::Caller;
 use crate::auth::Role;
 use crate::control::{
     AttendanceStatus, EndpointCode, EndpointRole, EventKind, FloorState, Millis, Mode, Phase,
@@ -95,9 +100,9 @@ pub enum SessionView {
 }
 
 impl SessionView {
-    /// The view of `session` for `role`.
-    pub fn of(session: &Session, role: Role) -> SessionView {
-        match role {
+    /// The view of `session` for `caller`.
+    pub fn of(session: &Session, caller: &Caller) -> SessionView {
+        match caller.role {
             Role::Viewer => SessionView::Public(Box::new(PublicSession {
                 summary: SessionSummary::from(session),
                 events: session.events,
@@ -115,13 +120,31 @@ impl SessionView {
                 floor: session.floor.clone(),
                 roll_calls: session.roll_calls.clone(),
             })),
-            _ => SessionView::Full(Box::new(session.clone())),
+            Role::Endpoint => {
+                let mut seen = session.clone();
+                for (code, a) in seen.attendance.iter_mut() {
+                    if caller.own_endpoint() != Some(code) {
+                        a.representative = None;
+                        a.headcount = None;
+                    }
+                }
+                SessionView::Full(Box::new(seen))
+            }
+            Role::Chair | Role::Technician => SessionView::Full(Box::new(session.clone())),
         }
     }
 }
 
-/// Whether `role` is sent this event on the WebSocket: a viewer is not
-/// told who presides at a site.
-pub fn event_visible(role: Role, event: &EventKind) -> bool {
-    !(role == Role::Viewer && matches!(event, EventKind::RepresentativeSet { .. }))
+/// Whether `caller` is sent this event on the WebSocket: who presides at a
+/// site goes to the chair, technicians and that site only, as in
+/// [`SessionView::of`].
+pub fn event_visible(caller: &Caller, event: &EventKind) -> bool {
+    match (caller.role, event) {
+        (Role::Chair | Role::Technician, _) => true,
+        (Role::Endpoint, EventKind::RepresentativeSet { endpoint, .. }) => {
+            caller.own_endpoint() == Some(endpoint)
+        }
+        (Role::Viewer, EventKind::RepresentativeSet { .. }) => false,
+        (Role::Endpoint | Role::Viewer, _) => true,
+    }
 }

@@ -12,6 +12,7 @@
 //! A second WHIP publisher for an endpoint that already has a live peer is
 //! refused (409 `already_publishing`) instead of cutting the first off.
 
+use super::access::in_scope;
 use super::caller::{role_name, Caller};
 use super::error::{AppError, ErrorBody};
 use super::extract::Path;
@@ -49,6 +50,16 @@ pub(crate) fn media_error(e: MediaError) -> AppError {
             AppError::new(StatusCode::CONFLICT, "already_publishing", e.to_string())
         }
         MediaError::UnknownPeer => AppError::not_found("unknown_peer", e.to_string()),
+        MediaError::TooMany(_) => AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_connections",
+            e.to_string(),
+        ),
+        MediaError::TooLarge(_) => AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_media_lines",
+            e.to_string(),
+        ),
         MediaError::InvalidState(_) => {
             AppError::new(StatusCode::CONFLICT, "invalid_state", e.to_string())
         }
@@ -153,11 +164,11 @@ async fn negotiate(
             "send the offer as Content-Type: application/sdp",
         ));
     }
+    in_scope(caller, &id)?;
     let session = state
         .core
         .session(&id)
         .ok_or_else(|| AppError::not_found("unknown_session", format!("no session {id}")))?;
-    caller.check_session(&id)?;
     if session.phase == Phase::Ended {
         return Err(AppError::new(
             StatusCode::CONFLICT,
@@ -192,7 +203,7 @@ async fn negotiate(
         .await
         .map_err(media_error)?;
     tracing::info!(session = %id, %peer, endpoint = base, "WHIP/WHEP peer created");
-    Ok((
+    let mut response = (
         StatusCode::CREATED,
         [
             (header::CONTENT_TYPE, "application/sdp".to_string()),
@@ -200,7 +211,35 @@ async fn negotiate(
         ],
         answer,
     )
-        .into_response())
+        .into_response();
+    for link in ice_server_links(&caller.ice_servers(state)) {
+        if let Ok(value) = header::HeaderValue::from_str(&link) {
+            response.headers_mut().append(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+/// The STUN/TURN servers as RFC 9725 (section 4.6) `Link` header values:
+/// `<turn:host:3478?transport=tcp>; rel="ice-server"; username="…";
+/// credential="…"; credential-type="password"`, one per URL.
+fn ice_server_links(servers: &[crate::config::IceServer]) -> Vec<String> {
+    let quoted = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut out = Vec::new();
+    for server in servers {
+        for url in &server.urls {
+            let mut link = format!("<{url}>; rel=\"ice-server\"");
+            if let (Some(user), Some(pass)) = (&server.username, &server.credential) {
+                link.push_str(&format!(
+                    "; username=\"{}\"; credential=\"{}\"; credential-type=\"password\"",
+                    quoted(user),
+                    quoted(pass)
+                ));
+            }
+            out.push(link);
+        }
+    }
+    out
 }
 
 fn is_sdp(headers: &HeaderMap) -> bool {
@@ -269,7 +308,7 @@ async fn end(
     Path((id, peer)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
     let id = SessionId(id);
-    caller.check_session(&id)?;
+    in_scope(&caller, &id)?;
     let unknown = || AppError::not_found("unknown_peer", "no such peer in this session");
     let peer: PeerId = peer.parse().map_err(|_| unknown())?;
     let (session, kind) = state.media.peer(&peer).await.map_err(|_| unknown())?;

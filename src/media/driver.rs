@@ -49,6 +49,9 @@ pub(super) const LOST_GRACE: Duration = Duration::from_secs(3);
 /// second and a receiver reports about every second, so silence this long
 /// is a cut link; consent (30 s) is far too slow to tell the chair.
 const SILENT_LINK: Duration = Duration::from_secs(5);
+/// A connection that never came up is dropped after this long: an offer
+/// costs memory, and one whose client never checks in holds it for nothing.
+const NEVER_UP: Duration = Duration::from_secs(30);
 /// A failed connection that nobody closed is dropped after this long.
 const FAILED_REAP: Duration = Duration::from_secs(60);
 const STATS_PERIOD: Duration = Duration::from_secs(1);
@@ -126,6 +129,29 @@ pub(super) struct Session {
     pub(super) loopback: HashSet<EndpointCode>,
 }
 
+/// Bounds on what clients may make the media plane hold.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ConnectionLimits {
+    pub(super) total: usize,
+    pub(super) per_session: usize,
+    pub(super) viewers_per_session: usize,
+    pub(super) media_lines: usize,
+    pub(super) candidates: usize,
+}
+
+impl ConnectionLimits {
+    fn from_config(cfg: &MediaConfig) -> ConnectionLimits {
+        let n = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
+        ConnectionLimits {
+            total: n(cfg.max_connections),
+            per_session: n(cfg.max_connections_per_session),
+            viewers_per_session: n(cfg.max_viewers_per_session),
+            media_lines: n(cfg.max_media_lines),
+            candidates: n(cfg.max_candidates),
+        }
+    }
+}
+
 pub(super) type RouteKey = (SessionId, EndpointCode, MediaKind);
 
 pub(super) struct Driver {
@@ -133,6 +159,7 @@ pub(super) struct Driver {
     /// The host candidates every connection advertises, one per socket.
     pub(super) candidates: Vec<SocketAddr>,
     pub(super) consent_timeout: Duration,
+    pub(super) limits: ConnectionLimits,
     pub(super) demux: Demux<PeerId>,
     pub(super) peers: HashMap<PeerId, Peer>,
     pub(super) sessions: HashMap<SessionId, Session>,
@@ -169,6 +196,7 @@ pub(crate) async fn spawn(
         port,
         candidates: candidates.clone(),
         consent_timeout: Duration::from_secs(cfg.consent_timeout_secs.into()),
+        limits: ConnectionLimits::from_config(cfg),
         demux: Demux::new(),
         peers: HashMap::new(),
         sessions: HashMap::new(),
@@ -405,7 +433,10 @@ impl Driver {
         peer.state = state;
         tracing::debug!(peer = %id, %state, "connection state");
         match state {
-            RTCPeerConnectionState::Connected => self.on_alive(id, now),
+            RTCPeerConnectionState::Connected => {
+                peer.connected_once = true;
+                self.on_alive(id, now)
+            }
             // A client that closes its connection says so in DTLS; that is
             // a lost link too until its signaling says otherwise.
             RTCPeerConnectionState::Disconnected
@@ -533,6 +564,12 @@ impl Driver {
                 reap.push(peer.id);
             }
         }
+        for peer in self.peers.values() {
+            if !peer.connected_once && now.saturating_duration_since(peer.created) >= NEVER_UP {
+                tracing::info!(peer = %peer.id, "never came up; dropped");
+                reap.push(peer.id);
+            }
+        }
         for (id, session, endpoint) in lost {
             if self.is_publisher(&session, &endpoint, id) {
                 self.emit(LinkEvent::Lost {
@@ -543,7 +580,10 @@ impl Driver {
             }
         }
         for id in reap {
-            self.remove_peer(id, Removal::Quiet, now);
+            // Reaped twice (failed and never up) is removed once.
+            if self.peers.contains_key(&id) {
+                self.remove_peer(id, Removal::Quiet, now);
+            }
         }
         // Repeated every second: a browser takes the latest estimate as its
         // ceiling, and one lost report must not leave a stale one.

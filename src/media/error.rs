@@ -32,6 +32,12 @@ pub enum MediaError {
     /// a second one rather than cut the first off).
     #[error("endpoint {0} already has a live peer")]
     AlreadyPublishing(crate::control::EndpointCode),
+    /// A limit on connections was reached; the client may try later.
+    #[error("{0}")]
+    TooMany(String),
+    /// An offer larger than any console needs.
+    #[error("{0}")]
+    TooLarge(String),
     /// The media task has stopped.
     #[error("the media plane is not running")]
     Stopped,

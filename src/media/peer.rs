@@ -159,6 +159,9 @@ pub(crate) struct Peer {
     /// Where the stack last sent to: the client's verified address (taught
     /// to the demux when it changes; its candidate type is the link's).
     pub(crate) sent_to: Option<SocketAddr>,
+    /// When it was created, and whether it ever reached `connected`.
+    pub(crate) created: Instant,
+    pub(crate) connected_once: bool,
     /// When its last datagram (of any kind) arrived.
     pub(crate) last_heard: Option<Instant>,
     pub(crate) last_bytes: (u64, u64),
@@ -235,6 +238,8 @@ impl Peer {
             keyframe_requests: 0,
             remote_candidates: Vec::new(),
             sent_to: None,
+            created: Instant::now(),
+            connected_once: false,
             last_heard: None,
             last_bytes: (0, 0),
             bitrate: (0, 0),

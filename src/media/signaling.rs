@@ -46,8 +46,13 @@ impl Driver {
         if let (Some(_), SignalPath::Http, PeerKind::Participant(code)) = (previous, path, &kind) {
             return Err(MediaError::AlreadyPublishing(code.clone()));
         }
+        self.admit(&session, &kind, previous.is_some())?;
+        self.check_offer_size(offer)?;
         let video_mime = video_codec_for(offer);
         let (offer, remote_candidates) = parse_offer(offer)?;
+        if remote_candidates.len() > self.limits.candidates {
+            return Err(too_many_candidates(self.limits.candidates));
+        }
         let id = PeerId::random();
         let mut pc = build_peer(&self.candidates, self.consent_timeout, now)?;
         pc.set_remote_description(now, offer)
@@ -141,7 +146,13 @@ impl Driver {
                 "a server offer is outstanding; answer it first".into(),
             ));
         }
+        let max_lines = self.limits.media_lines;
+        let max_candidates = self.limits.candidates;
+        check_media_lines(offer, max_lines)?;
         let (offer, candidates) = parse_offer(offer)?;
+        if peer.remote_candidates.len() + candidates.len() > max_candidates {
+            return Err(too_many_candidates(max_candidates));
+        }
         peer.pc
             .set_remote_description(now, offer)
             .map_err(MediaError::stack)?;
@@ -172,6 +183,9 @@ impl Driver {
         // End-of-candidates carries an empty candidate: nothing to add.
         if init.candidate.is_empty() {
             return Ok(());
+        }
+        if peer.remote_candidates.len() >= self.limits.candidates {
+            return Err(too_many_candidates(self.limits.candidates));
         }
         if let Some(known) = parse_candidate(&init.candidate) {
             peer.remote_candidates.push(known);
@@ -234,6 +248,65 @@ impl Driver {
         self.rebuild_routes(&peer.session, now);
         tracing::info!(peer = %id, "peer removed");
     }
+}
+
+impl Driver {
+    /// Whether a new connection of `kind` fits the limits. A site's second
+    /// connection replaces its first, so it needs no room of its own.
+    fn admit(
+        &self,
+        session: &SessionId,
+        kind: &PeerKind,
+        replaces: bool,
+    ) -> Result<(), MediaError> {
+        if replaces {
+            return Ok(());
+        }
+        let limits = &self.limits;
+        if self.peers.len() >= limits.total {
+            return Err(MediaError::TooMany(format!(
+                "the server holds its limit of {} media connections",
+                limits.total
+            )));
+        }
+        let in_session = self.peers.values().filter(|p| p.session == *session);
+        let (mut all, mut viewers) = (0, 0);
+        for peer in in_session {
+            all += 1;
+            viewers += usize::from(peer.kind == PeerKind::Viewer);
+        }
+        if all >= limits.per_session {
+            return Err(MediaError::TooMany(format!(
+                "session {session} holds its limit of {} media connections",
+                limits.per_session
+            )));
+        }
+        if *kind == PeerKind::Viewer && viewers >= limits.viewers_per_session {
+            return Err(MediaError::TooMany(format!(
+                "session {session} holds its limit of {} viewers",
+                limits.viewers_per_session
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_offer_size(&self, sdp: &str) -> Result<(), MediaError> {
+        check_media_lines(sdp, self.limits.media_lines)
+    }
+}
+
+fn check_media_lines(sdp: &str, max: usize) -> Result<(), MediaError> {
+    let lines = sdp.lines().filter(|l| l.starts_with("m=")).count();
+    if lines > max {
+        return Err(MediaError::TooLarge(format!(
+            "the offer has {lines} m-lines; at most {max} are taken"
+        )));
+    }
+    Ok(())
+}
+
+fn too_many_candidates(max: usize) -> MediaError {
+    MediaError::TooMany(format!("at most {max} ICE candidates per connection"))
 }
 
 /// The local description as sent to the client (see [`sdp`](super::sdp)).

@@ -75,14 +75,21 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// Extra `[limits]` lines a test asks for (see [`Server::start_with_limits`]).
+const EXTRA_LIMITS: &str = "limits.extra";
+/// Extra `[media]` lines a test asks for (see [`Server::start_with_media`]).
+const EXTRA_MEDIA: &str = "media.extra";
+
 fn write_config(dir: &Path) -> PathBuf {
     let config = dir.join("diemcau.toml");
+    let extra = std::fs::read_to_string(dir.join(EXTRA_LIMITS)).unwrap_or_default();
+    let extra_media = std::fs::read_to_string(dir.join(EXTRA_MEDIA)).unwrap_or_default();
     std::fs::write(
         &config,
         format!(
             "listen = \"127.0.0.1:0\"\npublic_url = \"http://127.0.0.1\"\nregistry = \"endpoints.toml\"\n\n\
-             [limits]\nmax_body_bytes = {LIMIT}\nmax_ws_message_bytes = {LIMIT}\n\n\
-             [media]\nudp_port = 0\nbind_ip = \"127.0.0.1\"\n"
+             [limits]\nmax_body_bytes = {LIMIT}\nmax_ws_message_bytes = {LIMIT}\n{extra}\n\
+             [media]\nudp_port = 0\nbind_ip = \"127.0.0.1\"\n{extra_media}"
         ),
     )
     .expect("write test config");
@@ -159,6 +166,20 @@ impl Server {
                 .build()
                 .expect("http client"),
         }
+    }
+
+    /// Starts a server with extra `[limits]` lines (e.g. short timeouts).
+    pub fn start_with_limits(lines: &str) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join(EXTRA_LIMITS), lines).expect("write limits");
+        Server::start_in(dir)
+    }
+
+    /// Starts a server with extra `[media]` lines (e.g. small limits).
+    pub fn start_with_media(lines: &str) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join(EXTRA_MEDIA), lines).expect("write media lines");
+        Server::start_in(dir)
     }
 
     /// Starts a server whose registry is the central site `00` and the

@@ -29,15 +29,20 @@ HTTP_PORT = 8080  # as shipped
 
 
 class Server:
-    def __init__(self, ns, data_dir, extra_args=()):
+    """The server, run inside `ns` (anything with `prefix()`), reached at
+    `host` (its address as clients see it)."""
+
+    def __init__(self, ns, data_dir, extra_args=(), host=None, config=SHIPPED_CONFIG):
         self.ns = ns
         self.data_dir = data_dir
-        self.base = f"http://{ns.inside}:{HTTP_PORT}"
+        self.host = host or ns.inside
+        self.base = f"http://{self.host}:{HTTP_PORT}"
+        self.config = config
         self.log_path = pathlib.Path(data_dir) / "server.log"
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             ns.prefix()
-            + [BIN, "serve", "--config", str(SHIPPED_CONFIG), "--data", str(data_dir),
+            + [BIN, "serve", "--config", str(config), "--data", str(data_dir),
                "--listen", f"0.0.0.0:{HTTP_PORT}"]
             + list(extra_args),
             stdout=subprocess.PIPE,
@@ -70,7 +75,7 @@ class Server:
         raise RuntimeError("server does not answer /healthz")
 
     def token(self, role, endpoint=None):
-        args = [BIN, "token", "--config", str(SHIPPED_CONFIG), "--data", str(self.data_dir),
+        args = [BIN, "token", "--config", str(self.config), "--data", str(self.data_dir),
                 "--role", role]
         if endpoint:
             args += ["--endpoint", endpoint]
@@ -92,7 +97,8 @@ class Server:
             assert status in (200, 201), (path, status, answer)
 
     def log_text(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self):
@@ -116,12 +122,15 @@ def server(request):
         srv = Server(ns, data.name)
         yield srv
     finally:
-        if srv is not None:
-            srv.stop()
-            if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
-                print(srv.log_text()[-6000:])
-        ns.close()
-        data.cleanup()
+        try:
+            if srv is not None:
+                srv.stop()
+                call = getattr(request.node, "rep_call", None)
+                if call is not None and call.failed:
+                    print(srv.log_text()[-6000:])
+        finally:
+            ns.close()
+            data.cleanup()
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -53,3 +53,75 @@ class Namespace:
     def close(self):
         _ip("link", "del", self.host_if, check=False)
         _ip("netns", "del", self.name, check=False)
+
+
+class NatRouter:
+    """A 1:1 NAT in front of a server, as a provincial data centre has.
+
+    Three hosts: this namespace (the clients), a router namespace, and the
+    server's namespace on a private link behind it. The router maps its
+    outside address (`public`) to the server's private one both ways
+    (nftables dnat/snat), so the server knows its public address only from
+    its `--public-ip`. `server.prefix()` runs a program on the server host.
+    """
+
+    def __init__(self, tag):
+        self.router = Namespace(f"{tag}r")
+        self.server = None
+        try:
+            self.public = self.router.inside
+            n = (os.getpid() * 11 + next(_counter)) % 16000
+            third, fourth = divmod(n * 4, 256)
+            self.gateway = f"10.232.{third}.{fourth + 1}"
+            self.private = f"10.232.{third}.{fourth + 2}"
+            self.server = _Inner(f"dc-{tag}s-{n}"[:15], self.router.name, f"dcr{n}", f"dcs{n}",
+                                 self.gateway, self.private)
+            subprocess.run(self.router.prefix() + ["sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
+            rules = (
+                "table ip diemcau_nat {\n"
+                " chain pre { type nat hook prerouting priority dstnat; "
+                f"ip daddr {self.public} dnat to {self.private}; }}\n"
+                " chain post { type nat hook postrouting priority srcnat; "
+                f"ip saddr {self.private} snat to {self.public}; }}\n"
+                "}\n"
+            )
+            subprocess.run(self.router.prefix() + ["nft", "-f", "-"], input=rules, text=True,
+                           check=True, capture_output=True)
+        except Exception:
+            self.close()
+            raise
+
+    def close(self):
+        if self.server is not None:
+            self.server.close()
+        self.router.close()
+
+
+class _Inner:
+    """A namespace linked to another namespace (not to this one)."""
+
+    def __init__(self, name, outer_ns, outer_if, inner_if, gateway, address):
+        self.name = name
+        self.outer_ns = outer_ns
+        self.outer_if = outer_if
+        _ip("netns", "add", name)
+        try:
+            _ip("link", "add", outer_if, "type", "veth", "peer", "name", inner_if)
+            _ip("link", "set", outer_if, "netns", outer_ns)
+            _ip("link", "set", inner_if, "netns", name)
+            _ip("netns", "exec", outer_ns, "ip", "addr", "add", f"{gateway}/30", "dev", outer_if)
+            _ip("netns", "exec", outer_ns, "ip", "link", "set", outer_if, "up")
+            _ip("netns", "exec", name, "ip", "addr", "add", f"{address}/30", "dev", inner_if)
+            _ip("netns", "exec", name, "ip", "link", "set", inner_if, "up")
+            _ip("netns", "exec", name, "ip", "link", "set", "lo", "up")
+            _ip("netns", "exec", name, "ip", "route", "add", "default", "via", gateway)
+        except Exception:
+            self.close()
+            raise
+
+    def prefix(self):
+        return ["ip", "netns", "exec", self.name]
+
+    def close(self):
+        _ip("netns", "exec", self.outer_ns, "ip", "link", "del", self.outer_if, check=False)
+        _ip("netns", "del", self.name, check=False)

@@ -13,6 +13,7 @@ mod socket;
 pub use message::{ClientMessage, ServerMessage};
 pub use socket::{serve, Context};
 
+use super::access::in_scope;
 use super::caller::Caller;
 use super::error::AppError;
 use super::extract::Query;
@@ -60,13 +61,13 @@ pub async fn upgrade(
         .or_else(|| caller.session.clone())
     {
         Some(id) => {
+            in_scope(&caller, &id)?;
             if state.core.session(&id).is_none() {
                 return Err(AppError::not_found(
                     "unknown_session",
                     format!("no session {id}"),
                 ));
             }
-            caller.check_session(&id)?;
             Some(id)
         }
         None => state.core.current(),

@@ -78,7 +78,7 @@ where
         role,
         endpoint: ctx.caller.endpoint.clone(),
         session: ctx.session.clone(),
-        ice_servers: ctx.state.ice_servers.as_ref().clone(),
+        ice_servers: ctx.caller.ice_servers(&ctx.state),
         health: Box::new(ctx.state.monitoring.thresholds().clone()),
     };
     if write(&mut sink, &welcome).await.is_err() {
@@ -141,14 +141,14 @@ where
     let (session, rx) = ctx.state.core.snapshot_and_subscribe(id)?;
     let snapshot = ServerMessage::Snapshot {
         seq: session.events,
-        session: SessionView::of(&session, ctx.caller.role),
+        session: SessionView::of(&session, &ctx.caller),
     };
     write(sink, &snapshot).await.ok()?;
     Some(rx)
 }
 
 fn visible(ctx: &Context, p: Published) -> Option<ServerMessage> {
-    (Some(&p.session) == ctx.session.as_ref() && event_visible(ctx.caller.role, &p.event.kind))
+    (Some(&p.session) == ctx.session.as_ref() && event_visible(&ctx.caller, &p.event.kind))
         .then_some(ServerMessage::Event {
             seq: p.seq,
             event: p.event,

@@ -30,14 +30,14 @@ export class Browser {
    * Launches one Chromium. Playwright gives it a fresh temporary profile
    * (its own --user-data-dir), removed when the browser closes.
    */
-  async launch() {
+  async launch({ extraArgs = [] } = {}) {
     // A steady tone instead of the fake microphone's beeps: whoever is
     // heard is loud at every moment, so a speaking mark is never off by
     // the luck of a pause between beeps.
     this.dir = await mkdtemp(path.join(tmpdir(), 'diemcau-browser-audio-'));
     const tone = path.join(this.dir, 'tone.wav');
     await writeFile(tone, toneWav());
-    const args = [...FLAGS, `--use-file-for-fake-audio-capture=${tone}`];
+    const args = [...FLAGS, `--use-file-for-fake-audio-capture=${tone}`, ...extraArgs];
     this.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args, timeout: 60_000 });
     return this;
   }

@@ -8,6 +8,7 @@
 import { spawn, execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,14 +40,19 @@ export class Server {
     return { ...process.env, DIEMCAU_SECRET: this.secret, RUST_LOG: process.env.RUST_LOG || 'info' };
   }
 
-  /** Starts the server and waits for `diemcau listening on http://ADDR`. */
-  async start() {
+  /**
+   * Starts the server and waits for `diemcau listening on http(s)://ADDR`.
+   * `config` (a file written from the shipped one) and `listen` serve the
+   * HTTPS test; `ca` is the PEM its REST calls trust.
+   */
+  async start({ config = shippedConfig, listen = '127.0.0.1:0', ca = null } = {}) {
     const bin = binaryPath();
     if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: run cargo build, or set DIEMCAU_BIN`);
     this.dir = await mkdtemp(path.join(tmpdir(), 'diemcau-browser-'));
-    this.config = shippedConfig;
+    this.config = config;
+    this.ca = ca;
     const data = path.join(this.dir, 'data');
-    const args = ['serve', '--config', shippedConfig, '--data', data, '--listen', '127.0.0.1:0', '--media-port', '0'];
+    const args = ['serve', '--config', config, '--data', data, '--listen', listen, '--media-port', '0'];
     this.proc = spawn(bin, args, {
       env: this.env(),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -59,7 +65,7 @@ export class Server {
         const text = chunk.toString();
         this.keep(text);
         buffered += text;
-        const m = /diemcau listening on (http:\/\/[^\s]+)/.exec(buffered);
+        const m = /diemcau listening on (https?:\/\/[^\s]+)/.exec(buffered);
         if (m) {
           clearTimeout(timer);
           resolve(m[1].replace(/\/$/, ''));
@@ -73,7 +79,8 @@ export class Server {
       });
     });
     const u = new URL(this.url);
-    if (u.hostname !== '127.0.0.1' && u.hostname !== '[::1]' && u.hostname !== 'localhost') {
+    const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname);
+    if (!loopback && listen.startsWith('127.0.0.1')) {
       throw new Error(`server listens on ${u.hostname}, not loopback`);
     }
     return this.url;
@@ -114,6 +121,7 @@ export class Server {
 
   /** A REST call with a bearer token; throws on a non-2xx answer. */
   async api(token, method, route, body) {
+    if (this.ca) return this.apiTls(token, method, route, body);
     const init = { method, headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) };
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
@@ -124,6 +132,35 @@ export class Server {
     if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${text}`);
     const type = res.headers.get('content-type') || '';
     return type.includes('json') && text ? JSON.parse(text) : text;
+  }
+
+  /** `api` over HTTPS, trusting only `this.ca`. */
+  apiTls(token, method, route, body) {
+    const payload = body === undefined ? null : JSON.stringify(body);
+    const headers = { Authorization: `Bearer ${token}` };
+    if (payload !== null) {
+      headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = Buffer.byteLength(payload);
+    }
+    return new Promise((resolve, reject) => {
+      const req = https.request(this.url + route, { method, headers, ca: this.ca, timeout: 15_000 }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => { text += c; });
+        res.on('end', () => {
+          if (res.statusCode < 200 || res.statusCode > 299) {
+            reject(new Error(`${method} ${route}: ${res.statusCode} ${text}`));
+            return;
+          }
+          const type = res.headers['content-type'] || '';
+          resolve(type.includes('json') && text ? JSON.parse(text) : text);
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`${method} ${route}: timed out`)));
+      req.on('error', reject);
+      if (payload !== null) req.write(payload);
+      req.end();
+    });
   }
 
   async stop() {
