@@ -118,6 +118,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
             config.media.turn.clone(),
         )),
         monitoring,
+        command_rate: Default::default(),
     };
     let tls = front_door::tls_acceptor(&config.tls).context("setting up HTTPS")?;
     let listener = tokio::net::TcpListener::bind(config.listen)

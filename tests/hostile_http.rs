@@ -142,3 +142,54 @@ fn more_idle_connections_than_the_cap_do_not_starve_the_server() {
     assert!(healthz_answers(&server), "/healthz no longer answers");
     drop(idle);
 }
+
+/// A site's console in a loop: 150 representative PUTs. Identical ones
+/// record one event; changing ones are cut to the burst the rate allows,
+/// the rest refused with 429 and the usual JSON error; the log grows by
+/// no more than that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_loop_is_rate_limited_and_repeats_record_nothing() {
+    let server = Server::start();
+    server.create("s", "Phiên thử").await;
+    let site = server.endpoint(common::HAI_DUONG);
+    let path = format!(
+        "/api/sessions/s/endpoints/{}/representative",
+        common::HAI_DUONG
+    );
+    let events = |v: &serde_json::Value| v["events"].as_u64().expect("event count");
+    let before = events(&server.state("s").await);
+
+    let same = serde_json::json!({"name": "Lê A;=1+1", "title": "Phó Chủ tịch", "headcount": 12});
+    let mut ok = 0;
+    for _ in 0..30 {
+        let (status, _) = server.put(&path, &site, same.clone()).await;
+        ok += usize::from(status.is_success());
+    }
+    assert_eq!(ok, 30);
+    assert_eq!(
+        events(&server.state("s").await),
+        before + 1,
+        "a repeat recorded an event"
+    );
+
+    let (mut accepted, mut limited) = (0u64, 0u64);
+    for n in 0..150 {
+        let body = serde_json::json!({"name": "Lê A", "title": "Phó Chủ tịch", "headcount": n});
+        let (status, answer) = server.put(&path, &site, body).await;
+        if status.as_u16() == 429 {
+            assert_eq!(answer["error"], "rate_limited", "{answer}");
+            limited += 1;
+        } else {
+            assert!(status.is_success(), "{status} {answer}");
+            accepted += 1;
+        }
+    }
+    assert!(limited > 0, "150 commands in a loop were never limited");
+    let after = events(&server.state("s").await);
+    assert_eq!(after, before + 1 + accepted);
+    assert!(
+        accepted < 150 && after - before <= 100,
+        "{accepted} accepted"
+    );
+    assert!(healthz_answers(&server));
+}

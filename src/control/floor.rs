@@ -69,6 +69,23 @@ pub struct FloorState {
 }
 
 impl FloorState {
+    /// Keeps every live request (pending or granted) and only the last
+    /// `keep_ended` ended ones: what a view sends. The event log keeps
+    /// every request; a view that grew with each request/cancel cycle would
+    /// make every update of a long session heavier.
+    pub fn trim_ended(&mut self, keep_ended: usize) {
+        let ended: Vec<RequestId> = self
+            .requests
+            .values()
+            .filter(|r| !matches!(r.state, RequestState::Pending | RequestState::Granted))
+            .map(|r| r.id)
+            .collect();
+        let drop = ended.len().saturating_sub(keep_ended);
+        for id in &ended[..drop] {
+            self.requests.remove(id);
+        }
+    }
+
     pub(crate) fn new(speaking_limit_secs: Option<u32>, auto_revoke: bool) -> Self {
         FloorState {
             speaking_limit_secs,

@@ -906,3 +906,34 @@ fn set_muted_reads_from_json() {
         "muted is required"
     );
 }
+
+/// A view keeps every live request and the last ended ones; the state (and
+/// so the report) keeps them all.
+#[test]
+fn a_view_of_the_floor_keeps_only_the_last_ended_requests() {
+    let mut r = Run::new();
+    r.live(&["30", "31"]);
+    for _ in 0..120 {
+        r.ok(Command::RequestFloor {
+            endpoint: code("30"),
+            topic: "x".into(),
+        });
+        let id = *r.s.floor.queue.last().expect("queued");
+        r.ok(Command::CancelFloorRequest { request: id });
+    }
+    r.ok(Command::RequestFloor {
+        endpoint: code("31"),
+        topic: "còn chờ".into(),
+    });
+    assert_eq!(r.s.floor.requests.len(), 121);
+    let mut view = r.s.floor.clone();
+    view.trim_ended(50);
+    assert_eq!(view.requests.len(), 51);
+    assert_eq!(view.queue.len(), 1);
+    assert!(
+        view.requests.contains_key(&view.queue[0]),
+        "the live request stays"
+    );
+    let newest_ended = r.s.floor.requests.keys().rev().nth(1).copied();
+    assert!(newest_ended.is_some_and(|id| view.requests.contains_key(&id)));
+}

@@ -31,6 +31,16 @@ pub fn run(
     command: Command,
 ) -> Result<Outcome, AppError> {
     in_scope(caller, id)?;
+    if !state.command_rate.allow(caller, std::time::Instant::now()) {
+        return Err(AppError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "more than {} commands a second; wait and try again",
+                super::rate::COMMANDS_PER_SEC
+            ),
+        ));
+    }
     let name = command.name();
     let done = state
         .core

@@ -16,6 +16,7 @@ mod link_test;
 mod links;
 pub mod monitoring;
 pub mod openapi;
+pub mod rate;
 mod registry;
 mod request_log;
 mod rollcall;
@@ -66,6 +67,8 @@ pub struct AppState {
     pub ice_servers: Arc<IceServers>,
     /// Link health, alerts, history, link tests and the metrics handle.
     pub monitoring: Arc<Monitoring>,
+    /// How fast each caller may run commands.
+    pub command_rate: Arc<rate::CommandRate>,
 }
 
 /// The whole router.

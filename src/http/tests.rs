@@ -50,6 +50,7 @@ async fn state(dir: &std::path::Path) -> (AppState, tokio::sync::watch::Sender<b
         .0,
         ice_servers: Arc::new(crate::auth::IceServers::default()),
         monitoring: crate::server::monitoring::Monitoring::new(Default::default(), None),
+        command_rate: Default::default(),
     };
     (state, stop)
 }

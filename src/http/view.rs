@@ -117,11 +117,15 @@ impl SessionView {
                         muted: session.muted.contains(&a.endpoint.code),
                     })
                     .collect(),
-                floor: session.floor.clone(),
+                floor: {
+                    let mut floor = session.floor.clone();
+                    floor.trim_ended(ENDED_REQUESTS_IN_VIEW);
+                    floor
+                },
                 roll_calls: session.roll_calls.clone(),
             })),
             Role::Endpoint => {
-                let mut seen = session.clone();
+                let mut seen = trimmed(session);
                 for (code, a) in seen.attendance.iter_mut() {
                     if caller.own_endpoint() != Some(code) {
                         a.representative = None;
@@ -130,9 +134,19 @@ impl SessionView {
                 }
                 SessionView::Full(Box::new(seen))
             }
-            Role::Chair | Role::Technician => SessionView::Full(Box::new(session.clone())),
+            Role::Chair | Role::Technician => SessionView::Full(Box::new(trimmed(session))),
         }
     }
+}
+
+/// Ended floor requests a view carries, newest last; the report and the
+/// event log keep them all.
+pub const ENDED_REQUESTS_IN_VIEW: usize = 50;
+
+fn trimmed(session: &Session) -> Session {
+    let mut seen = session.clone();
+    seen.floor.trim_ended(ENDED_REQUESTS_IN_VIEW);
+    seen
 }
 
 /// Whether `caller` is sent this event on the WebSocket: who presides at a

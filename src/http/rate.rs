@@ -1,0 +1,120 @@
+//! How fast one caller may run commands: a token bucket per caller.
+//!
+//! Every command that changes something is an event appended with an
+//! fsync, and its view goes to every socket of the session; a client in a
+//! loop (150 representative PUTs in 0.2 s were seen) would fill the log and
+//! the sockets. A person at a console runs a few commands a minute, so the
+//! bucket is generous: `COMMANDS_PER_SEC` sustained, bursts of `BURST`.
+//!
+//! A caller is its role and site (tokens carry no id of their own, and every
+//! token of one site stands for the same room). The table forgets callers
+//! that have been quiet long enough to refill, so it stays as small as the
+//! set of active callers.
+
+use super::caller::Caller;
+use crate::auth::Role;
+use crate::control::EndpointCode;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Commands a caller may run per second, on average.
+pub const COMMANDS_PER_SEC: f64 = 20.0;
+/// Commands a caller may run at once before the rate applies.
+pub const BURST: f64 = 60.0;
+/// Callers kept before quiet ones are forgotten.
+const FORGET_ABOVE: usize = 1024;
+
+type Key = (Role, Option<EndpointCode>);
+
+/// One bucket per active caller.
+#[derive(Debug, Default)]
+pub struct CommandRate {
+    buckets: Mutex<HashMap<Key, Bucket>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * COMMANDS_PER_SEC).min(BURST);
+        self.at = now;
+    }
+}
+
+impl CommandRate {
+    /// Takes one command from `caller`'s bucket; false when it is empty.
+    pub fn allow(&self, caller: &Caller, now: Instant) -> bool {
+        let mut buckets = match self.buckets.lock() {
+            Ok(b) => b,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if buckets.len() > FORGET_ABOVE {
+            buckets.retain(|_, b| {
+                b.refill(now);
+                b.tokens < BURST
+            });
+        }
+        let bucket = buckets
+            .entry((caller.role, caller.endpoint.clone()))
+            .or_insert(Bucket {
+                tokens: BURST,
+                at: now,
+            });
+        bucket.refill(now);
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn caller(role: Role, code: Option<&str>) -> Caller {
+        Caller {
+            role,
+            endpoint: code.map(EndpointCode::from),
+            session: None,
+        }
+    }
+
+    #[test]
+    fn a_burst_then_the_sustained_rate_per_caller() {
+        let rate = CommandRate::default();
+        let t0 = Instant::now();
+        let site = caller(Role::Endpoint, Some("30"));
+        let allowed = (0..150).filter(|_| rate.allow(&site, t0)).count();
+        assert_eq!(allowed, BURST as usize);
+        // Another site has its own bucket.
+        assert!(rate.allow(&caller(Role::Endpoint, Some("31")), t0));
+        // A second later, a second's worth more.
+        let t1 = t0 + Duration::from_secs(1);
+        let later = (0..150).filter(|_| rate.allow(&site, t1)).count();
+        assert_eq!(later, COMMANDS_PER_SEC as usize);
+    }
+
+    #[test]
+    fn quiet_callers_are_forgotten() {
+        let rate = CommandRate::default();
+        let t0 = Instant::now();
+        for n in 0..2000 {
+            let c = caller(Role::Endpoint, Some(&n.to_string()));
+            rate.allow(&c, t0);
+        }
+        let later = t0 + Duration::from_secs(10);
+        rate.allow(&caller(Role::Chair, None), later);
+        let kept = rate.buckets.lock().map(|b| b.len()).unwrap_or(0);
+        assert!(kept <= 2, "{kept} buckets kept");
+    }
+}
