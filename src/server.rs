@@ -118,7 +118,10 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
             config.media.turn.clone(),
         )),
         monitoring,
-        command_rate: Default::default(),
+        command_rate: Arc::new(http::rate::CommandRate::new(
+            config.limits.commands_per_sec,
+            config.limits.command_burst,
+        )),
     };
     let tls = front_door::tls_acceptor(&config.tls).context("setting up HTTPS")?;
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -143,13 +143,15 @@ fn more_idle_connections_than_the_cap_do_not_starve_the_server() {
     drop(idle);
 }
 
-/// A site's console in a loop: 150 representative PUTs. Identical ones
+/// A site's console in a loop: 150 representative PUTs, on the shipped
+/// config's limits (20 a second, bursts of 60). Identical ones
 /// record one event; changing ones are cut to the burst the rate allows,
 /// the rest refused with 429 and the usual JSON error; the log grows by
 /// no more than that.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_loop_is_rate_limited_and_repeats_record_nothing() {
-    let server = Server::start();
+    // The shipped limits (the other tests run with the rate out of reach).
+    let server = Server::start_shipped();
     server.create("s", "Phiên thử").await;
     let site = server.endpoint(common::HAI_DUONG);
     let path = format!(

@@ -601,6 +601,63 @@ async fn programme_floor_and_gating_through_the_server() {
     wait_status(&server, id, &[whip_code], "left").await;
 }
 
+/// The shipped config file (only the ports and data dir changed): media
+/// bound to the wildcard, the pages' and WHIP/WHEP peers' checks arrive on
+/// the interface addresses it advertises. The programme reaches everyone,
+/// the floor moves to a site, and no site is heard before its grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_config_carries_the_programme() {
+    let server = Server::start_shipped();
+    let id = "s";
+    live_session(&server, id).await;
+    let (mut chair, mut sites) =
+        join_chair_and_sites(&server, &ws_base(&server), id, &["30", "31"]).await;
+    let (mut whip, _) = join_http(
+        &server.url(&format!("/whip/{id}")),
+        &server.endpoint("01"),
+        "01",
+        true,
+    )
+    .await;
+    let (viewer, _) = join_http(
+        &server.url(&format!("/whep/{id}")),
+        &server.viewer(),
+        "viewer",
+        false,
+    )
+    .await;
+    wait_status(&server, id, &["00", "30", "31", "01"], "connected").await;
+    chair.peer.start_sending();
+    for s in sites.iter_mut() {
+        s.peer.start_sending();
+    }
+    whip.start_sending();
+    let receivers: Vec<(String, Arc<Received>)> = vec![
+        ("31".into(), sites[1].peer.received.clone()),
+        ("01".into(), whip.received.clone()),
+        ("viewer".into(), viewer.received.clone()),
+    ];
+    for (who, rx) in &receivers {
+        wait_got(rx, 0, "chair", "video", "00", 5, who).await;
+        wait_got(rx, 0, "chair", "audio", "00", 10, who).await;
+    }
+    let before = marks(&receivers);
+    tokio::time::sleep(WATCH).await;
+    let heard = leaks(&receivers, &before, "audio", &["30", "31", "01"]);
+    assert!(heard.is_empty(), "sites heard before any grant: {heard:?}");
+
+    grant(&server, id, "30").await;
+    let mark = marks(&receivers);
+    for ((who, rx), m) in receivers.iter().zip(&mark) {
+        if who != "30" {
+            wait_got(rx, *m, "floor", "video", "30", 5, who).await;
+            wait_got(rx, *m, "floor", "audio", "30", 10, who).await;
+        }
+    }
+    let heard = leaks(&receivers, &mark, "audio", &["31", "01"]);
+    assert!(heard.is_empty(), "sites without the floor heard: {heard:?}");
+}
+
 /// A second page (or machine) of the same site takes the site over; the
 /// first page is told and its connection closed, rather than left to
 /// notice a dead connection, reconnect and take the site back.

@@ -111,6 +111,21 @@ impl Claims {
         }
     }
 
+    /// The same claims issued again at `now_secs`, good for as long as the
+    /// original was (`exp - iat`) but never longer than `max`. A page holds
+    /// its socket open past its token's expiry only by renewing it, so a
+    /// renewed token must grant exactly what the old one did (role,
+    /// endpoint, session, link key), and the cap keeps a long-lived link
+    /// from turning into an endless chain of long-lived tokens.
+    pub fn renewed(&self, now_secs: u64, max: Duration) -> Claims {
+        let lifetime = self.exp.saturating_sub(self.iat).min(max.as_secs());
+        Claims {
+            iat: now_secs,
+            exp: now_secs.saturating_add(lifetime),
+            ..self.clone()
+        }
+    }
+
     /// The same claims bound to an endpoint's link key.
     pub fn with_key(self, key: Option<String>) -> Claims {
         Claims { key, ..self }

@@ -184,3 +184,31 @@ fn sessions_and_link_keys_scope_a_token() {
     let gone = Registry::from_entries(vec![central]).expect("ok");
     assert!(claims.check_registry(&gone).is_err());
 }
+
+#[test]
+fn a_renewed_token_keeps_its_claims_and_lifetime_from_now() {
+    let old = endpoint_claims("30").with_key(Some("k".into()));
+    let max = Duration::from_secs(12 * 3600);
+    let new = old.renewed(NOW + 3000, max);
+    assert_eq!((new.iat, new.exp), (NOW + 3000, NOW + 3000 + 3600));
+    assert_eq!(
+        (new.role, &new.endpoint, &new.session, &new.key),
+        (old.role, &old.endpoint, &old.session, &old.key)
+    );
+    // A long-lived link renews to the cap, not to its own lifetime.
+    let long = Claims::new(
+        Role::Chair,
+        None,
+        None,
+        Duration::from_secs(30 * 86400),
+        NOW,
+    );
+    assert_eq!(long.renewed(NOW, max).exp, NOW + 12 * 3600);
+    // Claims whose expiry precedes their issue renew to nothing.
+    let odd = Claims {
+        iat: NOW,
+        exp: NOW - 1,
+        ..long
+    };
+    assert_eq!(odd.renewed(NOW, max).exp, NOW);
+}

@@ -106,6 +106,17 @@ pub struct Limits {
     pub request_timeout_secs: u32,
     /// Seconds a connection may stay open with nothing sent either way.
     pub idle_timeout_secs: u32,
+    /// Messages a WebSocket client may send per second, on average; more
+    /// are answered `rate_limited` and not run. A console sends a few.
+    pub ws_messages_per_sec: u32,
+    /// Messages a WebSocket client may send at once before that rate
+    /// applies (a page connecting sends its offer and candidates together).
+    pub ws_burst: u32,
+    /// Commands (REST or WebSocket) one caller — a role and its site — may
+    /// run per second, on average; more are refused with 429.
+    pub commands_per_sec: u32,
+    /// Commands one caller may run at once before that rate applies.
+    pub command_burst: u32,
 }
 
 impl Default for Limits {
@@ -117,6 +128,10 @@ impl Default for Limits {
             header_timeout_secs: 10,
             request_timeout_secs: 30,
             idle_timeout_secs: 120,
+            ws_messages_per_sec: 20,
+            ws_burst: 40,
+            commands_per_sec: 20,
+            command_burst: 60,
         }
     }
 }
@@ -202,6 +217,9 @@ pub struct MediaConfig {
     pub max_media_lines: u32,
     /// Remote candidates one connection may signal.
     pub max_candidates: u32,
+    /// Also offer passive ICE-TCP candidates, on TCP with the media
+    /// port's number, for networks that block UDP.
+    pub ice_tcp: bool,
 }
 
 impl Default for MediaConfig {
@@ -220,6 +238,7 @@ impl Default for MediaConfig {
             max_viewers_per_session: 32,
             max_media_lines: 160,
             max_candidates: 64,
+            ice_tcp: true,
         }
     }
 }

@@ -62,6 +62,10 @@ pub(crate) fn config_problems(
         ("header_timeout_secs", limits.header_timeout_secs.into()),
         ("request_timeout_secs", limits.request_timeout_secs.into()),
         ("idle_timeout_secs", limits.idle_timeout_secs.into()),
+        ("ws_messages_per_sec", limits.ws_messages_per_sec.into()),
+        ("ws_burst", limits.ws_burst.into()),
+        ("commands_per_sec", limits.commands_per_sec.into()),
+        ("command_burst", limits.command_burst.into()),
     ] {
         if value == 0 {
             report(&["limits", key], format!("{key} must be at least 1"));

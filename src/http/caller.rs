@@ -4,7 +4,7 @@
 
 use super::error::AppError;
 use super::AppState;
-use crate::auth::{AuthError, Role};
+use crate::auth::{AuthError, Claims, Role};
 use crate::control::{EndpointCode, SessionId};
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
@@ -25,6 +25,16 @@ impl Caller {
     /// endpoint is in the registry and the token carries its current link
     /// key (a re-keyed endpoint's old links stop working).
     pub fn from_token(state: &AppState, token: &str) -> Result<Caller, AppError> {
+        Caller::from_token_with_claims(state, token).map(|(caller, _)| caller)
+    }
+
+    /// [`Caller::from_token`], with the token's verified claims: a
+    /// WebSocket outlives the moment its token was checked, so it keeps
+    /// them to be closed when they expire and to renew them (`refresh`).
+    pub fn from_token_with_claims(
+        state: &AppState,
+        token: &str,
+    ) -> Result<(Caller, Claims), AppError> {
         let claims = state.keys.verify(token).map_err(|e| match e {
             AuthError::Expired => AppError::unauthorized("token_expired", "the token has expired"),
             _ => AppError::unauthorized("invalid_token", "the token is not valid for this server"),
@@ -46,11 +56,12 @@ impl Caller {
                 ));
             }
         }
-        Ok(Caller {
+        let caller = Caller {
             role: claims.role,
-            endpoint: claims.endpoint,
-            session: claims.session.map(SessionId),
-        })
+            endpoint: claims.endpoint.clone(),
+            session: claims.session.clone().map(SessionId),
+        };
+        Ok((caller, claims))
     }
 
     /// Refuses a token bound to another session.

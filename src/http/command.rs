@@ -37,7 +37,7 @@ pub fn run(
             "rate_limited",
             format!(
                 "more than {} commands a second; wait and try again",
-                super::rate::COMMANDS_PER_SEC
+                state.command_rate.per_sec()
             ),
         ));
     }

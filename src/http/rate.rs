@@ -18,18 +18,16 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Commands a caller may run per second, on average.
-pub const COMMANDS_PER_SEC: f64 = 20.0;
-/// Commands a caller may run at once before the rate applies.
-pub const BURST: f64 = 60.0;
 /// Callers kept before quiet ones are forgotten.
 const FORGET_ABOVE: usize = 1024;
 
 type Key = (Role, Option<EndpointCode>);
 
 /// One bucket per active caller.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CommandRate {
+    per_sec: f64,
+    burst: f64,
     buckets: Mutex<HashMap<Key, Bucket>>,
 }
 
@@ -40,33 +38,48 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn refill(&mut self, now: Instant) {
+    fn refill(&mut self, now: Instant, per_sec: f64, burst: f64) {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * COMMANDS_PER_SEC).min(BURST);
+        self.tokens = (self.tokens + elapsed * per_sec).min(burst);
         self.at = now;
     }
 }
 
 impl CommandRate {
+    /// `per_sec` commands a second on average, `burst` at once.
+    pub fn new(per_sec: u32, burst: u32) -> CommandRate {
+        CommandRate {
+            per_sec: f64::from(per_sec.max(1)),
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// The sustained rate, for error messages.
+    pub fn per_sec(&self) -> f64 {
+        self.per_sec
+    }
+
     /// Takes one command from `caller`'s bucket; false when it is empty.
     pub fn allow(&self, caller: &Caller, now: Instant) -> bool {
         let mut buckets = match self.buckets.lock() {
             Ok(b) => b,
             Err(poisoned) => poisoned.into_inner(),
         };
+        let (per_sec, burst) = (self.per_sec, self.burst);
         if buckets.len() > FORGET_ABOVE {
             buckets.retain(|_, b| {
-                b.refill(now);
-                b.tokens < BURST
+                b.refill(now, per_sec, burst);
+                b.tokens < burst
             });
         }
         let bucket = buckets
             .entry((caller.role, caller.endpoint.clone()))
             .or_insert(Bucket {
-                tokens: BURST,
+                tokens: burst,
                 at: now,
             });
-        bucket.refill(now);
+        bucket.refill(now, per_sec, burst);
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
             true
@@ -91,22 +104,22 @@ mod tests {
 
     #[test]
     fn a_burst_then_the_sustained_rate_per_caller() {
-        let rate = CommandRate::default();
+        let rate = CommandRate::new(20, 60);
         let t0 = Instant::now();
         let site = caller(Role::Endpoint, Some("30"));
         let allowed = (0..150).filter(|_| rate.allow(&site, t0)).count();
-        assert_eq!(allowed, BURST as usize);
+        assert_eq!(allowed, 60);
         // Another site has its own bucket.
         assert!(rate.allow(&caller(Role::Endpoint, Some("31")), t0));
         // A second later, a second's worth more.
         let t1 = t0 + Duration::from_secs(1);
         let later = (0..150).filter(|_| rate.allow(&site, t1)).count();
-        assert_eq!(later, COMMANDS_PER_SEC as usize);
+        assert_eq!(later, 20);
     }
 
     #[test]
     fn quiet_callers_are_forgotten() {
-        let rate = CommandRate::default();
+        let rate = CommandRate::new(20, 60);
         let t0 = Instant::now();
         for n in 0..2000 {
             let c = caller(Role::Endpoint, Some(&n.to_string()));

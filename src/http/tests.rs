@@ -50,7 +50,7 @@ async fn state(dir: &std::path::Path) -> (AppState, tokio::sync::watch::Sender<b
         .0,
         ice_servers: Arc::new(crate::auth::IceServers::default()),
         monitoring: crate::server::monitoring::Monitoring::new(Default::default(), None),
-        command_rate: Default::default(),
+        command_rate: Arc::new(super::rate::CommandRate::new(1000, 1000)),
     };
     (state, stop)
 }

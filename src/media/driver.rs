@@ -19,7 +19,7 @@
 use super::bitrate::BitrateCaps;
 use super::demux::Demux;
 use super::peer::Peer;
-use super::port::MediaPort;
+use super::port::{Arrival, MediaPort};
 use super::router::MediaKind;
 use super::signaling::candidate_type;
 use super::signaling::Removal;
@@ -34,7 +34,7 @@ use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::sansio::Protocol;
 use rtc::shared::time::SystemInstant;
-use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use rtc::shared::{TaggedBytesMut, TransportContext};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -187,7 +187,7 @@ pub(crate) async fn spawn(
     ),
     MediaError,
 > {
-    let port = MediaPort::bind(cfg).map_err(MediaError::Bind)?;
+    let port = MediaPort::bind(cfg).await.map_err(MediaError::Bind)?;
     let candidates = port.candidates();
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::channel(1024);
@@ -215,7 +215,7 @@ pub(crate) async fn spawn(
 
 impl Driver {
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        let mut buf = vec![0u8; 2048];
+        let mut buf = vec![0u8; super::port::READ_BUFFER];
         let mut next_stats = Instant::now() + STATS_PERIOD;
         loop {
             self.flush(Instant::now());
@@ -233,10 +233,10 @@ impl Driver {
                 res = self.port.recv(&mut buf) => {
                     if let Ok(first) = res {
                         let now = Instant::now();
-                        self.on_datagram(&buf[..first.len], first.from, first.to, now);
+                        self.on_datagram(&buf[..first.len], first, now);
                         for _ in 0..MAX_READ_BATCH {
                             match self.port.try_recv(&mut buf) {
-                                Some(next) => self.on_datagram(&buf[..next.len], next.from, next.to, now),
+                                Some(next) => self.on_datagram(&buf[..next.len], next, now),
                                 None => break,
                             }
                         }
@@ -265,8 +265,11 @@ impl Driver {
         tracing::info!("media plane stopped");
     }
 
-    /// A datagram from `from` that arrived on candidate `to`.
-    fn on_datagram(&mut self, data: &[u8], from: SocketAddr, to: SocketAddr, now: Instant) {
+    /// A datagram that arrived on the media port (`data` is its bytes).
+    fn on_datagram(&mut self, data: &[u8], arrival: Arrival, now: Instant) {
+        let Arrival {
+            from, to, protocol, ..
+        } = arrival;
         let Some(id) = self.demux.route(data, from) else {
             return;
         };
@@ -279,7 +282,7 @@ impl Driver {
                 local_addr: to,
                 peer_addr: from,
                 ecn: None,
-                transport_protocol: TransportProtocol::UDP,
+                transport_protocol: protocol,
             },
             message: bytes::BytesMut::from(data),
         };
@@ -399,6 +402,7 @@ impl Driver {
                 &out.message,
                 out.transport.local_addr,
                 out.transport.peer_addr,
+                out.transport.transport_protocol,
             ) {
                 tracing::trace!(peer = %id, %err, "datagram dropped on send");
             }

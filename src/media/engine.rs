@@ -12,6 +12,7 @@
 
 use super::rtcp_tap::{RtcpTap, TAP_SLOT};
 use super::MediaError;
+use rtc::ice::tcp_type::TcpType;
 use rtc::interceptor::{Registry, Slot};
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
@@ -41,11 +42,13 @@ pub(crate) const VIDEO_ORIENTATION_URI: &str = "urn:3gpp:video-orientation";
 pub(crate) const FORWARDED_EXTENSIONS: [&str; 2] = [AUDIO_LEVEL_URI, VIDEO_ORIENTATION_URI];
 
 /// Builds a server-side peer connection with a host candidate at each of
-/// `candidates` (the media port's sockets). Its ICE credentials are the stack's own random ones,
+/// `candidates` (the media port's sockets), and a passive ICE-TCP one
+/// beside each when `ice_tcp`. Its ICE credentials are the stack's own random ones,
 /// read back from the local description for routing: fixed ones would
 /// survive an ICE restart, and a client then never restarts its side.
 pub(crate) fn build_peer(
     candidates: &[SocketAddr],
+    ice_tcp: bool,
     consent_timeout: Duration,
     now: Instant,
 ) -> Result<RTCPeerConnection, MediaError> {
@@ -96,16 +99,23 @@ pub(crate) fn build_peer(
         .build(now)
         .map_err(MediaError::stack)?;
 
-    for addr in candidates {
+    // UDP first: a client tries TCP only where UDP fails (its priority is
+    // lower by the candidate type preferences of RFC 6544).
+    let tcp = candidates.iter().filter(|_| ice_tcp).map(|a| (*a, true));
+    for (addr, is_tcp) in candidates.iter().map(|a| (*a, false)).chain(tcp) {
         let candidate = CandidateHostConfig {
             base_config: CandidateConfig {
-                network: "udp".to_owned(),
+                network: if is_tcp { "tcp" } else { "udp" }.to_owned(),
                 address: addr.ip().to_string(),
                 port: addr.port(),
                 component: 1,
                 ..Default::default()
             },
-            ..Default::default()
+            tcp_type: if is_tcp {
+                TcpType::Passive
+            } else {
+                TcpType::Unspecified
+            },
         }
         .new_candidate_host()
         .map_err(MediaError::stack)?;

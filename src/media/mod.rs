@@ -31,6 +31,7 @@
 //! - [`signaling`]: creating, renegotiating and removing connections.
 //! - [`forwarding`]: routes, packets and keyframe requests between them.
 //! - [`port`]: the UDP sockets of the one media port, and the candidates.
+//! - [`tcp`]: ICE-TCP, the media port's TCP twin (RFC 6544, RFC 4571).
 //! - [`demux`]: datagram → connection.
 //! - [`engine`]: how a server-side connection is configured.
 //! - [`peer`]: one connection, its inbound tracks and outgoing legs.
@@ -60,6 +61,7 @@ mod sdp;
 mod signaling;
 mod speaker;
 mod stats;
+mod tcp;
 
 pub use error::MediaError;
 pub use plane::{

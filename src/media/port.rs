@@ -18,8 +18,13 @@
 //!
 //! The interface list is read once, at start: an address added later is
 //! not advertised until the server restarts.
+//!
+//! Each address also listens on TCP with the same port number, for ICE-TCP
+//! ([`tcp`](super::tcp)), unless `ice_tcp` is off.
 
+use super::tcp::{TcpSide, MAX_FRAME};
 use crate::config::MediaConfig;
+use rtc::shared::TransportProtocol;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::task::Poll;
@@ -40,6 +45,9 @@ struct Bound {
     candidate: SocketAddr,
 }
 
+/// Room in a read buffer for the largest datagram, UDP or framed TCP.
+pub(super) const READ_BUFFER: usize = MAX_FRAME;
+
 /// A datagram read from the port.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Arrival {
@@ -47,6 +55,8 @@ pub(super) struct Arrival {
     pub(super) from: SocketAddr,
     /// The advertised candidate it arrived on.
     pub(super) to: SocketAddr,
+    /// UDP, or TCP (ICE-TCP).
+    pub(super) protocol: TransportProtocol,
 }
 
 /// The sockets of the media port.
@@ -55,17 +65,22 @@ pub(super) struct MediaPort {
     bound: Vec<Bound>,
     /// Where the next `try_recv` starts, so no socket starves the others.
     next: usize,
+    /// ICE-TCP, when on and its port could be bound.
+    tcp: Option<TcpSide>,
 }
 
 impl MediaPort {
     /// Binds the port as `cfg` says (see the module doc).
-    pub(super) fn bind(cfg: &MediaConfig) -> io::Result<MediaPort> {
+    pub(super) async fn bind(cfg: &MediaConfig) -> io::Result<MediaPort> {
         let wildcard = cfg.bind_ip.is_unspecified();
         let mut bound = Vec::new();
+        // (bound address, candidate) per socket, for the TCP twin.
+        let mut pairs = Vec::new();
         if !wildcard || cfg.public_ip.is_some() {
             let socket = bind_one(SocketAddr::new(cfg.bind_ip, cfg.udp_port))?;
             let local = socket.local_addr()?;
             let ip = cfg.public_ip.unwrap_or(local.ip());
+            pairs.push((local, SocketAddr::new(ip, local.port())));
             bound.push(Bound {
                 socket,
                 candidate: SocketAddr::new(ip, local.port()),
@@ -77,6 +92,7 @@ impl MediaPort {
                 let local = socket.local_addr()?;
                 // Port 0 picks a free port once; every other address takes the same.
                 port = local.port();
+                pairs.push((local, local));
                 bound.push(Bound {
                     socket,
                     candidate: local,
@@ -89,7 +105,28 @@ impl MediaPort {
                 "no address to bind the media port to",
             ));
         }
-        Ok(MediaPort { bound, next: 0 })
+        let tcp = if cfg.ice_tcp {
+            match TcpSide::listen(&pairs).await {
+                Ok(side) => Some(side),
+                // Media still flows over UDP; only UDP-blocked sites lose.
+                Err(err) => {
+                    tracing::warn!(%err, "cannot listen for ICE-TCP; UDP only");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Ok(MediaPort {
+            bound,
+            next: 0,
+            tcp,
+        })
+    }
+
+    /// Whether ICE-TCP candidates may be offered.
+    pub(super) fn has_tcp(&self) -> bool {
+        self.tcp.is_some()
     }
 
     /// The advertised candidate addresses, one per socket.
@@ -97,7 +134,7 @@ impl MediaPort {
         self.bound.iter().map(|b| b.candidate).collect()
     }
 
-    /// Waits for a datagram on any socket.
+    /// Waits for a datagram on any socket or ICE-TCP connection.
     pub(super) async fn recv(&mut self, buf: &mut [u8]) -> io::Result<Arrival> {
         std::future::poll_fn(|cx| {
             for b in &self.bound {
@@ -107,7 +144,13 @@ impl MediaPort {
                         len: read.filled().len(),
                         from,
                         to: b.candidate,
+                        protocol: TransportProtocol::UDP,
                     }));
+                }
+            }
+            if let Some(tcp) = &mut self.tcp {
+                if let Poll::Ready(Some(frame)) = tcp.inbound.poll_recv(cx) {
+                    return Poll::Ready(Ok(tcp_arrival(frame, buf)));
                 }
             }
             Poll::Pending
@@ -126,16 +169,35 @@ impl MediaPort {
                     len,
                     from,
                     to: b.candidate,
+                    protocol: TransportProtocol::UDP,
                 });
             }
         }
-        None
+        let frame = self.tcp.as_mut()?.inbound.try_recv().ok()?;
+        Some(tcp_arrival(frame, buf))
     }
 
     /// Sends from the socket of candidate `local` (the first socket when
-    /// `local` names none). A full buffer drops the datagram, as the
-    /// network would.
-    pub(super) fn send(&self, data: &[u8], local: SocketAddr, to: SocketAddr) -> io::Result<()> {
+    /// `local` names none), or on the ICE-TCP connection from `to`. A full
+    /// buffer drops the datagram, as the network would.
+    pub(super) fn send(
+        &self,
+        data: &[u8],
+        local: SocketAddr,
+        to: SocketAddr,
+        protocol: TransportProtocol,
+    ) -> io::Result<()> {
+        if protocol == TransportProtocol::TCP {
+            let sent = self.tcp.as_ref().is_some_and(|t| t.send(data, to));
+            return if sent {
+                Ok(())
+            } else {
+                Err(io::Error::new(
+                    io::ErrorKind::NotConnected,
+                    "no ICE-TCP connection",
+                ))
+            };
+        }
         let b = self
             .bound
             .iter()
@@ -143,6 +205,19 @@ impl MediaPort {
             .or_else(|| self.bound.first())
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "no media socket"))?;
         b.socket.try_send_to(data, to).map(|_| ())
+    }
+}
+
+/// A TCP frame as an arrival, its bytes in `buf` (frames are at most
+/// `MAX_FRAME`, the size of the media task's buffer).
+fn tcp_arrival(frame: super::tcp::Frame, buf: &mut [u8]) -> Arrival {
+    let len = frame.data.len().min(buf.len());
+    buf[..len].copy_from_slice(&frame.data[..len]);
+    Arrival {
+        len,
+        from: frame.from,
+        to: frame.to,
+        protocol: TransportProtocol::TCP,
     }
 }
 
@@ -248,7 +323,7 @@ mod tests {
             bind_ip: "0.0.0.0".parse().unwrap(),
             ..MediaConfig::default()
         };
-        let mut port = MediaPort::bind(&cfg).expect("bind");
+        let mut port = MediaPort::bind(&cfg).await.expect("bind");
         let candidates = port.candidates();
         assert!(!candidates.is_empty());
         assert!(candidates.iter().all(|c| c.port() == candidates[0].port()));
@@ -272,7 +347,7 @@ mod tests {
             public_ip: Some("203.0.113.10".parse().unwrap()),
             ..MediaConfig::default()
         };
-        let mut port = MediaPort::bind(&cfg).expect("bind");
+        let mut port = MediaPort::bind(&cfg).await.expect("bind");
         let candidates = port.candidates();
         assert_eq!(candidates.len(), 1);
         assert_eq!(

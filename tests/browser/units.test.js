@@ -14,6 +14,7 @@ import { compareCodes, endpointsOf, queueOf, tally } from '../../web/shared/sess
 import { codeOfLink, health, normalize } from '../../web/monitor/links.js';
 import { describe, eventTime } from '../../web/monitor/events.js';
 import { DEFAULT_HEALTH, grade } from '../../web/endpoint/quality.js';
+import { refreshDelay } from '../../web/shared/token.js';
 
 const web = path.join(repoRoot, 'web');
 
@@ -141,4 +142,20 @@ test("a site's quality indicator grades by the server's thresholds", () => {
   assert.equal(grade({ rtt_ms: 20, loss: 0.03 }), 'fair');
   assert.equal(grade({ rtt_ms: 20, loss: 0.03 }, lenient), 'good');
   assert.equal(grade({ rtt_ms: 20, loss: 0.1 }, lenient), 'fair');
+});
+
+test('a token is renewed once less than a quarter of its lifetime is left', () => {
+  const jwt = (claims) => `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
+  // An 8-hour token issued at t=1000 s: renewed 6 hours in.
+  const token = jwt({ role: 'chair', iat: 1000, exp: 1000 + 8 * 3600 });
+  assert.equal(refreshDelay(token, 1000 * 1000), 6 * 3600 * 1000);
+  assert.equal(refreshDelay(token, (1000 + 3600) * 1000), 5 * 3600 * 1000);
+  // Inside the last quarter, or past the expiry: now.
+  assert.equal(refreshDelay(token, (1000 + 7 * 3600) * 1000), 0);
+  assert.equal(refreshDelay(token, (1000 + 9 * 3600) * 1000), 0);
+  // A 3-second token: at 2.25 s.
+  assert.equal(refreshDelay(jwt({ iat: 10, exp: 13 }), 10000), 2250);
+  // Nothing to go by: no plan.
+  assert.equal(refreshDelay(jwt({ role: 'chair' }), 0), null);
+  assert.equal(refreshDelay('not a token', 0), null);
 });

@@ -88,7 +88,8 @@ fn write_config(dir: &Path) -> PathBuf {
         &config,
         format!(
             "listen = \"127.0.0.1:0\"\npublic_url = \"http://127.0.0.1\"\nregistry = \"endpoints.toml\"\n\n\
-             [limits]\nmax_body_bytes = {LIMIT}\nmax_ws_message_bytes = {LIMIT}\n{extra}\n\
+             [limits]\nmax_body_bytes = {LIMIT}\nmax_ws_message_bytes = {LIMIT}\n\
+             commands_per_sec = 1000\ncommand_burst = 1000\n{extra}\n\
              [media]\nudp_port = 0\nbind_ip = \"127.0.0.1\"\n{extra_media}"
         ),
     )
@@ -100,8 +101,16 @@ fn write_config(dir: &Path) -> PathBuf {
     config
 }
 
+/// Marks a data dir whose server runs the shipped config file.
+const SHIPPED_MARK: &str = "use-shipped-config";
+
 fn spawn(dir: &Path, secret: &str) -> (Child, SocketAddr) {
-    let config = write_config(dir);
+    let shipped = dir.join(SHIPPED_MARK).exists();
+    let config = if shipped {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/diemcau.toml")
+    } else {
+        write_config(dir)
+    };
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -115,6 +124,11 @@ fn spawn(dir: &Path, secret: &str) -> (Child, SocketAddr) {
         .arg(dir.join("data"))
         .arg("--listen")
         .arg("127.0.0.1:0")
+        .args(if shipped {
+            &["--media-port", "0"][..]
+        } else {
+            &[][..]
+        })
         .env("DIEMCAU_SECRET", secret)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
@@ -166,6 +180,15 @@ impl Server {
                 .build()
                 .expect("http client"),
         }
+    }
+
+    /// Starts a server on the shipped config file (`config/diemcau.toml`:
+    /// media on the wildcard, the 63-province registry), with only the
+    /// ports (HTTP and media: any free one) and the data dir its own.
+    pub fn start_shipped() -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join(SHIPPED_MARK), "").expect("write mark");
+        Server::start_in(dir)
     }
 
     /// Starts a server with extra `[limits]` lines (e.g. short timeouts).

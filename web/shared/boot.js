@@ -7,7 +7,7 @@ import { applyI18n, langSwitch, t } from './i18n.js';
 import { SessionFeed } from './session.js';
 import { Signaling } from './signaling.js';
 import { connectionBadge } from './status.js';
-import { tokenFromHash } from './token.js';
+import { storeToken, tokenFromHash } from './token.js';
 
 /**
  * Sets the page up. Returns `{token, api, signaling, feed}`, or null when
@@ -33,6 +33,12 @@ export function boot() {
   }
   const api = new Api(token);
   const signaling = new Signaling(token);
+  // The socket renews the token before it expires; REST calls and a reload
+  // use the renewed one.
+  signaling.addEventListener('token', (e) => {
+    api.token = e.detail.token;
+    storeToken(e.detail.token);
+  });
   const feed = new SessionFeed(signaling, api);
   const badge = document.querySelector('.conn-status');
   if (badge) connectionBadge(badge, signaling);

@@ -20,6 +20,11 @@ const GATHER_WAIT_MS = 1500;
 // long after it is rebuilt from scratch.
 const RESTART_GRACE_MS = 8000;
 
+/** Whether the page's link asks for the TURN relay only (`#…&relay=1`). */
+export function relayOnlyFromLink(hash = globalThis.location ? location.hash : '') {
+  return new URLSearchParams(hash.replace(/^#/, '')).get('relay') === '1';
+}
+
 export class MediaLink extends EventTarget {
   /**
    * @param {Signaling} signaling
@@ -27,7 +32,9 @@ export class MediaLink extends EventTarget {
    *   `iceServers`: from the server's `welcome`;
    *   `stream`: the local MediaStream to send (or null to only receive);
    *   `receive`: `{audio, video}` how many lines of each kind may receive;
-   *   the line that sends our own track counts as one.
+   *   the line that sends our own track counts as one;
+   *   `relayOnly`: use the TURN relay only (default: a join link that
+   *   ends `&relay=1`, for a room whose network lets nothing else through).
    */
   constructor(signaling, opts = {}) {
     super();
@@ -35,6 +42,7 @@ export class MediaLink extends EventTarget {
     this.iceServers = opts.iceServers || [];
     this.stream = opts.stream || null;
     this.receive = opts.receive || { audio: 1, video: 1 };
+    this.relayOnly = opts.relayOnly ?? relayOnlyFromLink();
     this.pc = null;
     this.slots = new Map(); // mid -> {slot, endpoint, kind}
     this.tracks = new Map(); // mid -> {track, stream, transceiver}
@@ -72,6 +80,7 @@ export class MediaLink extends EventTarget {
     this.chain = Promise.resolve();
     const pc = new RTCPeerConnection({
       iceServers: this.iceServers,
+      iceTransportPolicy: this.relayOnly ? 'relay' : 'all',
       bundlePolicy: 'max-bundle',
       rtcpMuxPolicy: 'require',
     });

@@ -6,6 +6,13 @@
 // the status badge. Commands are answered `ok`/`error` by the id we give
 // them; a command whose socket dies before the answer is rejected, never
 // left pending.
+//
+// The server closes the socket when its token expires, so the socket renews
+// the token (`refresh`) while a quarter of its lifetime is left, and uses
+// the new one from then on (reconnects too); listeners of `token` keep it
+// for REST and for a reload.
+
+import { refreshDelay } from './token.js';
 
 const BACKOFF_FIRST_MS = 1000;
 const BACKOFF_MAX_MS = 15000;
@@ -14,6 +21,11 @@ const PING_EVERY_MS = 20000;
 // No message at all for this long (pings included) means a dead path that
 // the browser has not noticed yet: drop it and reconnect.
 const SILENCE_LIMIT_MS = 50000;
+// A refused or unanswered renewal is tried again this much later.
+const REFRESH_RETRY_MS = 10000;
+// setTimeout fires at once past 2^31-1 ms (24.8 days); a long-lived token
+// waits in steps.
+const TIMER_MAX_MS = 2 ** 31 - 1;
 
 /** Connection states shown to people: see i18n `status.*`. */
 export const Status = Object.freeze({
@@ -45,7 +57,7 @@ export class Signaling extends EventTarget {
     this.nextId = 1;
     this.pending = new Map();
     this.handlers = new Map();
-    this.timers = { retry: null, ping: null, silence: null };
+    this.timers = { retry: null, ping: null, silence: null, refresh: null };
     this.stopped = true;
   }
 
@@ -138,13 +150,15 @@ export class Signaling extends EventTarget {
     if (msg.type === 'welcome') {
       this.attempt = 0;
       this.setStatus(Status.OPEN);
+      this.planRefresh();
     }
-    if ((msg.type === 'ok' || msg.type === 'error') && msg.id && this.pending.has(msg.id)) {
+    const answer = msg.type === 'ok' || msg.type === 'token' || msg.type === 'error';
+    if (answer && msg.id && this.pending.has(msg.id)) {
       const { resolve, reject, timer } = this.pending.get(msg.id);
       clearTimeout(timer);
       this.pending.delete(msg.id);
-      if (msg.type === 'ok') resolve(msg);
-      else reject(new CommandError(msg.error, msg.message));
+      if (msg.type === 'error') reject(new CommandError(msg.error, msg.message));
+      else resolve(msg);
     }
     const set = this.handlers.get(msg.type);
     if (set) {
@@ -184,6 +198,30 @@ export class Signaling extends EventTarget {
     clearTimeout(this.timers.retry);
     clearInterval(this.timers.ping);
     clearTimeout(this.timers.silence);
+    clearTimeout(this.timers.refresh);
+  }
+
+  /** Arms the renewal of the token for when a quarter of its lifetime is left. */
+  planRefresh() {
+    clearTimeout(this.timers.refresh);
+    const delay = refreshDelay(this.token);
+    if (delay === null) return;
+    this.timers.refresh = setTimeout(
+      () => (refreshDelay(this.token) > 0 ? this.planRefresh() : this.refresh()),
+      Math.min(delay, TIMER_MAX_MS),
+    );
+  }
+
+  async refresh() {
+    try {
+      const { token } = await this.request({ type: 'refresh' });
+      this.token = token;
+      this.emit('token', { token });
+      this.planRefresh();
+    } catch {
+      // A socket that closed meanwhile plans again on its next `welcome`.
+      if (this.ws) this.timers.refresh = setTimeout(() => this.refresh(), REFRESH_RETRY_MS);
+    }
   }
 
   /** Sends a message if the socket is open; returns whether it went out. */
@@ -195,9 +233,14 @@ export class Signaling extends EventTarget {
 
   /** Runs a control command; resolves on `ok`, rejects with CommandError. */
   command(command) {
+    return this.request({ type: 'command', command });
+  }
+
+  /** Sends `msg` with a fresh id; resolves on its answer (`ok`, `token`), rejects with CommandError. */
+  request(msg) {
     const id = `c${this.nextId++}`;
     return new Promise((resolve, reject) => {
-      if (!this.send({ type: 'command', id, command })) {
+      if (!this.send({ ...msg, id })) {
         reject(new CommandError('disconnected', 'not connected'));
         return;
       }

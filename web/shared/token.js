@@ -25,3 +25,27 @@ export function peekClaims(token) {
     return null;
   }
 }
+
+/**
+ * Milliseconds from `now` until the token should be renewed: once less than
+ * a quarter of its lifetime (`exp - iat`) is left, so a slow answer or a
+ * retry still lands before it runs out. 0 when that time has come; null
+ * when the token does not say. Only the moment is chosen here: the server
+ * decides whether a renewal is granted.
+ */
+export function refreshDelay(token, now = Date.now()) {
+  const c = peekClaims(token);
+  if (!c || !Number.isFinite(c.exp) || !Number.isFinite(c.iat)) return null;
+  const at = (c.exp - Math.max(0, c.exp - c.iat) / 4) * 1000;
+  return Math.max(0, at - now);
+}
+
+/**
+ * Keeps a renewed token in the fragment, so a reload still works.
+ * `replaceState` fires no `hashchange` (which reloads the page).
+ */
+export function storeToken(token) {
+  const params = new URLSearchParams(location.hash.replace(/^#/, ''));
+  params.set('token', token);
+  history.replaceState(history.state, '', `#${params}`);
+}

@@ -5,13 +5,21 @@
 //! once a session exists). It sends `welcome`, then a `snapshot` of what
 //! the role may see, then every `event`; it takes `command`s (same commands
 //! and role checks as REST), answered `ok` or `error` with the client's id.
+//!
+//! The token is checked at the upgrade and then held to: when it expires
+//! the socket is sent `token_expired` and closed, unless the page renewed
+//! it with `refresh` first. Each socket may send `[limits]
+//! ws_messages_per_sec` messages a second (bursts of `ws_burst`); the rest
+//! are answered `rate_limited`, and a socket that keeps flooding is closed.
 
+mod lease;
 mod message;
 mod signal;
 mod socket;
+mod throttle;
 
 pub use message::{ClientMessage, ServerMessage};
-pub use socket::{serve, Context};
+pub use socket::{serve, serve_token, Context};
 
 use super::access::in_scope;
 use super::caller::Caller;
@@ -54,7 +62,7 @@ pub async fn upgrade(
         .token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| AppError::unauthorized("missing_token", "connect with ?token=<token>"))?;
-    let caller = Caller::from_token(&state, &token)?;
+    let (caller, claims) = Caller::from_token_with_claims(&state, &token)?;
     let session = match query
         .session
         .map(SessionId)
@@ -84,6 +92,6 @@ pub async fn upgrade(
         .max_frame_size(limit)
         .on_upgrade(move |socket| async move {
             let (sink, stream) = socket.split();
-            serve(ctx, sink, stream).await;
+            serve_token(ctx, claims, sink, stream).await;
         }))
 }

@@ -5,7 +5,8 @@
 //! token as its endpoint; technicians and viewers receive the programme.
 //! An `offer` from the same client connection (same DTLS fingerprint)
 //! renegotiates it; from a new one, replaces it. The peer lives as long as
-//! the socket: when the socket ends the peer is
+//! the socket: when the socket ends (the client went, or the server closed
+//! it for an expired token or for flooding) the peer is
 //! closed, as a leave if the client said `leave` first, else as a lost link
 //! (the site shows `dropped` until it comes back).
 
@@ -90,7 +91,9 @@ impl MediaLink {
             ClientMessage::Watch { endpoints } => self.watch(ctx, endpoints).await,
             // Accepted so the page keeps sending; the monitor reads them.
             ClientMessage::Stats { .. } => Ok(()),
-            ClientMessage::Command { .. } | ClientMessage::Ping { .. } => Ok(()),
+            ClientMessage::Command { .. }
+            | ClientMessage::Ping { .. }
+            | ClientMessage::Refresh { .. } => Ok(()),
         };
         result
             .err()

@@ -7,19 +7,24 @@
 //! either ends the other is stopped, so a dead socket never leaves a task
 //! behind. The receiver ending on its own (client closed, or abuse) lets
 //! the sender flush what is queued first.
+//!
+//! The receiver also holds the socket to its token's expiry (see
+//! [`super::lease`]) and to a message rate (see [`super::throttle`]).
 
+use super::lease::{self, Lease};
 use super::message::{ClientMessage, ServerMessage};
 use super::signal::MediaLink;
+use super::throttle::{Throttle, Verdict};
 use crate::control::SessionId;
 use crate::http::caller::Caller;
 use crate::http::command::run;
 use crate::http::monitoring;
 use crate::http::view::{event_visible, SessionView};
 use crate::http::AppState;
-use crate::server::Published;
+use crate::server::{clock, Published};
 use axum::extract::ws::Message;
 use futures::{Sink, SinkExt, Stream, StreamExt};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
 
 /// Answers queued for the sender; a client that stops reading stalls its
@@ -33,6 +38,11 @@ const MAX_BAD_IN_A_ROW: u32 = 32;
 /// How long the sender may take to flush after the receiver ended.
 const FLUSH: Duration = Duration::from_secs(2);
 
+/// The longest the receiver sleeps before looking at the wall clock again
+/// while waiting for a token to expire: tokens expire by the wall clock,
+/// which may be stepped while the socket waits.
+const EXPIRY_RECHECK: Duration = Duration::from_secs(60);
+
 /// What a connection needs.
 #[derive(Clone)]
 pub struct Context {
@@ -44,8 +54,31 @@ pub struct Context {
     pub session: Option<SessionId>,
 }
 
-/// Serves one connection until either side ends or the server stops.
+/// Serves one connection until either side ends or the server stops,
+/// with no token behind it to expire (the socket logic driven over
+/// channels in tests). `/ws` uses [`serve_token`].
 pub async fn serve<W, R, E>(ctx: Context, sink: W, stream: R)
+where
+    W: Sink<Message> + Send + Unpin + 'static,
+    R: Stream<Item = Result<Message, E>> + Send + Unpin + 'static,
+    E: Send + 'static,
+{
+    connection(ctx, None, sink, stream).await;
+}
+
+/// Serves one connection opened with a token whose verified claims are
+/// `claims`: as [`serve`], and closed when the token expires unless the
+/// client renews it (`refresh`) first.
+pub async fn serve_token<W, R, E>(ctx: Context, claims: crate::auth::Claims, sink: W, stream: R)
+where
+    W: Sink<Message> + Send + Unpin + 'static,
+    R: Stream<Item = Result<Message, E>> + Send + Unpin + 'static,
+    E: Send + 'static,
+{
+    connection(ctx, Some(Lease::new(claims)), sink, stream).await;
+}
+
+async fn connection<W, R, E>(ctx: Context, lease: Option<Lease>, sink: W, stream: R)
 where
     W: Sink<Message> + Send + Unpin + 'static,
     R: Stream<Item = Result<Message, E>> + Send + Unpin + 'static,
@@ -53,7 +86,7 @@ where
 {
     let (out_tx, out_rx) = mpsc::channel(QUEUE);
     let mut send = tokio::spawn(sender(ctx.clone(), sink, out_rx));
-    let mut recv = tokio::spawn(receiver(ctx, stream, out_tx));
+    let mut recv = tokio::spawn(receiver(ctx, stream, out_tx, lease));
     tokio::select! {
         _ = &mut send => recv.abort(),
         _ = &mut recv => {
@@ -165,26 +198,96 @@ where
     sink.send(Message::Text(text.into())).await.map_err(|_| ())
 }
 
-async fn receiver<R, E>(ctx: Context, mut stream: R, out: mpsc::Sender<ServerMessage>)
-where
+async fn receiver<R, E>(
+    ctx: Context,
+    mut stream: R,
+    out: mpsc::Sender<ServerMessage>,
+    mut lease: Option<Lease>,
+) where
     R: Stream<Item = Result<Message, E>> + Send + Unpin + 'static,
 {
     let mut bad_in_a_row = 0u32;
-    // Dropped when this task ends or is aborted: that closes the peer.
+    let mut throttle = Throttle::new(&ctx.state.limits, Instant::now());
+    // Dropped when this task ends or is aborted: that closes the peer, so
+    // a socket closed for an expired token or for flooding takes its media
+    // connection with it.
     let mut link = MediaLink::new(ctx.state.media.clone());
-    while let Some(Ok(message)) = stream.next().await {
-        let reply = match message {
-            Message::Text(text) => match handle(&ctx, &mut link, &out, text.as_str()).await {
-                Some(reply) => reply,
-                None => {
-                    bad_in_a_row = 0;
-                    continue;
-                }
+    loop {
+        let wait = lease
+            .as_ref()
+            .map(|l| l.remaining(clock::now().0).min(EXPIRY_RECHECK));
+        let message = tokio::select! {
+            next = stream.next() => match next {
+                Some(Ok(message)) => message,
+                _ => return,
             },
+            () = sleep_for(wait) => {
+                if lease.as_ref().is_some_and(|l| l.expired(clock::now().0)) {
+                    tracing::info!("closing a websocket whose token expired");
+                    let _ = out.send(expired_reply(None)).await;
+                    return;
+                }
+                continue;
+            }
+        };
+        if let Message::Close(_) = message {
+            return;
+        }
+        // A message that arrived as the token ran out (before the timer
+        // above fired) is refused, never run, and the socket closed.
+        if lease.as_ref().is_some_and(|l| l.expired(clock::now().0)) {
+            let id = match &message {
+                Message::Text(text) => id_of(&ctx, text.as_str()),
+                _ => None,
+            };
+            let _ = out.send(expired_reply(id)).await;
+            return;
+        }
+        match throttle.take(Instant::now()) {
+            Verdict::Pass => {}
+            // Not counted as a bad message: the bucket has its own limit.
+            Verdict::Refuse => {
+                let id = match &message {
+                    Message::Text(text) => id_of(&ctx, text.as_str()),
+                    _ => None,
+                };
+                let limit = ctx.state.limits.ws_messages_per_sec;
+                let reply = ServerMessage::error(
+                    id,
+                    "rate_limited",
+                    format!("more than {limit} messages a second; this one was not run"),
+                );
+                if out.send(reply).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Verdict::Close => {
+                tracing::warn!("closing a websocket that kept sending past its rate");
+                let _ = out
+                    .send(ServerMessage::error(
+                        None,
+                        "abuse",
+                        "far too many messages; closing",
+                    ))
+                    .await;
+                return;
+            }
+        }
+        let reply = match message {
+            Message::Text(text) => {
+                match handle(&ctx, &mut link, &mut lease, &out, text.as_str()).await {
+                    Some(reply) => reply,
+                    None => {
+                        bad_in_a_row = 0;
+                        continue;
+                    }
+                }
+            }
             Message::Binary(_) => {
                 ServerMessage::error(None, "unsupported", "send text (JSON) messages")
             }
-            Message::Close(_) => break,
+            Message::Close(_) => return,
             // The transport answers pings itself.
             Message::Ping(_) | Message::Pong(_) => continue,
         };
@@ -207,6 +310,30 @@ where
     }
 }
 
+/// Sleeps for `wait`, or forever when there is nothing to wait for.
+async fn sleep_for(wait: Option<Duration>) {
+    match wait {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn expired_reply(id: Option<String>) -> ServerMessage {
+    let e = lease::expired();
+    ServerMessage::error(id, e.code, e.message)
+}
+
+/// The `id` of a message that will not be run, so the client can still
+/// match the refusal to what it sent. Only messages within the configured
+/// size are parsed for it: a refusal must stay cheap.
+fn id_of(ctx: &Context, text: &str) -> Option<String> {
+    if text.len() > ctx.state.limits.max_ws_message_bytes {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    value.get("id")?.as_str().map(str::to_string)
+}
+
 /// Parses and runs one text message. The `id` is read first from the raw
 /// JSON, so even a message whose command does not parse gets an answer the
 /// client can match. Signaling that went well has no reply of its own
@@ -214,12 +341,28 @@ where
 async fn handle(
     ctx: &Context,
     link: &mut MediaLink,
+    lease: &mut Option<Lease>,
     out: &mpsc::Sender<ServerMessage>,
     text: &str,
 ) -> Option<ServerMessage> {
     Some(match parse(ctx, text) {
         Err(reply) => reply,
         Ok(ClientMessage::Ping { id }) => ServerMessage::Pong { id },
+        Ok(ClientMessage::Refresh { id }) => match lease {
+            Some(lease) => match lease.renew(&ctx.state.keys, clock::now().0) {
+                Ok(token) => ServerMessage::Token {
+                    id,
+                    token,
+                    expires_at: lease.expires_at(),
+                },
+                Err(e) => ServerMessage::error(Some(id), e.code, e.message),
+            },
+            None => ServerMessage::error(
+                Some(id),
+                "unsupported",
+                "this connection has no token to renew",
+            ),
+        },
         Ok(ClientMessage::Command { id, command }) => {
             let Some(session) = &ctx.session else {
                 return Some(ServerMessage::error(

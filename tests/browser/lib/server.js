@@ -45,15 +45,18 @@ export class Server {
    * `config` (a file written from the shipped one) and `listen` serve the
    * HTTPS test; `ca` is the PEM its REST calls trust.
    */
-  async start({ config = shippedConfig, listen = '127.0.0.1:0', ca = null } = {}) {
+  async start({ config = shippedConfig, listen = '127.0.0.1:0', ca = null, prefix = [], host = null, mediaPort = '0' } = {}) {
     const bin = binaryPath();
     if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: run cargo build, or set DIEMCAU_BIN`);
     this.dir = await mkdtemp(path.join(tmpdir(), 'diemcau-browser-'));
     this.config = config;
     this.ca = ca;
     const data = path.join(this.dir, 'data');
-    const args = ['serve', '--config', config, '--data', data, '--listen', listen, '--media-port', '0'];
-    this.proc = spawn(bin, args, {
+    const args = ['serve', '--config', config, '--data', data, '--listen', listen];
+    if (mediaPort !== null) args.push('--media-port', mediaPort);
+    // `prefix` runs the server elsewhere, e.g. `ip netns exec NAME`.
+    const [program, ...programArgs] = [...prefix, bin, ...args];
+    this.proc = spawn(program, programArgs, {
       env: this.env(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -78,6 +81,10 @@ export class Server {
         reject(new Error(`server exited (${code ?? signal}) before listening:\n${this.tail()}`));
       });
     });
+    if (host) {
+      const listening = new URL(this.url);
+      this.url = `${listening.protocol}//${host}:${listening.port}`;
+    }
     const u = new URL(this.url);
     const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname);
     if (!loopback && listen.startsWith('127.0.0.1')) {
