@@ -112,3 +112,35 @@ async fn one_token_cannot_open_connections_without_end() {
     let (status, _) = server.get("/healthz", &viewer).await;
     assert!(status.is_success());
 }
+
+/// A connection whose client never checks in is dropped after
+/// `connect_timeout_secs`, and what it held is free again: with room for
+/// one viewer, a second is refused while the first (never connected)
+/// holds it, and taken once it is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_never_comes_up_is_dropped() {
+    let server =
+        Server::start_with_media("max_viewers_per_session = 1\nconnect_timeout_secs = 2\n");
+    live(&server, "s").await;
+    let whep = server.url("/whep/s");
+    let viewer = server.viewer();
+    // The offer of a peer that is then dropped: nobody will ever check in.
+    let offer = support::TestPeer::new("ghost", false).await.offer().await;
+    assert_eq!(post_sdp(&whep, Some(&viewer), &offer).await.status, 201);
+    assert_eq!(post_sdp(&whep, Some(&viewer), &offer).await.status, 429);
+    let start = std::time::Instant::now();
+    let mut freed = false;
+    while start.elapsed() < std::time::Duration::from_secs(15) {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let r = post_sdp(&whep, Some(&viewer), &offer).await;
+        if r.status == 201 {
+            freed = true;
+            break;
+        }
+        assert_eq!(r.status, 429, "{}", r.body);
+    }
+    assert!(
+        freed,
+        "the connection that never came up still holds its place"
+    );
+}

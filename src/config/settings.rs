@@ -217,6 +217,8 @@ pub struct MediaConfig {
     pub max_media_lines: u32,
     /// Remote candidates one connection may signal.
     pub max_candidates: u32,
+    /// Seconds a new connection has to come up before it is dropped.
+    pub connect_timeout_secs: u32,
     /// Also offer passive ICE-TCP candidates, on TCP with the media
     /// port's number, for networks that block UDP.
     pub ice_tcp: bool,
@@ -238,6 +240,7 @@ impl Default for MediaConfig {
             max_viewers_per_session: 32,
             max_media_lines: 160,
             max_candidates: 64,
+            connect_timeout_secs: 30,
             ice_tcp: true,
         }
     }

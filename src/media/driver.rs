@@ -49,9 +49,6 @@ pub(super) const LOST_GRACE: Duration = Duration::from_secs(3);
 /// second and a receiver reports about every second, so silence this long
 /// is a cut link; consent (30 s) is far too slow to tell the chair.
 const SILENT_LINK: Duration = Duration::from_secs(5);
-/// A connection that never came up is dropped after this long: an offer
-/// costs memory, and one whose client never checks in holds it for nothing.
-const NEVER_UP: Duration = Duration::from_secs(30);
 /// A failed connection that nobody closed is dropped after this long.
 const FAILED_REAP: Duration = Duration::from_secs(60);
 const STATS_PERIOD: Duration = Duration::from_secs(1);
@@ -137,6 +134,8 @@ pub(super) struct ConnectionLimits {
     pub(super) viewers_per_session: usize,
     pub(super) media_lines: usize,
     pub(super) candidates: usize,
+    /// A connection not up by then is dropped.
+    pub(super) connect_within: Duration,
 }
 
 impl ConnectionLimits {
@@ -148,6 +147,7 @@ impl ConnectionLimits {
             viewers_per_session: n(cfg.max_viewers_per_session),
             media_lines: n(cfg.max_media_lines),
             candidates: n(cfg.max_candidates),
+            connect_within: Duration::from_secs(cfg.connect_timeout_secs.into()),
         }
     }
 }
@@ -569,7 +569,10 @@ impl Driver {
             }
         }
         for peer in self.peers.values() {
-            if !peer.connected_once && now.saturating_duration_since(peer.created) >= NEVER_UP {
+            // An offer costs memory (about half a MiB); one whose client
+            // never checks in would hold it for nothing.
+            let never_up = self.limits.connect_within;
+            if !peer.connected_once && now.saturating_duration_since(peer.created) >= never_up {
                 tracing::info!(peer = %peer.id, "never came up; dropped");
                 reap.push(peer.id);
             }
