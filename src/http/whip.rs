@@ -39,7 +39,9 @@ const UNSUPPORTED: &str = "`unsupported_media_type`: send `Content-Type: applica
 const UNAVAILABLE: &str = "`media_unavailable`: the media plane is not running";
 const BAD_OFFER: &str =
     "`malformed_sdp`: not an SDP offer; `unacceptable_sdp`: an offer the WebRTC stack refused";
-const TOO_LARGE: &str = "`payload_too_large`: the offer is over 64 KiB";
+const TOO_LARGE: &str = "`payload_too_large`: the offer is over 64 KiB; `too_many_media_lines`: more m-lines than `[media] max_media_lines`";
+const TOO_MANY: &str =
+    "`too_many_connections`: a media connection limit of the server or the session is reached";
 
 /// The status and code a media-plane error is answered with.
 pub(crate) fn media_error(e: MediaError) -> AppError {
@@ -86,6 +88,7 @@ pub(crate) fn media_error(e: MediaError) -> AppError {
         (status = 404, description = "`unknown_session`", body = ErrorBody),
         (status = 409, description = "`already_publishing`: the site already has a live connection, which is kept; `wrong_phase`: the session has ended", body = ErrorBody),
         (status = 413, description = TOO_LARGE, body = ErrorBody),
+        (status = 429, description = TOO_MANY, body = ErrorBody),
         (status = 415, description = UNSUPPORTED, body = ErrorBody),
         (status = 503, description = UNAVAILABLE, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -128,6 +131,7 @@ pub async fn publish(
         (status = 404, description = "`unknown_session`", body = ErrorBody),
         (status = 409, description = "`wrong_phase`: the session has ended", body = ErrorBody),
         (status = 413, description = TOO_LARGE, body = ErrorBody),
+        (status = 429, description = TOO_MANY, body = ErrorBody),
         (status = 415, description = UNSUPPORTED, body = ErrorBody),
         (status = 503, description = UNAVAILABLE, body = ErrorBody)),
     security(("bearer" = [])))]
