@@ -415,6 +415,16 @@ async fn floor_switches_and_loopback_leave_no_sequence_gaps() {
 
 /// A STUN binding request naming `ufrag` as ours, with no integrity: what
 /// anyone who learnt a connection's ufrag could send.
+/// The server's ICE ufrag in its answer.
+fn server_ufrag(answer: &str) -> String {
+    answer
+        .lines()
+        .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+        .expect("the answer has an ICE ufrag")
+        .trim()
+        .to_string()
+}
+
 fn unauthenticated_binding(ufrag: &str) -> Vec<u8> {
     let username = format!("{ufrag}:intruder");
     let mut attr = vec![0x00, 0x06];
@@ -466,13 +476,7 @@ async fn garbage_on_the_media_port_stops_nothing() {
     wait_count(&arx, 0, "chair", "video", "01", 5, "A gets the chair").await;
 
     let port = m.plane.local_addr();
-    let ufrag = a
-        .answer
-        .lines()
-        .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
-        .expect("the answer has an ICE ufrag")
-        .trim()
-        .to_string();
+    let ufrag = server_ufrag(&a.answer);
     let stranger = tokio::net::UdpSocket::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -565,13 +569,7 @@ async fn forged_checks_from_many_sources_teach_the_port_nothing() {
     assert_eq!(before.as_deref(), Some("host"));
 
     let port = m.plane.local_addr();
-    let ufrag = a
-        .answer
-        .lines()
-        .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
-        .expect("the answer has an ICE ufrag")
-        .trim()
-        .to_string();
+    let ufrag = server_ufrag(&a.answer);
     let forged = unauthenticated_binding(&ufrag);
     for n in 0..400u32 {
         let source = std::net::Ipv4Addr::new(127, 0, (n / 200) as u8 + 1, (n % 200) as u8 + 2);

@@ -71,11 +71,7 @@ describe('HTTPS from an address that is not localhost', { timeout: 180_000 }, ()
   });
 
   test('the chair and a site meet over HTTPS on a secure origin', async () => {
-    const chairToken = await server.token('chair');
-    const created = await server.api(chairToken, 'POST', '/api/sessions', { title: 'Họp qua HTTPS' });
-    const session = (created.spec && created.spec.id) || created.id;
-    await server.api(chairToken, 'POST', `/api/sessions/${session}/open`);
-    await server.api(chairToken, 'POST', `/api/sessions/${session}/start`);
+    const { chairToken } = await server.liveSession('Họp qua HTTPS');
     const siteToken = await server.token('endpoint', { endpoint: '30' });
 
     const chair = await browser.open(`${server.url}/chair#token=${chairToken}`, { name: 'chair' });

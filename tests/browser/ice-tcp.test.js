@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { Browser } from './lib/browser.js';
 import { Namespace } from './lib/netns.js';
 import { Server } from './lib/server.js';
-import { until, videoPlaying } from './lib/wait.js';
+import { selectedPair, videoPlaying } from './lib/wait.js';
 
 describe('ICE-TCP when UDP to the media port is blocked', { timeout: 180_000 }, () => {
   const server = new Server();
@@ -31,11 +31,7 @@ describe('ICE-TCP when UDP to the media port is blocked', { timeout: 180_000 }, 
   });
 
   test('the chair and a site meet over TCP', async () => {
-    const chairToken = await server.token('chair');
-    const created = await server.api(chairToken, 'POST', '/api/sessions', { title: 'Họp qua ICE-TCP' });
-    const session = (created.spec && created.spec.id) || created.id;
-    await server.api(chairToken, 'POST', `/api/sessions/${session}/open`);
-    await server.api(chairToken, 'POST', `/api/sessions/${session}/start`);
+    const { chairToken } = await server.liveSession('Họp qua ICE-TCP');
     const siteToken = await server.token('endpoint', { endpoint: '30' });
 
     const chair = await browser.open(`${server.url}/chair#token=${chairToken}`, { name: 'chair' });
@@ -44,16 +40,7 @@ describe('ICE-TCP when UDP to the media port is blocked', { timeout: 180_000 }, 
     await videoPlaying(site, '#chair-video');
     console.log(`[figure] UDP blocked, ICE-TCP: page load → chair's picture playing at the site: ${Date.now() - loaded} ms`);
     await videoPlaying(chair, '.tile[data-code="30"] video');
-    const protocol = await until(site, 'a selected candidate pair', async () => {
-      const link = window.diemcau && window.diemcau.media && window.diemcau.media.link;
-      if (!link || !link.pc) return false;
-      const stats = await link.pc.getStats();
-      let pair = null;
-      stats.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId); });
-      if (!pair) return false;
-      const local = stats.get(pair.localCandidateId);
-      return local ? local.protocol : false;
-    });
+    const { protocol } = await selectedPair(site);
     assert.equal(protocol, 'tcp');
   });
 });

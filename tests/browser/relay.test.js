@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Browser } from './lib/browser.js';
 import { Server, repoRoot, shippedConfig } from './lib/server.js';
-import { until, videoPlaying } from './lib/wait.js';
+import { selectedPair, videoPlaying } from './lib/wait.js';
 
 const TURN_PORT = 34780 + (process.pid % 200);
 
@@ -59,11 +59,7 @@ describe('a page that may use the TURN relay only', { timeout: 180_000 }, () => 
   });
 
   test('the site gets the programme through coturn', async () => {
-    const chairToken = await server.token('chair');
-    const created = await server.api(chairToken, 'POST', '/api/sessions', { title: 'Họp qua TURN' });
-    const session = (created.spec && created.spec.id) || created.id;
-    await server.api(chairToken, 'POST', `/api/sessions/${session}/open`);
-    await server.api(chairToken, 'POST', `/api/sessions/${session}/start`);
+    const { chairToken } = await server.liveSession('Họp qua TURN');
     const siteToken = await server.token('endpoint', { endpoint: '30' });
 
     await browser.open(`${server.url}/chair#token=${chairToken}`, { name: 'chair' });
@@ -71,16 +67,7 @@ describe('a page that may use the TURN relay only', { timeout: 180_000 }, () => 
     const site = await browser.open(`${server.url}/endpoint#token=${siteToken}&relay=1`, { name: 'site 30' });
     await videoPlaying(site, '#chair-video');
     console.log(`[figure] relay only, through coturn: page load → chair's picture playing at the site: ${Date.now() - loaded} ms`);
-    const types = await until(site, 'a selected candidate pair', async () => {
-      const link = window.diemcau && window.diemcau.media && window.diemcau.media.link;
-      if (!link || !link.pc) return false;
-      const stats = await link.pc.getStats();
-      let pair = null;
-      stats.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId); });
-      if (!pair) return false;
-      const local = stats.get(pair.localCandidateId);
-      return local ? { local: local.candidateType, policy: link.pc.getConfiguration().iceTransportPolicy } : false;
-    });
-    assert.deepEqual(types, { local: 'relay', policy: 'relay' });
+    const { type, policy } = await selectedPair(site);
+    assert.deepEqual({ type, policy }, { type: 'relay', policy: 'relay' });
   });
 });

@@ -141,6 +141,16 @@ export class Server {
     return type.includes('json') && text ? JSON.parse(text) : text;
   }
 
+  /** A session made live by the chair: `{ session, chairToken }`. */
+  async liveSession(title) {
+    const chairToken = await this.token('chair');
+    const created = await this.api(chairToken, 'POST', '/api/sessions', { title });
+    const session = (created.spec && created.spec.id) || created.id;
+    await this.api(chairToken, 'POST', `/api/sessions/${session}/open`);
+    await this.api(chairToken, 'POST', `/api/sessions/${session}/start`);
+    return { session, chairToken };
+  }
+
   /** `api` over HTTPS, trusting only `this.ca`. */
   apiTls(token, method, route, body) {
     const payload = body === undefined ? null : JSON.stringify(body);

@@ -84,3 +84,29 @@ export function inboundGrowing(page, selector, timeout) {
     timeout,
   );
 }
+
+/**
+ * The page connection's selected candidate pair, once there is one: the
+ * local candidate's type and protocol, and the connection's transport
+ * policy.
+ */
+export function selectedPair(page, timeout) {
+  return until(
+    page,
+    'a selected candidate pair',
+    async () => {
+      const link = window.diemcau && window.diemcau.media && window.diemcau.media.link;
+      if (!link || !link.pc) return false;
+      const stats = await link.pc.getStats();
+      let pair = null;
+      stats.forEach((s) => {
+        if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+      });
+      const local = pair && stats.get(pair.localCandidateId);
+      if (!local) return false;
+      return { type: local.candidateType, protocol: local.protocol, policy: link.pc.getConfiguration().iceTransportPolicy };
+    },
+    undefined,
+    timeout,
+  );
+}
