@@ -636,7 +636,8 @@ proptest! {
     /// The page's stats report from generated, mutated and random JSON:
     /// a report that passes the checks gives figures within the same
     /// bounds (frame rate, resolution, jitter buffer), and a concealment
-    /// share that is a finite percentage, whatever the previous report.
+    /// share that is finite and not negative whatever the previous report
+    /// (at most 100 % against none).
     #[test]
     fn client_stats_from_any_json(
         bytes in prop_oneof![3 => stats_json(), 2 => around(stats_json())],

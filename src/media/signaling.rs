@@ -192,6 +192,7 @@ impl Driver {
         if peer.remote_candidates.len() >= self.limits.candidates {
             return Err(too_many_candidates(self.limits.candidates));
         }
+        check_component(&init.candidate)?;
         if let Some(known) = parse_candidate(&init.candidate) {
             peer.remote_candidates.push(known);
         }
@@ -336,6 +337,9 @@ pub(super) fn candidate_type(known: &[(SocketAddr, String)], addr: SocketAddr) -
 fn parse_offer(
     sdp: &str,
 ) -> Result<(RTCSessionDescription, Vec<(SocketAddr, String)>), MediaError> {
+    for line in sdp.lines().filter(|l| l.starts_with("a=candidate:")) {
+        check_component(line)?;
+    }
     let candidates = sdp
         .lines()
         .filter(|l| l.starts_with("a=candidate:"))
@@ -347,6 +351,22 @@ fn parse_offer(
             detail: e.to_string(),
         })?;
     Ok((offer, candidates))
+}
+
+/// Refuses a candidate whose component id is not 1-256: the stack derives
+/// a priority of `256 - component` for one that names priority 0, which
+/// overflows beyond (found by fuzzing; a debug build panics there). Only 1
+/// (RTP) and 2 (RTCP) exist.
+fn check_component(line: &str) -> Result<(), MediaError> {
+    let line = line.trim().trim_start_matches("a=");
+    let component = line.split_whitespace().nth(1);
+    match component.map(str::parse::<u16>) {
+        Some(Ok(1..=256)) | None => Ok(()),
+        _ => Err(MediaError::Malformed {
+            what: "candidate",
+            detail: format!("component {} is not 1 or 2", component.unwrap_or_default()),
+        }),
+    }
 }
 
 /// Address and type of an `a=candidate` / `candidate:` line.
@@ -364,6 +384,16 @@ pub(super) fn parse_candidate(line: &str) -> Option<(SocketAddr, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_candidate_component_outside_1_to_256_is_refused() {
+        let line = |c: &str| format!("a=candidate:1 {c} udp 0 192.0.2.7 50123 typ host");
+        assert!(check_component(&line("1")).is_ok());
+        assert!(check_component(&line("2")).is_ok());
+        for bad in ["0", "257", "65535", "99999", "x"] {
+            assert!(check_component(&line(bad)).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn candidate_lines_give_address_and_type() {
@@ -647,7 +677,10 @@ a=sctp-port:5000\r\na=max-message-size:262144\r\n"
         ];
         let extra = vec("[!-~]{1,8}", 0..4);
         let prefix = prop::sample::select(vec!["a=candidate:", "candidate:", "  a=candidate:", ""]);
-        (prefix, "[0-9a-zA-Z+/]{1,10}", "[0-9]{1,3}", "(udp|UDP|tcp|x)", "[0-9]{1,10}", ip, port, typ, kind, extra)
+        // Any component id: the server refuses those outside 1-256 before
+        // the stack, whose priority of `256 - component` would overflow.
+        let component = prop_oneof![(0u16..=256).prop_map(|c| c.to_string()), "[0-9]{1,6}"];
+        (prefix, "[0-9a-zA-Z+/]{1,10}", component, "(udp|UDP|tcp|x)", "[0-9]{1,10}", ip, port, typ, kind, extra)
             .prop_map(|(prefix, foundation, component, proto, priority, ip, port, typ, kind, extra)| {
                 let mut line = format!("{prefix}{foundation} {component} {proto} {priority} {ip} {port} {typ} {kind}");
                 for e in &extra {
@@ -712,10 +745,13 @@ a=sctp-port:5000\r\na=max-message-size:262144\r\n"
         if pc.set_remote_description(now, offer).is_err() {
             return;
         }
-        let _ = pc.add_remote_candidate(RTCIceCandidateInit {
-            candidate: candidate.to_string(),
-            ..Default::default()
-        });
+        // As `add_candidate` does: the component is checked first.
+        if check_component(candidate).is_ok() {
+            let _ = pc.add_remote_candidate(RTCIceCandidateInit {
+                candidate: candidate.to_string(),
+                ..Default::default()
+            });
+        }
         let Ok(answer) = pc.create_answer(None) else {
             return;
         };

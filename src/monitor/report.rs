@@ -150,7 +150,7 @@ fn check_kind(kind: &str) -> Result<(), String> {
 }
 
 fn check_size(width: Option<u32>, height: Option<u32>) -> Result<(), String> {
-    if width.or(height).is_some_and(|v| v > MAX_PIXELS) {
+    if [width, height].iter().flatten().any(|v| *v > MAX_PIXELS) {
         return Err(format!(
             "stats: frame width and height must be at most {MAX_PIXELS}"
         ));
