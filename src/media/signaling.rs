@@ -47,7 +47,7 @@ impl Driver {
             return Err(MediaError::AlreadyPublishing(code.clone()));
         }
         self.admit(&session, &kind, previous.is_some())?;
-        self.check_offer_size(offer)?;
+        check_media_lines(offer, self.limits.media_lines)?;
         let video_mime = video_codec_for(offer);
         let (offer, remote_candidates) = parse_offer(offer)?;
         if remote_candidates.len() > self.limits.candidates {
@@ -295,10 +295,6 @@ impl Driver {
             )));
         }
         Ok(())
-    }
-
-    fn check_offer_size(&self, sdp: &str) -> Result<(), MediaError> {
-        check_media_lines(sdp, self.limits.media_lines)
     }
 }
 

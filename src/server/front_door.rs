@@ -45,6 +45,19 @@ struct Timeouts {
     idle: Duration,
 }
 
+impl Timeouts {
+    /// How long a connection may stay quiet: the idle timeout while a
+    /// request is being answered, half the header timeout while it waits
+    /// for one (see `drive`).
+    fn quiet_limit(&self, in_flight: &AtomicUsize) -> Duration {
+        if in_flight.load(Ordering::Relaxed) == 0 {
+            self.header / 2
+        } else {
+            self.idle
+        }
+    }
+}
+
 /// Reads the `[tls]` files into an acceptor; `None` when TLS is off.
 pub(crate) fn tls_acceptor(tls: &TlsConfig) -> anyhow::Result<Option<TlsAcceptor>> {
     use rustls::pki_types::pem::PemObject;
@@ -195,12 +208,7 @@ async fn drive<I>(
         // a reused connection hung). So a connection with no request in
         // flight is closed here first, after half the header timeout with
         // nothing moving; clients open a new one for their next request.
-        let limit = if in_flight.load(Ordering::Relaxed) == 0 {
-            timeouts.header / 2
-        } else {
-            timeouts.idle
-        };
-        let idle_at = activity.last() + limit;
+        let idle_at = activity.last() + timeouts.quiet_limit(&in_flight);
         tokio::select! {
             res = conn.as_mut() => {
                 if let Err(err) = res {
@@ -213,10 +221,8 @@ async fn drive<I>(
                 conn.as_mut().graceful_shutdown();
             }
             _ = tokio::time::sleep_until(idle_at.into()) => {
-                let waiting = in_flight.load(Ordering::Relaxed) == 0;
-                let limit = if waiting { timeouts.header / 2 } else { timeouts.idle };
-                if activity.last() + limit <= Instant::now() {
-                    tracing::debug!(waiting, "connection idle; closed");
+                if activity.last() + timeouts.quiet_limit(&in_flight) <= Instant::now() {
+                    tracing::debug!("connection idle; closed");
                     return;
                 }
             }
