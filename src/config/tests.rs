@@ -401,3 +401,42 @@ no_media_secs = 0
     assert_eq!(config.health.clear_after_samples, 2);
     assert!(config.health.validate().is_ok());
 }
+
+#[test]
+fn the_field_and_limit_keys_are_checked() {
+    let config = "\
+registry = \"reg.toml\"
+[tls]
+cert_file = \"server.crt\"
+[limits]
+commands_per_sec = 0
+header_timeout_secs = 0
+[media]
+consent_timeout_secs = 5
+max_media_lines = 2
+[media.turn]
+urls = [\"stun:x\"]
+secret = \"short\"
+ttl_secs = 10
+";
+    let dir = dir_with(&[("diemcau.toml", config), ("reg.toml", SMALL_REGISTRY)]);
+    let file = dir.path().join("diemcau.toml");
+    let problems = check(&file);
+    for needle in [
+        "needs both cert_file and key_file",
+        "commands_per_sec must be at least 1",
+        "header_timeout_secs must be at least 1",
+        "consent_timeout_secs must be between 10 and 300",
+        "max_media_lines must be at least 6",
+        "urls must be one or more turn:",
+        "secret must be at least 16",
+        "ttl_secs must be at least 60",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.to_string().contains(needle)),
+            "no problem says {needle:?}: {:#?}",
+            lines(&problems)
+        );
+    }
+    assert_eq!(problems.len(), 8, "{:#?}", lines(&problems));
+}
