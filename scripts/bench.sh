@@ -78,6 +78,10 @@ registry = "$ROOT/config/endpoints-63.toml"
 [media]
 udp_port = 0
 bind_ip = "127.0.0.1"
+# Each generated site pairs a WHIP publisher with a WHEP viewer, and the
+# viewers share one token.
+max_viewers_per_session = 500
+max_connections_per_token = 500
 EOF
     "$BIN/diemcau" invite --session "$SESSION" --format csv \
       --config "$work/diemcau.toml" --data "$work/data" > "$work/tokens.csv"

@@ -78,27 +78,45 @@ async fn an_offer_of_more_m_lines_than_any_console_needs_is_refused() {
     assert_eq!(r.status, 201, "{}", r.body);
 }
 
-/// One viewer token opening connection after connection meets the
-/// session's viewer limit (429 with the usual JSON error); the sites'
-/// room is untouched and the server keeps answering.
+/// One viewer token opening connection after connection meets its own
+/// limit (429 with the usual JSON error) while another viewer token still
+/// gets in, up to the session's viewer limit; the sites' room is
+/// untouched and the server keeps answering.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_token_cannot_open_connections_without_end() {
-    let server = Server::start_with_media("max_viewers_per_session = 3\n");
+    let server =
+        Server::start_with_media("max_connections_per_token = 3\nmax_viewers_per_session = 5\n");
     live(&server, "s").await;
     let whep = server.url("/whep/s");
     let viewer = server.viewer();
     let peer = support::TestPeer::new("probe", false).await;
     let offer = peer.offer().await;
     let mut statuses = Vec::new();
+    let mut messages = Vec::new();
     for _ in 0..10 {
         let r = post_sdp(&whep, Some(&viewer), &offer).await;
         if r.status == 429 {
             assert_eq!(error_of(&r.body), "too_many_connections", "{}", r.body);
+            messages.push(r.body);
         }
         statuses.push(r.status);
     }
     assert_eq!(statuses[..3], [201, 201, 201]);
     assert!(statuses[3..].iter().all(|s| *s == 429), "{statuses:?}");
+    assert!(messages[0].contains("this token"), "{}", messages[0]);
+
+    // Another viewer token (bound to the session, so not the same text)
+    // has room of its own, until the session's viewers are full.
+    let other = server.token(diemcau::auth::Role::Viewer, None, Some("s"));
+    assert_ne!(other, viewer);
+    let statuses: Vec<u16> = {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            v.push(post_sdp(&whep, Some(&other), &offer).await.status);
+        }
+        v
+    };
+    assert_eq!(statuses, [201, 201, 429]);
 
     // A site still gets in.
     let site = support::TestPeer::new("30", true).await;

@@ -212,6 +212,10 @@ pub struct MediaConfig {
     pub max_connections_per_session: u32,
     /// Of those, WHEP and other viewers (programme only).
     pub max_viewers_per_session: u32,
+    /// Viewer and technician connections opened with one token at once
+    /// (a site's own connection replaces its previous one, so it never
+    /// counts twice): a leaked viewer link cannot fill the server.
+    pub max_connections_per_token: u32,
     /// m-lines in one offer: a console's own lines plus an audio and a
     /// video tile per site of the registry fit with room to spare.
     pub max_media_lines: u32,
@@ -238,6 +242,7 @@ impl Default for MediaConfig {
             max_connections: 500,
             max_connections_per_session: 200,
             max_viewers_per_session: 32,
+            max_connections_per_token: 8,
             max_media_lines: 160,
             max_candidates: 64,
             connect_timeout_secs: 30,

@@ -153,6 +153,11 @@ pub(crate) fn config_problems(
             1,
         ),
         ("max_viewers_per_session", media.max_viewers_per_session, 0),
+        (
+            "max_connections_per_token",
+            media.max_connections_per_token,
+            1,
+        ),
         ("max_media_lines", media.max_media_lines, 6),
         ("max_candidates", media.max_candidates, 1),
         ("connect_timeout_secs", media.connect_timeout_secs, 1),

@@ -6,6 +6,7 @@ use super::error::AppError;
 use super::AppState;
 use crate::auth::{AuthError, Claims, Role};
 use crate::control::{EndpointCode, SessionId};
+use crate::media::Owner;
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
 
@@ -18,6 +19,8 @@ pub struct Caller {
     pub endpoint: Option<EndpointCode>,
     /// The only session the token works for, if bound to one.
     pub session: Option<SessionId>,
+    /// The token itself, as the media plane counts its connections.
+    pub owner: Owner,
 }
 
 impl Caller {
@@ -60,6 +63,7 @@ impl Caller {
             role: claims.role,
             endpoint: claims.endpoint.clone(),
             session: claims.session.clone().map(SessionId),
+            owner: Owner::of_token(token),
         };
         Ok((caller, claims))
     }

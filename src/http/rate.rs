@@ -99,6 +99,7 @@ mod tests {
             role,
             endpoint: code.map(EndpointCode::from),
             session: None,
+            owner: crate::media::Owner::of_token("t"),
         }
     }
 

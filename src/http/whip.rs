@@ -203,7 +203,7 @@ async fn negotiate(
     }
     let (peer, answer, _signals) = state
         .media
-        .accept_offer_via(&id, kind, offer, SignalPath::Http)
+        .accept_offer_via(&id, kind, offer, SignalPath::Http, Some(caller.owner))
         .await
         .map_err(media_error)?;
     tracing::info!(session = %id, %peer, endpoint = base, "WHIP/WHEP peer created");

@@ -25,7 +25,7 @@ use super::signaling::candidate_type;
 use super::signaling::Removal;
 use super::speaker::ActiveSpeaker;
 use super::stats::LinkStats;
-use super::{LinkEvent, MediaError, PeerId, PeerKind, Signal, SignalPath};
+use super::{LinkEvent, MediaError, Owner, PeerId, PeerKind, Signal, SignalPath};
 use crate::config::MediaConfig;
 use crate::control::{EndpointCode, ForwardingPolicy, SessionId};
 use crate::monitor::metrics;
@@ -75,6 +75,7 @@ pub(crate) enum Command {
         kind: PeerKind,
         offer: String,
         path: SignalPath,
+        owner: Option<Owner>,
         reply: Reply<(PeerId, String, mpsc::Receiver<Signal>)>,
     },
     AcceptAnswer {
@@ -132,6 +133,7 @@ pub(super) struct ConnectionLimits {
     pub(super) total: usize,
     pub(super) per_session: usize,
     pub(super) viewers_per_session: usize,
+    pub(super) per_token: usize,
     pub(super) media_lines: usize,
     pub(super) candidates: usize,
     /// A connection not up by then is dropped.
@@ -145,6 +147,7 @@ impl ConnectionLimits {
             total: n(cfg.max_connections),
             per_session: n(cfg.max_connections_per_session),
             viewers_per_session: n(cfg.max_viewers_per_session),
+            per_token: n(cfg.max_connections_per_token),
             media_lines: n(cfg.max_media_lines),
             candidates: n(cfg.max_candidates),
             connect_within: Duration::from_secs(cfg.connect_timeout_secs.into()),
@@ -479,9 +482,11 @@ impl Driver {
                 kind,
                 offer,
                 path,
+                owner,
                 reply,
             } => {
-                let _ = reply.send(self.accept_offer(session, kind, &offer, path, now));
+                let opener = (path, owner);
+                let _ = reply.send(self.accept_offer(session, kind, &offer, opener, now));
             }
             Command::Renegotiate { peer, offer, reply } => {
                 let _ = reply.send(self.renegotiate(peer, &offer, now));

@@ -65,6 +65,6 @@ mod tcp;
 
 pub use error::MediaError;
 pub use plane::{
-    BadPeerId, LinkEvent, MediaPlane, PeerId, PeerKind, Signal, SignalPath, TrackInfo,
+    BadPeerId, LinkEvent, MediaPlane, Owner, PeerId, PeerKind, Signal, SignalPath, TrackInfo,
 };
 pub use stats::LinkStats;

@@ -10,7 +10,7 @@ use super::keyframe::PliThrottle;
 use super::rewrite::{Rewriter, StreamTag, Translation};
 use super::router::{MediaKind, SlotKind};
 use super::stats::{Downstream, Inbound};
-use super::{MediaError, PeerId, PeerKind, Signal, SignalPath, TrackInfo};
+use super::{MediaError, Owner, PeerId, PeerKind, Signal, SignalPath, TrackInfo};
 use crate::control::{EndpointCode, SessionId};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{
@@ -170,6 +170,8 @@ pub(crate) struct Peer {
     /// The video codec of every outgoing video leg (see [`video_codec_for`]).
     pub(crate) video_mime: &'static str,
     pub(crate) path: SignalPath,
+    /// The token that opened it, for the per-token limit (`None`: not counted).
+    pub(crate) owner: Option<Owner>,
     /// The mapping last sent in a `tracks` signal.
     pub(crate) announced: Vec<TrackInfo>,
     /// The video bit rate last asked of this publisher (bit/s).
@@ -246,6 +248,7 @@ impl Peer {
             loss_up: 0.0,
             video_mime,
             path: SignalPath::WebSocket,
+            owner: None,
             announced: Vec::new(),
             bitrate_cap: None,
             watching: None,

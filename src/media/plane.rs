@@ -49,6 +49,22 @@ impl fmt::Display for PeerId {
     }
 }
 
+/// Who opened a connection, as far as limits go: a digest of the token it
+/// came with, so that one token's connections can be counted without the
+/// media plane keeping the token itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Owner(u64);
+
+impl Owner {
+    /// The owner that presented `token`.
+    pub fn of_token(token: &str) -> Owner {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        token.hash(&mut h);
+        Owner(h.finish())
+    }
+}
+
 /// The text is not a peer id.
 #[derive(Debug, thiserror::Error)]
 #[error("not a peer id")]
@@ -245,17 +261,20 @@ impl MediaPlane {
         kind: PeerKind,
         offer_sdp: &str,
     ) -> Result<(PeerId, String, mpsc::Receiver<Signal>), MediaError> {
-        self.accept_offer_via(session, kind, offer_sdp, SignalPath::WebSocket)
+        self.accept_offer_via(session, kind, offer_sdp, SignalPath::WebSocket, None)
             .await
     }
 
-    /// Like [`MediaPlane::accept_offer`], for a client signalled over `path`.
+    /// Like [`MediaPlane::accept_offer`], for a client signalled over `path`
+    /// with the token of `owner` (viewers and technicians count against
+    /// their token's limit; `None` counts against none).
     pub async fn accept_offer_via(
         &self,
         session: &SessionId,
         kind: PeerKind,
         offer_sdp: &str,
         path: SignalPath,
+        owner: Option<Owner>,
     ) -> Result<(PeerId, String, mpsc::Receiver<Signal>), MediaError> {
         let session = session.clone();
         let offer = offer_sdp.to_string();
@@ -264,6 +283,7 @@ impl MediaPlane {
             kind,
             offer,
             path,
+            owner,
             reply,
         })
         .await

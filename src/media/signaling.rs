@@ -6,7 +6,7 @@ use super::engine::build_peer;
 use super::peer::{video_codec_for, Peer};
 use super::router::SlotKind;
 use super::sdp::with_candidates_everywhere;
-use super::{LinkEvent, MediaError, PeerId, PeerKind, Signal, SignalPath};
+use super::{LinkEvent, MediaError, Owner, PeerId, PeerKind, Signal, SignalPath};
 use crate::control::SessionId;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
@@ -32,7 +32,7 @@ impl Driver {
         session: SessionId,
         kind: PeerKind,
         offer: &str,
-        path: SignalPath,
+        (path, owner): (SignalPath, Option<Owner>),
         now: Instant,
     ) -> Result<(PeerId, String, mpsc::Receiver<Signal>), MediaError> {
         let previous = match &kind {
@@ -46,7 +46,11 @@ impl Driver {
         if let (Some(_), SignalPath::Http, PeerKind::Participant(code)) = (previous, path, &kind) {
             return Err(MediaError::AlreadyPublishing(code.clone()));
         }
-        self.admit(&session, &kind, previous.is_some())?;
+        // A site holds one connection however it signals (the newest
+        // replaces the older), so only viewers and technicians count
+        // against their token.
+        let owner = owner.filter(|_| !matches!(kind, PeerKind::Participant(_)));
+        self.admit(&session, &kind, owner, previous.is_some())?;
         check_media_lines(offer, self.limits.media_lines)?;
         let video_mime = video_codec_for(offer);
         let (offer, remote_candidates) = parse_offer(offer)?;
@@ -65,6 +69,7 @@ impl Driver {
         let (signal_tx, signal_rx) = mpsc::channel(16);
         let mut peer = Peer::new(id, session.clone(), kind.clone(), pc, signal_tx, video_mime);
         peer.path = path;
+        peer.owner = owner;
         peer.remote_candidates = remote_candidates;
         // The site stays connected through the swap: the successor inherits
         // the reported state, and reports a loss if it never comes up.
@@ -264,6 +269,7 @@ impl Driver {
         &self,
         session: &SessionId,
         kind: &PeerKind,
+        owner: Option<Owner>,
         replaces: bool,
     ) -> Result<(), MediaError> {
         if replaces {
@@ -293,6 +299,16 @@ impl Driver {
                 "session {session} holds its limit of {} viewers",
                 limits.viewers_per_session
             )));
+        }
+        // Across sessions: an unbound token is one holder wherever it goes.
+        if let Some(owner) = owner {
+            let held = self.peers.values().filter(|p| p.owner == Some(owner));
+            if held.count() >= limits.per_token {
+                return Err(MediaError::TooMany(format!(
+                    "this token holds its limit of {} media connections",
+                    limits.per_token
+                )));
+            }
         }
         Ok(())
     }

@@ -10,6 +10,7 @@
 //! - [`recorder`]: what one receiver saw; [`report`] reduces it.
 //! - [`peer`], [`whip`], [`http`]: the WebRTC side (WHIP, WHEP); keyframe
 //!   requests reach the publishers through the server's own `RtcpTap`.
+//! - [`rejoin`]: peers that join again when their connection drops.
 //! - [`udp`], [`relay_protocol`]: the baseline side (`udp-relay`).
 //! - [`diemcau`], [`tokens`]: the optional diemcau REST calls and tokens.
 //! - [`procstat`]: the server's CPU and peak memory from /proc.
@@ -31,6 +32,7 @@ mod publisher;
 mod recorder;
 #[allow(dead_code)] // shared with the relay; this side uses half of it
 mod relay_protocol;
+mod rejoin;
 mod report;
 mod run;
 mod table;
@@ -104,6 +106,10 @@ struct Args {
     /// The relay's pid, for CPU and peak RSS.
     #[arg(long)]
     relay_pid: Option<u32>,
+    /// Peers whose connection drops join again, as a site's page does
+    /// (for a server restart under load; see the longest programme gap).
+    #[arg(long)]
+    rejoin: bool,
     /// Print JSON instead of the table.
     #[arg(long)]
     json: bool,
@@ -123,6 +129,7 @@ fn plan(args: &Args, server_pid: Option<u32>) -> run::Plan {
         connect_limit: args.connect_timeout,
         parallel: args.parallel,
         server_pid,
+        rejoin: args.rejoin,
     }
 }
 

@@ -35,6 +35,12 @@ const OPUS_PT: u8 = 111;
 /// After the last tick of a run nothing should still be reading; this caps
 /// a reader whose connection never closes.
 const READER_LIMIT: Duration = Duration::from_secs(4 * 3600);
+/// With `--rejoin`, a peer that hears nothing (not even a check's answer)
+/// for this long calls its connection disconnected and joins again, as a
+/// page notices its server gone within a few seconds; checks go out often
+/// enough that a live server always answers in time.
+const REJOIN_SILENCE: Duration = Duration::from_secs(2);
+const REJOIN_CHECKS: Duration = Duration::from_millis(400);
 
 struct Handler {
     gathered: Arc<Notify>,
@@ -100,7 +106,10 @@ pub struct Peer {
 }
 
 impl Peer {
-    async fn build(sink: Option<(Arc<Recorder>, Clock)>) -> Result<Peer, LoadError> {
+    async fn build(
+        sink: Option<(Arc<Recorder>, Clock)>,
+        rejoins: bool,
+    ) -> Result<Peer, LoadError> {
         let mut media = MediaEngine::default();
         media.register_codec(codec(RtpCodecKind::Video), RtpCodecKind::Video)?;
         media.register_codec(codec(RtpCodecKind::Audio), RtpCodecKind::Audio)?;
@@ -109,9 +118,16 @@ impl Peer {
         // receiver. The tap goes last so it sees RTCP after all of them.
         let registry = register_default_interceptors(Registry::new(), &mut media)?
             .with(Slot::from(TAP_SLOT), RtcpTap::publisher());
-        let settings = SettingEngineBuilder::new()
-            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
-            .build();
+        let mut settings = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled);
+        if rejoins {
+            settings = settings.with_ice_timeouts(
+                Some(REJOIN_SILENCE),
+                Some(REJOIN_SILENCE * 2),
+                Some(REJOIN_CHECKS),
+            );
+        }
+        let settings = settings.build();
         let gathered = Arc::new(Notify::new());
         let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
         let handler = Arc::new(Handler {
@@ -141,8 +157,9 @@ impl Peer {
         recorder: Arc<Recorder>,
         clock: Clock,
         slots: usize,
+        rejoins: bool,
     ) -> Result<Peer, LoadError> {
-        let peer = Peer::build(Some((recorder, clock))).await?;
+        let peer = Peer::build(Some((recorder, clock)), rejoins).await?;
         for _ in 0..slots {
             for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
                 peer.pc
@@ -160,12 +177,18 @@ impl Peer {
         Ok(peer)
     }
 
-    /// A publisher of one audio and one video track, send-only.
-    pub async fn publisher(id: u32) -> Result<(Peer, PublisherTracks), LoadError> {
-        let peer = Peer::build(None).await?;
+    /// A publisher of one audio and one video track, send-only, with the
+    /// SSRCs given (a publisher joining again keeps its streams) or new ones.
+    pub async fn publisher(
+        id: u32,
+        ssrcs: Option<(u32, u32)>,
+        rejoins: bool,
+    ) -> Result<(Peer, PublisherTracks), LoadError> {
+        let peer = Peer::build(None, rejoins).await?;
         let stream = format!("loadgen-{id}");
-        let audio = local_track(RtpCodecKind::Audio, &stream);
-        let video = local_track(RtpCodecKind::Video, &stream);
+        let (audio_ssrc, video_ssrc) = ssrcs.unwrap_or_else(rand::random);
+        let audio = local_track(RtpCodecKind::Audio, &stream, audio_ssrc);
+        let video = local_track(RtpCodecKind::Video, &stream, video_ssrc);
         for track in [&audio, &video] {
             peer.pc
                 .add_transceiver_from_track(
@@ -225,6 +248,21 @@ impl Peer {
         }
     }
 
+    /// Waits until the connection drops (disconnected, failed or closed).
+    pub async fn dropped(&self) {
+        let mut state = self.state.clone();
+        let _ = state
+            .wait_for(|s| {
+                matches!(
+                    s,
+                    RTCPeerConnectionState::Disconnected
+                        | RTCPeerConnectionState::Failed
+                        | RTCPeerConnectionState::Closed
+                )
+            })
+            .await;
+    }
+
     /// Closes the connection (bounded: a stuck close is abandoned).
     pub async fn close(&self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.pc.close()).await;
@@ -253,8 +291,7 @@ pub struct LocalTrack {
     ssrc: u32,
 }
 
-fn local_track(kind: RtpCodecKind, stream: &str) -> LocalTrack {
-    let ssrc = rand::random::<u32>();
+fn local_track(kind: RtpCodecKind, stream: &str, ssrc: u32) -> LocalTrack {
     let label = if kind == RtpCodecKind::Audio {
         "audio"
     } else {

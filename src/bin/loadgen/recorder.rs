@@ -10,6 +10,11 @@ use std::sync::Mutex;
 pub struct Received {
     /// Arrival of the first chair video packet, µs on the run's clock.
     pub first_chair_video_us: Option<u64>,
+    /// Arrival of the latest chair video packet.
+    pub last_chair_video_us: Option<u64>,
+    /// The longest wait between two chair video packets, µs: a receiver
+    /// cut off (the server restarted, say) and back shows it here.
+    pub longest_chair_gap_us: u64,
     /// Every keyframe start that arrived: (sender, arrival µs).
     pub keyframes: Vec<(u32, u64)>,
     /// Receive time − send time of every stamped packet, µs.
@@ -44,8 +49,15 @@ impl Recorder {
         r.latencies_us
             .push(u32::try_from(latency).unwrap_or(u32::MAX));
         if s.kind == Kind::Video {
-            if s.sender == 0 && r.first_chair_video_us.is_none() {
-                r.first_chair_video_us = Some(now_us);
+            if s.sender == 0 {
+                if r.first_chair_video_us.is_none() {
+                    r.first_chair_video_us = Some(now_us);
+                }
+                if let Some(last) = r.last_chair_video_us {
+                    let gap = now_us.saturating_sub(last);
+                    r.longest_chair_gap_us = r.longest_chair_gap_us.max(gap);
+                }
+                r.last_chair_video_us = Some(now_us);
             }
             if payload::starts_keyframe(payload) {
                 r.keyframes.push((s.sender, now_us));
@@ -71,5 +83,46 @@ impl Recorder {
             .lock()
             .map(|mut r| std::mem::take(&mut *r))
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::FramePart;
+
+    fn chair_video(counter: u32, sent_us: u64) -> Vec<u8> {
+        let stamp = Stamp {
+            sender: 0,
+            kind: Kind::Video,
+            counter,
+            sent_us,
+        };
+        payload::video(&stamp, FramePart::InterframeStart, 200)
+    }
+
+    /// The chair's video stopping for 3 s (a server restart) and coming
+    /// back shows as that receiver's longest gap; other senders do not count.
+    #[test]
+    fn the_longest_wait_for_the_chair_is_kept() {
+        let r = Recorder::default();
+        r.on_payload(&chair_video(0, 0), 1_000);
+        r.on_payload(&chair_video(1, 33_000), 34_000);
+        let other = Stamp {
+            sender: 5,
+            kind: Kind::Video,
+            counter: 0,
+            sent_us: 40_000,
+        };
+        r.on_payload(
+            &payload::video(&other, FramePart::InterframeStart, 200),
+            2_000_000,
+        );
+        r.on_payload(&chair_video(2, 3_034_000), 3_034_500);
+        r.on_payload(&chair_video(3, 3_067_000), 3_067_500);
+        let got = r.take();
+        assert_eq!(got.first_chair_video_us, Some(1_000));
+        assert_eq!(got.last_chair_video_us, Some(3_067_500));
+        assert_eq!(got.longest_chair_gap_us, 3_000_500);
     }
 }

@@ -99,6 +99,15 @@ pub struct RunReport {
     pub programme_all_ms: Option<f64>,
     /// Median of the receivers' first chair video, ms from the start.
     pub programme_median_ms: Option<f64>,
+    /// Each programme receiver's longest wait between two chair video
+    /// packets (counting the end of the run for one that stopped getting
+    /// them): the median, ms.
+    pub programme_gap_median_ms: Option<f64>,
+    /// The largest of the same, ms: after a server restart, how long until
+    /// the last site had its programme back.
+    pub programme_gap_max_ms: Option<f64>,
+    /// Peers that joined again after their connection dropped (`--rejoin`).
+    pub rejoins: u64,
     /// Floor grants issued.
     pub grants: usize,
     /// Grants after which every receiver got the holder's keyframe in time.
@@ -185,6 +194,13 @@ pub fn summarise(input: RunInput) -> RunReport {
         .map(|t| ms(t.saturating_sub(input.start_us)))
         .collect();
     let all_have = !programme.is_empty() && firsts.len() == programme.len();
+    let gaps: Vec<f64> = programme
+        .iter()
+        .filter_map(|r| {
+            let tail = input.end_us.saturating_sub(r.last_chair_video_us?);
+            Some(ms(r.longest_chair_gap_us.max(tail)))
+        })
+        .collect();
     let outcomes = floor_outcomes(&programme, &input.grants, input.end_us);
     let complete: Vec<f64> = outcomes.iter().filter_map(|o| o.all_ms).collect();
     let forwarded: u64 = input.receivers.iter().map(|r| r.received.packets).sum();
@@ -201,6 +217,9 @@ pub fn summarise(input: RunInput) -> RunReport {
         programme_receivers_with_chair: firsts.len(),
         programme_all_ms: all_have.then(|| firsts.iter().copied().fold(0.0, f64::max)),
         programme_median_ms: median(&firsts),
+        programme_gap_median_ms: median(&gaps),
+        programme_gap_max_ms: gaps.iter().copied().reduce(f64::max),
+        rejoins: 0,
         grants: input.grants.len(),
         grants_complete: complete.len(),
         floor_keyframe_median_ms: median(&complete),

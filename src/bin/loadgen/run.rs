@@ -9,7 +9,8 @@ use crate::diemcau::Console;
 use crate::error::LoadError;
 use crate::http::Server;
 use crate::pattern::Pattern;
-use crate::peer::Peer;
+use crate::peer::{Peer, TrackOut};
+use crate::rejoin::SwitchOut;
 use crate::procstat::Watched;
 use crate::publisher::{KeyframeRequests, MediaOut, Publisher, Sent};
 use crate::recorder::Recorder;
@@ -19,9 +20,10 @@ use crate::udp::{self, RelayFloor};
 use crate::whip::{self, Resource};
 use futures::StreamExt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -50,6 +52,8 @@ pub struct Plan {
     pub parallel: usize,
     /// The server process to watch (CPU, peak RSS).
     pub server_pid: Option<u32>,
+    /// Peers join again when their connection drops (`--rejoin`).
+    pub rejoin: bool,
 }
 
 /// Where the load goes.
@@ -98,6 +102,9 @@ struct Attached {
     receivers: Vec<(bool, Arc<Recorder>)>,
     peers: Vec<Peer>,
     resources: Vec<Resource>,
+    /// With `--rejoin`: the tasks that own their peer and hand it back at the end.
+    keepers: Vec<JoinHandle<(Peer, Option<Resource>)>>,
+    rejoins: Arc<AtomicU64>,
     errors: Vec<String>,
     error_count: usize,
 }
@@ -173,14 +180,16 @@ pub async fn run(plan: &Plan, target: Target) -> Result<RunReport, LoadError> {
             if let Some(c) = console {
                 c.make_live().await?;
             }
-            let w = WhipJoin {
-                server,
-                whip_route,
-                whep_route,
-                tokens,
+            let w = Arc::new(WhipJoin {
+                server: server.clone(),
+                whip_route: whip_route.clone(),
+                whep_route: whep_route.clone(),
+                tokens: Arc::new((**tokens).clone()),
                 slots: *whep_slots,
                 limit: plan.connect_limit,
-            };
+                rejoin: plan.rejoin,
+                gate: Arc::new(Semaphore::new(plan.parallel.max(1))),
+            });
             w.join_all(plan, &running, &mut attached).await;
             let codes: Vec<String> = (1..=plan.endpoints)
                 .map(|id| endpoint_code(tokens, id))
@@ -262,6 +271,7 @@ pub async fn run(plan: &Plan, target: Target) -> Result<RunReport, LoadError> {
         })
         .collect();
     let keyframe_requests = attached.requests.iter().map(|r| r.count()).sum();
+    let rejoins = attached.rejoins.load(Ordering::Relaxed);
     hang_up(&mut attached, plan.parallel).await;
 
     let mut report = summarise(RunInput {
@@ -279,6 +289,7 @@ pub async fn run(plan: &Plan, target: Target) -> Result<RunReport, LoadError> {
     });
     report.server_udp_drops = server_drops;
     report.generator_udp_drops = me_drops;
+    report.rejoins = rejoins;
     report.join_errors = attached.errors;
     report.join_error_count = attached.error_count;
     Ok(report)
@@ -353,29 +364,33 @@ async fn join_relay(
     Ok(())
 }
 
-/// How the WHIP/WHEP target attaches peers.
-struct WhipJoin<'a> {
-    server: &'a Server,
-    whip_route: &'a str,
-    whep_route: &'a str,
-    tokens: &'a Tokens,
+/// How the WHIP/WHEP target attaches peers (shared with the tasks that
+/// make them join again under `--rejoin`).
+struct WhipJoin {
+    server: Server,
+    whip_route: String,
+    whep_route: String,
+    tokens: Arc<Tokens>,
     slots: usize,
     limit: Duration,
+    rejoin: bool,
+    /// Joins in flight at once, first joins and rejoins alike.
+    gate: Arc<Semaphore>,
 }
 
 /// A peer that joined.
 enum Joined {
-    Publisher(
-        u32,
-        Peer,
-        Option<Resource>,
-        Arc<dyn MediaOut>,
-        Arc<KeyframeRequests>,
-    ),
+    Publisher(u32, Peer, Option<Resource>, Arc<TrackOut>, Arc<KeyframeRequests>),
     Viewer(Peer, Option<Resource>, Arc<Recorder>),
 }
 
-impl WhipJoin<'_> {
+/// A keeper's wait for a drop or the end of the run looks at the run's
+/// flag this often.
+const KEEPER_POLL: Duration = Duration::from_millis(200);
+/// A failed rejoin (the server not back yet) is tried again after this.
+const REJOIN_RETRY: Duration = Duration::from_millis(250);
+
+impl WhipJoin {
     fn publisher_token(&self, id: u32) -> Option<&str> {
         if id == 0 {
             return self.tokens.chair.as_deref();
@@ -393,38 +408,66 @@ impl WhipJoin<'_> {
             .or(self.tokens.chair.as_deref())
     }
 
-    async fn publisher(&self, id: u32) -> Result<Joined, LoadError> {
-        let (peer, tracks) = Peer::publisher(id).await?;
+    /// Publisher `id` over WHIP, with the SSRCs given or new ones.
+    async fn publish(
+        &self,
+        id: u32,
+        ssrcs: Option<(u32, u32)>,
+        requests: Arc<KeyframeRequests>,
+    ) -> Result<(Peer, Option<Resource>, Arc<TrackOut>), LoadError> {
+        let (peer, tracks) = Peer::publisher(id, ssrcs, self.rejoin).await?;
         let offer = peer.offer(self.limit).await?;
         let (answer, resource) = whip::post_offer(
-            self.server,
-            self.whip_route,
+            &self.server,
+            &self.whip_route,
             self.publisher_token(id),
             &offer,
         )
         .await?;
         peer.accept(answer).await?;
         peer.connected(self.limit).await?;
+        let out = tracks.into_out(&peer, requests).await;
+        Ok((peer, resource, out))
+    }
+
+    /// A viewer over WHEP, recording into `recorder`.
+    async fn view(
+        &self,
+        recorder: Arc<Recorder>,
+        clock: Clock,
+    ) -> Result<(Peer, Option<Resource>), LoadError> {
+        let peer = Peer::viewer(recorder, clock, self.slots, self.rejoin).await?;
+        let offer = peer.offer(self.limit).await?;
+        let (answer, resource) =
+            whip::post_offer(&self.server, &self.whep_route, self.viewer_token(), &offer).await?;
+        peer.accept(answer).await?;
+        peer.connected(self.limit).await?;
+        Ok((peer, resource))
+    }
+
+    async fn publisher(&self, id: u32) -> Result<Joined, LoadError> {
+        let _permit = self.gate.acquire().await;
         let requests = Arc::new(KeyframeRequests::default());
-        let out = tracks.into_out(&peer, requests.clone()).await;
+        let (peer, resource, out) = self.publish(id, None, requests.clone()).await?;
         Ok(Joined::Publisher(id, peer, resource, out, requests))
     }
 
     async fn viewer(&self, clock: Clock) -> Result<Joined, LoadError> {
+        let _permit = self.gate.acquire().await;
         let recorder = Arc::new(Recorder::default());
-        let peer = Peer::viewer(recorder.clone(), clock, self.slots).await?;
-        let offer = peer.offer(self.limit).await?;
-        let (answer, resource) =
-            whip::post_offer(self.server, self.whep_route, self.viewer_token(), &offer).await?;
-        peer.accept(answer).await?;
-        peer.connected(self.limit).await?;
+        let (peer, resource) = self.view(recorder.clone(), clock).await?;
         Ok(Joined::Viewer(peer, resource, recorder))
     }
 
     /// The chair first (so the programme has its source), then endpoints
     /// and viewers, `parallel` at a time. A peer that fails to join is
     /// reported and the run goes on without it.
-    async fn join_all(&self, plan: &Plan, running: &Running, attached: &mut Attached) {
+    async fn join_all(
+        self: &Arc<Self>,
+        plan: &Plan,
+        running: &Running,
+        attached: &mut Attached,
+    ) {
         let chair = self.publisher(0).await;
         self.keep(chair, "chair publisher".into(), running, attached);
         let jobs = (1..=plan.endpoints)
@@ -450,7 +493,7 @@ impl WhipJoin<'_> {
     }
 
     fn keep(
-        &self,
+        self: &Arc<Self>,
         r: Result<Joined, LoadError>,
         what: String,
         running: &Running,
@@ -458,25 +501,120 @@ impl WhipJoin<'_> {
     ) {
         match r {
             Ok(Joined::Publisher(id, peer, resource, out, requests)) => {
-                attached
-                    .senders
-                    .push(running.start(id, out, requests.clone()));
-                attached.requests.push(requests);
-                attached.peers.push(peer);
-                attached.resources.extend(resource);
+                attached.requests.push(requests.clone());
+                if self.rejoin {
+                    let switch = SwitchOut::new(out);
+                    attached
+                        .senders
+                        .push(running.start(id, switch.clone(), requests.clone()));
+                    let again = Rejoin::Publisher(id, switch, requests);
+                    attached.keepers.push(self.keeper(peer, resource, again, running, attached));
+                } else {
+                    attached.senders.push(running.start(id, out, requests));
+                    attached.peers.push(peer);
+                    attached.resources.extend(resource);
+                }
             }
             Ok(Joined::Viewer(peer, resource, recorder)) => {
-                attached.receivers.push((true, recorder));
-                attached.peers.push(peer);
-                attached.resources.extend(resource);
+                attached.receivers.push((true, recorder.clone()));
+                if self.rejoin {
+                    let again = Rejoin::Viewer(recorder);
+                    attached.keepers.push(self.keeper(peer, resource, again, running, attached));
+                } else {
+                    attached.peers.push(peer);
+                    attached.resources.extend(resource);
+                }
             }
             Err(e) => attached.failed(what, e),
+        }
+    }
+
+    /// A task that owns `peer` until the run ends, and whenever its
+    /// connection drops closes it and joins again (retrying until the
+    /// server takes it or the run ends). It hands back the last peer.
+    fn keeper(
+        self: &Arc<Self>,
+        mut peer: Peer,
+        mut resource: Option<Resource>,
+        again: Rejoin,
+        running: &Running,
+        attached: &Attached,
+    ) -> JoinHandle<(Peer, Option<Resource>)> {
+        let join = self.clone();
+        let (flag, clock) = (running.flag.clone(), running.clock);
+        let rejoins = attached.rejoins.clone();
+        let on = move || flag.load(Ordering::Relaxed);
+        tokio::spawn(async move {
+            loop {
+                while on() {
+                    if tokio::time::timeout(KEEPER_POLL, peer.dropped()).await.is_ok() {
+                        break;
+                    }
+                }
+                if !on() {
+                    return (peer, resource);
+                }
+                // As a WHIP client ending its session: a server that is
+                // still there (a false alarm) lets the site in again at once.
+                if let Some(r) = resource.take() {
+                    let _ = tokio::time::timeout(join.limit, r.delete()).await;
+                }
+                peer.close().await;
+                while on() {
+                    let joined = {
+                        let _permit = join.gate.acquire().await;
+                        match &again {
+                            Rejoin::Publisher(id, switch, requests) => join
+                                .publish(*id, Some(switch.ssrcs()), requests.clone())
+                                .await
+                                .map(|(p, r, out)| {
+                                    switch.replace(out);
+                                    (p, r)
+                                }),
+                            Rejoin::Viewer(recorder) => join.view(recorder.clone(), clock).await,
+                        }
+                    };
+                    match joined {
+                        Ok((p, r)) => {
+                            (peer, resource) = (p, r);
+                            rejoins.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        Err(e) => {
+                            eprintln!("loadgen: {} joining again: {e}", again.name());
+                            tokio::time::sleep(REJOIN_RETRY).await;
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// What a peer needs to join again as itself.
+enum Rejoin {
+    Publisher(u32, Arc<SwitchOut>, Arc<KeyframeRequests>),
+    Viewer(Arc<Recorder>),
+}
+
+impl Rejoin {
+    fn name(&self) -> String {
+        match self {
+            Rejoin::Publisher(id, ..) => format!("publisher {id}"),
+            Rejoin::Viewer(_) => "a viewer".into(),
         }
     }
 }
 
 /// DELETE every WHIP/WHEP resource, then close every peer, a few at a time.
 async fn hang_up(attached: &mut Attached, parallel: usize) {
+    // The keepers see the run's end within a poll and hand their peers back.
+    for keeper in std::mem::take(&mut attached.keepers) {
+        if let Ok(Ok((peer, resource))) = tokio::time::timeout(Duration::from_secs(5), keeper).await {
+            attached.peers.push(peer);
+            attached.resources.extend(resource);
+        }
+    }
     let resources = std::mem::take(&mut attached.resources);
     futures::stream::iter(resources.into_iter().map(|r| async move {
         let _ = r.delete().await;

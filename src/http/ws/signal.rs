@@ -15,7 +15,7 @@ use super::socket::Context;
 use crate::auth::Role;
 use crate::control::{Command, EndpointCode, Phase};
 use crate::http::whip::media_error;
-use crate::media::{MediaPlane, PeerId, PeerKind, Signal};
+use crate::media::{MediaPlane, PeerId, PeerKind, Signal, SignalPath};
 use std::collections::BTreeSet;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -205,7 +205,13 @@ impl MediaLink {
         }
         let (peer, answer, signals) = self
             .media
-            .accept_offer(id, kind.clone(), sdp)
+            .accept_offer_via(
+                id,
+                kind.clone(),
+                sdp,
+                SignalPath::WebSocket,
+                Some(ctx.caller.owner),
+            )
             .await
             .map_err(media_error)?;
         if let Some((old, PeerKind::Viewer | PeerKind::Technician)) =
