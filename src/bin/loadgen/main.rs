@@ -30,9 +30,9 @@ mod peer;
 mod procstat;
 mod publisher;
 mod recorder;
+mod rejoin;
 #[allow(dead_code)] // shared with the relay; this side uses half of it
 mod relay_protocol;
-mod rejoin;
 mod report;
 mod run;
 mod table;

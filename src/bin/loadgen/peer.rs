@@ -106,10 +106,7 @@ pub struct Peer {
 }
 
 impl Peer {
-    async fn build(
-        sink: Option<(Arc<Recorder>, Clock)>,
-        rejoins: bool,
-    ) -> Result<Peer, LoadError> {
+    async fn build(sink: Option<(Arc<Recorder>, Clock)>, rejoins: bool) -> Result<Peer, LoadError> {
         let mut media = MediaEngine::default();
         media.register_codec(codec(RtpCodecKind::Video), RtpCodecKind::Video)?;
         media.register_codec(codec(RtpCodecKind::Audio), RtpCodecKind::Audio)?;

@@ -10,10 +10,10 @@ use crate::error::LoadError;
 use crate::http::Server;
 use crate::pattern::Pattern;
 use crate::peer::{Peer, TrackOut};
-use crate::rejoin::SwitchOut;
 use crate::procstat::Watched;
 use crate::publisher::{KeyframeRequests, MediaOut, Publisher, Sent};
 use crate::recorder::Recorder;
+use crate::rejoin::SwitchOut;
 use crate::report::{summarise, Grant, ReceiverLog, RunInput, RunReport};
 use crate::tokens::Tokens;
 use crate::udp::{self, RelayFloor};
@@ -380,7 +380,13 @@ struct WhipJoin {
 
 /// A peer that joined.
 enum Joined {
-    Publisher(u32, Peer, Option<Resource>, Arc<TrackOut>, Arc<KeyframeRequests>),
+    Publisher(
+        u32,
+        Peer,
+        Option<Resource>,
+        Arc<TrackOut>,
+        Arc<KeyframeRequests>,
+    ),
     Viewer(Peer, Option<Resource>, Arc<Recorder>),
 }
 
@@ -462,12 +468,7 @@ impl WhipJoin {
     /// The chair first (so the programme has its source), then endpoints
     /// and viewers, `parallel` at a time. A peer that fails to join is
     /// reported and the run goes on without it.
-    async fn join_all(
-        self: &Arc<Self>,
-        plan: &Plan,
-        running: &Running,
-        attached: &mut Attached,
-    ) {
+    async fn join_all(self: &Arc<Self>, plan: &Plan, running: &Running, attached: &mut Attached) {
         let chair = self.publisher(0).await;
         self.keep(chair, "chair publisher".into(), running, attached);
         let jobs = (1..=plan.endpoints)
@@ -508,7 +509,9 @@ impl WhipJoin {
                         .senders
                         .push(running.start(id, switch.clone(), requests.clone()));
                     let again = Rejoin::Publisher(id, switch, requests);
-                    attached.keepers.push(self.keeper(peer, resource, again, running, attached));
+                    attached
+                        .keepers
+                        .push(self.keeper(peer, resource, again, running, attached));
                 } else {
                     attached.senders.push(running.start(id, out, requests));
                     attached.peers.push(peer);
@@ -519,7 +522,9 @@ impl WhipJoin {
                 attached.receivers.push((true, recorder.clone()));
                 if self.rejoin {
                     let again = Rejoin::Viewer(recorder);
-                    attached.keepers.push(self.keeper(peer, resource, again, running, attached));
+                    attached
+                        .keepers
+                        .push(self.keeper(peer, resource, again, running, attached));
                 } else {
                     attached.peers.push(peer);
                     attached.resources.extend(resource);
@@ -547,7 +552,10 @@ impl WhipJoin {
         tokio::spawn(async move {
             loop {
                 while on() {
-                    if tokio::time::timeout(KEEPER_POLL, peer.dropped()).await.is_ok() {
+                    if tokio::time::timeout(KEEPER_POLL, peer.dropped())
+                        .await
+                        .is_ok()
+                    {
                         break;
                     }
                 }
@@ -610,7 +618,8 @@ impl Rejoin {
 async fn hang_up(attached: &mut Attached, parallel: usize) {
     // The keepers see the run's end within a poll and hand their peers back.
     for keeper in std::mem::take(&mut attached.keepers) {
-        if let Ok(Ok((peer, resource))) = tokio::time::timeout(Duration::from_secs(5), keeper).await {
+        if let Ok(Ok((peer, resource))) = tokio::time::timeout(Duration::from_secs(5), keeper).await
+        {
             attached.peers.push(peer);
             attached.resources.extend(resource);
         }

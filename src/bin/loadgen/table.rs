@@ -95,7 +95,10 @@ impl Output {
         row("longest programme gap, worst receiver (ms)", &|r| {
             opt(r.programme_gap_max_ms)
         });
-        row("  median receiver (ms)", &|r| opt(r.programme_gap_median_ms));
+        row(
+            "  median receiver (ms)",
+            &|r| opt(r.programme_gap_median_ms),
+        );
         row("  peers that joined again", &|r| r.rejoins.to_string());
         row("floor grant → keyframe everywhere, median (ms)", &|r| {
             opt(r.floor_keyframe_median_ms)
