@@ -94,9 +94,14 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let timer = tokio::spawn(timer::run(core.clone(), stop_rx.clone()));
-    let media = media::start(&config.media, core.clone(), stop_rx.clone())
-        .await
-        .context("starting the media plane")?;
+    let media = media::start(
+        &config.media,
+        config.data_dir.join("recordings"),
+        core.clone(),
+        stop_rx.clone(),
+    )
+    .await
+    .context("starting the media plane")?;
     let monitoring = Monitoring::new(config.health.clone(), Some(metrics));
     let sampler = tokio::spawn(monitoring::run(
         monitoring.clone(),
@@ -122,6 +127,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
             config.limits.commands_per_sec,
             config.limits.command_burst,
         )),
+        recordings: Arc::new(config.data_dir.join("recordings")),
     };
     let tls = front_door::tls_acceptor(&config.tls).context("setting up HTTPS")?;
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -425,6 +425,88 @@ async fn the_session_survives_a_crash() {
     );
 }
 
+/// The names of `events` in an outcome, in order.
+fn event_names(outcome: &Value) -> Vec<String> {
+    outcome["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["event"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Presentation sharing end to end: a request that waits, the floor
+/// holder starting by itself, the chair's socket told, the viewer's cut
+/// naming the presenter, a SIGKILL that changes nothing, and the token
+/// going with the floor afterwards.
+#[tokio::test]
+async fn presentation_is_shared_and_survives_a_crash() {
+    let mut server = Server::start();
+    let chair = server.chair();
+    let hd = server.endpoint(HAI_DUONG);
+    let id = "trinh-chieu";
+    server.create(id, "Hội nghị có trình chiếu").await;
+    server.connect(id, &[CENTRAL, HAI_DUONG, HAI_PHONG]).await;
+    server
+        .ok(&format!("/api/sessions/{id}/start"), &chair, None)
+        .await;
+    let mut chair_ws = server.ws(&chair, Some(id)).await;
+    let snapshot = chair_ws.until("snapshot").await;
+    assert_eq!(
+        snapshot["session"]["content"],
+        json!({"presenter": null, "pending": []})
+    );
+
+    let request = format!("/api/sessions/{id}/content/request");
+    let asked = server.ok(&request, &hd, None).await;
+    assert_eq!(event_names(&asked), ["content_requested"], "{asked}");
+    server
+        .ok(
+            &format!("/api/sessions/{id}/floor/grant"),
+            &chair,
+            Some(json!({"endpoint": HAI_DUONG})),
+        )
+        .await;
+    // On the floor now: the same request takes the token at once.
+    let started = server.ok(&request, &hd, None).await;
+    assert_eq!(event_names(&started), ["content_granted"], "{started}");
+    assert_eq!(started["events"][0]["by_chair"], false);
+    let event = chair_ws.event("content_granted").await;
+    assert_eq!(event["event"]["endpoint"], HAI_DUONG, "{event}");
+    assert_eq!(event["seq"], started["seq"]);
+    server.ok(&request, &server.endpoint(HAI_PHONG), None).await;
+
+    let (_, viewed) = server
+        .get(&format!("/api/sessions/{id}"), &server.viewer())
+        .await;
+    assert_eq!(viewed["content"]["presenter"]["endpoint"], HAI_DUONG);
+    assert_eq!(viewed["content"]["pending"][0]["endpoint"], HAI_PHONG);
+
+    let before = server.state(id).await;
+    server.crash_and_restart();
+    let after = server.state(id).await;
+    assert_eq!(after, before, "state after restart differs");
+    assert_eq!(after["content"]["presenter"]["endpoint"], HAI_DUONG);
+
+    // The default rule: the presentation ends with the floor.
+    let revoked = server
+        .ok(&format!("/api/sessions/{id}/floor/revoke"), &chair, None)
+        .await;
+    assert_eq!(
+        event_names(&revoked),
+        ["floor_revoked", "content_revoked"],
+        "{revoked}"
+    );
+    assert_eq!(revoked["events"][1]["reason"], "floor_lost");
+    let (status, err) = server
+        .post(&format!("/api/sessions/{id}/content/release"), &hd, None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert_eq!(err["error"], "not_presenter");
+    let state = server.state(id).await;
+    assert!(state["content"]["presenter"].is_null(), "{state}");
+}
+
 /// The deadline timer closes a roll call nobody closed.
 #[tokio::test]
 async fn the_roll_call_closes_at_its_deadline() {
@@ -481,6 +563,10 @@ async fn openapi_describes_the_api() {
         "/api/sessions/{id}/floor/revoke",
         "/api/sessions/{id}/floor/release",
         "/api/sessions/{id}/floor/queue",
+        "/api/sessions/{id}/content/request",
+        "/api/sessions/{id}/content/grant",
+        "/api/sessions/{id}/content/revoke",
+        "/api/sessions/{id}/content/release",
         "/api/sessions/{id}/mode",
         "/api/sessions/{id}/speaking-limit",
         "/api/sessions/{id}/endpoints/{code}/representative",
@@ -549,6 +635,7 @@ async fn openapi_describes_the_api() {
     for schema in [
         "Session",
         "FloorState",
+        "ContentState",
         "Event",
         "Command",
         "ErrorBody",

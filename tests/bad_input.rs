@@ -34,6 +34,9 @@ async fn bad_bodies_are_refused_and_change_nothing() {
     let mode = format!("/api/sessions/{id}/mode");
     let grant = format!("/api/sessions/{id}/floor/grant");
     let mute = format!("/api/sessions/{id}/endpoints/{HAI_DUONG}/mute");
+    let content_grant = format!("/api/sessions/{id}/content/grant");
+    let content_revoke = format!("/api/sessions/{id}/content/revoke");
+    let content_request = format!("/api/sessions/{id}/content/request");
 
     let raw = |method: Method, path: &str, body: String, content_type: Option<&str>| {
         let mut req = server.raw(method, path).bearer_auth(&chair).body(body);
@@ -45,6 +48,7 @@ async fn bad_bodies_are_refused_and_change_nothing() {
     let json_ct = Some("application/json");
     let oversized = format!("{{\"mode\": \"{}\"}}", "x".repeat(LIMIT * 2));
     let oversized_mute = format!("{{\"muted\": true, \"x\": \"{}\"}}", "x".repeat(LIMIT * 2));
+    let oversized_grant = format!("{{\"endpoint\": \"{}\"}}", "3".repeat(LIMIT * 2));
     let cases: Vec<(reqwest::RequestBuilder, StatusCode, &str)> = vec![
         (
             raw(Method::PUT, &mode, "{\"mode\": ".into(), json_ct),
@@ -181,6 +185,106 @@ async fn bad_bodies_are_refused_and_change_nothing() {
                 Method::POST,
                 &grant,
                 r#"{"request_id": "1"}"#.into(),
+                json_ct,
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            raw(
+                Method::POST,
+                &content_grant,
+                "{\"endpoint\"".into(),
+                json_ct,
+            ),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            raw(
+                Method::POST,
+                &content_grant,
+                r#"{"endpoint": 30}"#.into(),
+                json_ct,
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            raw(
+                Method::POST,
+                &content_grant,
+                r#"{"endpoint": null}"#.into(),
+                json_ct,
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            raw(Method::POST, &content_grant, r#"{}"#.into(), json_ct),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            raw(Method::POST, &content_grant, r#"["30"]"#.into(), json_ct),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            raw(
+                Method::POST,
+                &content_grant,
+                r#"{"endpoint": "30", "request_id": 1}"#.into(),
+                json_ct,
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            raw(
+                Method::POST,
+                &content_grant,
+                r#"{"endpoint": "30"}"#.into(),
+                None,
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            raw(Method::POST, &content_grant, oversized_grant, json_ct),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            raw(
+                Method::POST,
+                &content_revoke,
+                r#"{"endpoint": ["30"]}"#.into(),
+                json_ct,
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            raw(Method::POST, &content_revoke, "revoke!".into(), json_ct),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            raw(
+                Method::POST,
+                &content_request,
+                r#"{"endpoint": "00"}"#.into(),
+                Some("text/plain"),
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            raw(
+                Method::POST,
+                &content_request,
+                r#"{"endpoint": {"code": "00"}}"#.into(),
                 json_ct,
             ),
             StatusCode::BAD_REQUEST,
@@ -428,6 +532,102 @@ async fn unknown_ids_bad_values_and_wrong_states() {
         ),
         (
             Method::POST,
+            format!("{s}/content/grant"),
+            chair.clone(),
+            Some(json!({"endpoint": "99"})),
+            StatusCode::NOT_FOUND,
+            "unknown_endpoint",
+        ),
+        (
+            Method::POST,
+            format!("{s}/content/grant"),
+            chair.clone(),
+            Some(json!({"endpoint": "\u{202e}\u{0}"})),
+            StatusCode::NOT_FOUND,
+            "unknown_endpoint",
+        ),
+        (
+            Method::POST,
+            format!("{s}/content/revoke"),
+            chair.clone(),
+            Some(json!({"endpoint": "99"})),
+            StatusCode::NOT_FOUND,
+            "unknown_endpoint",
+        ),
+        (
+            Method::POST,
+            "/api/sessions/khong-co/content/request".into(),
+            chair.clone(),
+            None,
+            StatusCode::NOT_FOUND,
+            "unknown_session",
+        ),
+        (
+            Method::POST,
+            "/api/sessions/khong-co/content/grant".into(),
+            chair.clone(),
+            Some(json!({"endpoint": "30"})),
+            StatusCode::NOT_FOUND,
+            "unknown_session",
+        ),
+        (
+            Method::POST,
+            format!("{s}/content/grant"),
+            chair.clone(),
+            Some(json!({"endpoint": HO_CHI_MINH})),
+            StatusCode::CONFLICT,
+            "not_connected",
+        ),
+        (
+            Method::POST,
+            format!("{s}/content/grant"),
+            chair.clone(),
+            Some(json!({"endpoint": HAI_PHONG})),
+            StatusCode::CONFLICT,
+            "not_holder",
+        ),
+        (
+            Method::POST,
+            format!("{s}/content/revoke"),
+            chair.clone(),
+            None,
+            StatusCode::CONFLICT,
+            "no_presenter",
+        ),
+        (
+            Method::POST,
+            format!("{s}/content/revoke"),
+            chair.clone(),
+            Some(json!({"endpoint": HAI_DUONG})),
+            StatusCode::CONFLICT,
+            "not_presenter",
+        ),
+        (
+            Method::POST,
+            format!("{s}/content/release"),
+            hd.clone(),
+            None,
+            StatusCode::CONFLICT,
+            "not_presenter",
+        ),
+        (
+            Method::POST,
+            format!("{s}/content/release"),
+            chair.clone(),
+            None,
+            StatusCode::CONFLICT,
+            "not_presenter",
+        ),
+        (
+            Method::GET,
+            format!("{s}/content/grant"),
+            chair.clone(),
+            None,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            Method::POST,
             format!("{s}/endpoints/30/connect"),
             chair.clone(),
             None,
@@ -643,6 +843,37 @@ async fn bad_websocket_messages_get_errors_and_the_socket_stays_usable() {
     assert_eq!(server.state(id).await, before);
     let mut again = server.ws(&server.chair(), Some(id)).await;
     again.until("snapshot").await;
+}
+
+/// The content commands on the socket: missing, mistyped and unknown
+/// fields, unknown sites and commands the state refuses, each answered
+/// with its code and its id, the state unchanged. (A socket of its own:
+/// the test above uses most of one socket's message burst.)
+#[tokio::test]
+async fn bad_content_commands_on_the_websocket() {
+    let server = Server::start();
+    let id = "ws-trinh-chieu";
+    live(&server, id).await;
+    let before = server.state(id).await;
+    let mut ws = server.ws(&server.chair(), Some(id)).await;
+    ws.until("snapshot").await;
+    let cases: Vec<(String, &str, Option<&str>)> = vec![
+        (r#"{"type": "command", "id": "x13", "command": {"command": "grant_content"}}"#.into(), "invalid_message", Some("x13")),
+        (r#"{"type": "command", "id": "x14", "command": {"command": "grant_content", "endpoint": 30}}"#.into(), "invalid_message", Some("x14")),
+        (r#"{"type": "command", "id": "x15", "command": {"command": "revoke_content", "now": 1}}"#.into(), "invalid_message", Some("x15")),
+        (r#"{"type": "command", "id": "x16", "command": {"command": "revoke_content", "endpoint": "99"}}"#.into(), "unknown_endpoint", Some("x16")),
+        (r#"{"type": "command", "id": "x17", "command": {"command": "grant_content", "endpoint": "99"}}"#.into(), "unknown_endpoint", Some("x17")),
+        (r#"{"type": "command", "id": "x18", "command": {"command": "revoke_content"}}"#.into(), "no_presenter", Some("x18")),
+        (r#"{"type": "command", "id": "x19", "command": {"command": "release_content", "endpoint": "00"}}"#.into(), "not_presenter", Some("x19")),
+        (r#"{"type": "command", "id": "x20", "command": {"command": "request_content", "endpoint": ["00"]}}"#.into(), "invalid_message", Some("x20")),
+    ];
+    for (text, code, id_back) in cases {
+        ws.send_text(text.clone()).await;
+        let reply = ws.until("error").await;
+        assert_eq!(reply["error"], code, "{text}: {reply}");
+        assert_eq!(reply["id"].as_str(), id_back, "{text}: {reply}");
+    }
+    assert_eq!(server.state(id).await, before);
 }
 
 /// The handshake refuses a missing token, an unknown session and a plain

@@ -463,6 +463,10 @@ const COMMANDS: &[&str] = &[
     "set_mode",
     "set_speaking_limit",
     "set_muted",
+    "request_content",
+    "grant_content",
+    "revoke_content",
+    "release_content",
     "tick",
 ];
 const FIELDS: &[&str] = &[

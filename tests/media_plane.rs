@@ -7,7 +7,7 @@ mod support;
 use diemcau::control::Mode;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
-use support::{wait_for, Meeting};
+use support::{content_name, wait_for, ContentLine, Meeting};
 
 const CONNECT: Duration = Duration::from_secs(20);
 const FLOW: Duration = Duration::from_secs(10);
@@ -205,6 +205,103 @@ async fn floor_switches_source_without_renegotiation() {
             w[0].seq
         );
     }
+}
+
+/// A presentation: A holds the floor and presents; B, the chair and a
+/// viewer get A's second video on their `content` slot, with no server
+/// offer (the line was there from the start) and a keyframe requested of
+/// A's content track. Nothing presented before the token; nothing after A
+/// loses the floor (the token goes with it); A never gets its own back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presentation_reaches_every_receiver_on_the_content_slot() {
+    use diemcau::control::Command;
+    use std::sync::atomic::Ordering::SeqCst;
+    let mut m = Meeting::start("01", &["30", "31"]).await;
+    let mut chair = m.join_with(Some("01"), "01", ContentLine::Present).await;
+    let mut a = m.join_with(Some("30"), "30", ContentLine::Present).await;
+    let mut b = m.join_with(Some("31"), "31", ContentLine::Receive).await;
+    let viewer = m.join_with(None, "viewer", ContentLine::Receive).await;
+    m.await_up(3, CONNECT).await;
+    for p in [&mut chair, &mut a, &mut b] {
+        p.peer.start_sending();
+    }
+    let slides = content_name("30");
+    let brx = b.peer.received.clone();
+    wait_count(&brx, 0, "chair", "video", "01", 5, "B gets the chair").await;
+    // A's screen goes out before anyone gave it the token: held back.
+    a.peer.present(true);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        brx.count(0, "", "video", &slides),
+        0,
+        "content leaked before the token"
+    );
+    let offers_before: Vec<u64> = [&chair, &b, &viewer]
+        .iter()
+        .map(|p| p.server_offers.load(SeqCst))
+        .collect();
+
+    m.grant("30");
+    m.apply(Command::RequestContent {
+        endpoint: "30".into(),
+    });
+    assert_eq!(m.session.policy().content, Some("30".into()));
+    for (who, rx) in [
+        ("B", &brx),
+        ("the chair", &chair.peer.received),
+        ("the viewer", &viewer.peer.received),
+    ] {
+        wait_count(
+            rx,
+            0,
+            "content",
+            "video",
+            &slides,
+            5,
+            &format!("{who} sees A's slides"),
+        )
+        .await;
+        assert_eq!(
+            rx.count(0, "content", "audio", "30"),
+            0,
+            "{who}: audio on the content slot"
+        );
+        assert_eq!(
+            rx.count(0, "content", "video", "30"),
+            0,
+            "{who}: A's camera on the content slot"
+        );
+    }
+    assert!(
+        a.peer.content_keyframe_requests.load(SeqCst) > 0,
+        "no keyframe asked of A's slides"
+    );
+    let offers_after: Vec<u64> = [&chair, &b, &viewer]
+        .iter()
+        .map(|p| p.server_offers.load(SeqCst))
+        .collect();
+    // The chair's tiles may come in server offers; B's and the viewer's lines never change.
+    assert_eq!(
+        offers_after[1..],
+        offers_before[1..],
+        "content needed a renegotiation"
+    );
+
+    // The floor goes, and the token with it (`content_ends_with_floor`).
+    m.revoke();
+    assert_eq!(m.session.policy().content, None);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mark = brx.mark();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        brx.count(mark, "", "video", &slides),
+        0,
+        "content still reaches B"
+    );
+    assert!(
+        brx.count(mark, "chair", "video", "01") > 0,
+        "B lost the chair too"
+    );
 }
 
 /// Lecture mode: no endpoint's audio reaches anyone, even the floor
@@ -598,4 +695,109 @@ async fn forged_checks_from_many_sources_teach_the_port_nothing() {
         "A still sees the chair",
     )
     .await;
+}
+
+/// `ffprobe`'s packets of `file`, as (stream index, pts seconds).
+fn probe_packets(file: &std::path::Path) -> Vec<(u64, f64)> {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_packets", "-of", "json"])
+        .arg(file)
+        .output()
+        .expect("ffprobe runs (scripts/test-deps installs ffmpeg)");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "ffprobe finds {} broken: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ffprobe's JSON");
+    v["packets"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                .filter_map(|p| {
+                    let stream = p["stream_index"].as_u64()?;
+                    let pts: f64 = p["pts_time"].as_str()?.parse().ok()?;
+                    Some((stream, pts))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Recording on while A then B hold the floor: one WebM file whose five
+/// tracks (chair audio and video, floor audio and video, content) hold
+/// the chair throughout and the floor slot across the switch, written
+/// while media flows; stopping closes it. A second start makes a second
+/// file. Codec-level decoding is checked with real encoders elsewhere (the
+/// test peers' VP8 is only shaped like VP8).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_programme_is_recorded_to_webm() {
+    use diemcau::control::Command;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut m =
+        Meeting::start_recording_into("01", &["30", "31"], Some(dir.path().to_path_buf())).await;
+    let mut chair = m.join(Some("01"), "01").await;
+    let mut a = m.join(Some("30"), "30").await;
+    let mut b = m.join(Some("31"), "31").await;
+    m.await_up(3, CONNECT).await;
+    for p in [&mut chair, &mut a, &mut b] {
+        p.peer.start_sending();
+    }
+    m.grant("30");
+    m.apply(Command::StartRecording);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    m.revoke();
+    m.grant("31");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    m.apply(Command::StopRecording);
+    m.apply(Command::StartRecording);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    m.apply(Command::StopRecording);
+
+    let folder = dir.path().join("test");
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    wait_for(FLOW, "two closed recordings", || {
+        let folder = folder.clone();
+        async move {
+            std::fs::read_dir(&folder)
+                .map(|d| d.filter_map(Result::ok).count() >= 2)
+                .unwrap_or(false)
+        }
+    })
+    .await;
+    // The writer closes a file on its own thread once its queue is empty.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for entry in std::fs::read_dir(&folder).expect("the session's folder") {
+        files.push(entry.expect("an entry").path());
+    }
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files
+        .iter()
+        .all(|f| f.extension().is_some_and(|e| e == "webm")));
+
+    let packets = probe_packets(&files[0]);
+    let per_stream = |i: u64| packets.iter().filter(|(s, _)| *s == i).count();
+    // Chair audio (50/s) and video (25/s) over about 5 s.
+    assert!(per_stream(0) > 150, "chair audio: {}", per_stream(0));
+    assert!(per_stream(1) > 60, "chair video: {}", per_stream(1));
+    // The floor: A, then B after a keyframe; audio throughout both turns.
+    assert!(per_stream(2) > 150, "floor audio: {}", per_stream(2));
+    assert!(per_stream(3) > 60, "floor video: {}", per_stream(3));
+    assert_eq!(per_stream(4), 0, "content with nobody presenting");
+    let span = |i: u64| {
+        let ts: Vec<f64> = packets
+            .iter()
+            .filter(|(s, _)| *s == i)
+            .map(|p| p.1)
+            .collect();
+        ts.iter().cloned().fold(f64::MIN, f64::max) - ts.iter().cloned().fold(f64::MAX, f64::min)
+    };
+    assert!(span(0) > 4.0, "the chair's audio spans {} s", span(0));
+    assert!(span(3) > 4.0, "the floor's video spans {} s", span(3));
+    assert!(
+        !probe_packets(&files[1]).is_empty(),
+        "the second file is empty"
+    );
 }

@@ -73,6 +73,8 @@ enum Setup {
     Holder,
     /// Live; requests 1 (Hải Dương) and 2 (Hải Phòng) pending.
     Queue,
+    /// Live; Hải Dương holds the floor and presents.
+    Presenting,
 }
 
 async fn prepare(server: &Server, id: &str, setup: Setup) {
@@ -100,7 +102,7 @@ async fn prepare(server: &Server, id: &str, setup: Setup) {
         Setup::Request => {
             ask(HAI_DUONG).await;
         }
-        Setup::Holder => {
+        Setup::Holder | Setup::Presenting => {
             ask(HAI_DUONG).await;
             server
                 .ok(
@@ -109,6 +111,16 @@ async fn prepare(server: &Server, id: &str, setup: Setup) {
                     Some(json!({"request_id": 1})),
                 )
                 .await;
+            if matches!(setup, Setup::Presenting) {
+                // The floor holder starts by itself under the default rule.
+                server
+                    .ok(
+                        &format!("/api/sessions/{id}/content/request"),
+                        &server.endpoint(HAI_DUONG),
+                        None,
+                    )
+                    .await;
+            }
         }
         Setup::Queue => {
             ask(HAI_DUONG).await;
@@ -250,6 +262,57 @@ fn cases() -> Vec<Case> {
             Some(json!({"order": [2, 1]})),
             Setup::Queue,
             &[Chair],
+            false,
+        ),
+        // Without a body the site is the caller's own: the chair's is its
+        // room, which it may present from.
+        case(
+            Method::POST,
+            "/api/sessions/{id}/content/request",
+            None,
+            Setup::Live,
+            &[Chair, Itself],
+            true,
+        ),
+        // Naming a province: only that province; the chair grants instead.
+        case(
+            Method::POST,
+            "/api/sessions/{id}/content/request",
+            Some(json!({"endpoint": HAI_DUONG})),
+            Setup::Live,
+            &[Itself],
+            false,
+        ),
+        case(
+            Method::POST,
+            "/api/sessions/{id}/content/grant",
+            Some(json!({"endpoint": HAI_DUONG})),
+            Setup::Holder,
+            &[Chair],
+            false,
+        ),
+        case(
+            Method::POST,
+            "/api/sessions/{id}/content/revoke",
+            None,
+            Setup::Presenting,
+            &[Chair],
+            false,
+        ),
+        case(
+            Method::POST,
+            "/api/sessions/{id}/content/revoke",
+            Some(json!({"endpoint": HAI_DUONG})),
+            Setup::Presenting,
+            &[Chair],
+            false,
+        ),
+        case(
+            Method::POST,
+            "/api/sessions/{id}/content/release",
+            Some(json!({"endpoint": HAI_DUONG})),
+            Setup::Presenting,
+            &[Itself],
             false,
         ),
         case(
@@ -464,6 +527,12 @@ async fn who_reads_what() {
         .get(&format!("/api/sessions/{id}"), &server.viewer())
         .await;
     assert!(viewed.get("attendance").is_none(), "{viewed}");
+    // Who presents is public: a recorder labels the content it receives.
+    assert_eq!(
+        viewed["content"],
+        json!({"presenter": null, "pending": []}),
+        "{viewed}"
+    );
     assert_eq!(viewed["endpoints"].as_array().map(Vec::len), Some(5));
     // A viewer is told which sites are muted (it is sent the events too).
     let (status, _) = server
@@ -547,11 +616,67 @@ async fn the_websocket_applies_the_same_rules() {
     );
     let refused = tech.command("h", mute(HAI_DUONG, true)).await;
     assert_eq!(refused["error"], "forbidden");
+    // The content token: a site asks and stops for itself only, only the
+    // chair grants and revokes, and the chair presents from its own room.
+    let content = |command: &str, code: Option<&str>| match code {
+        Some(code) => json!({"command": command, "endpoint": code}),
+        None => json!({"command": command}),
+    };
+    for (n, (who, command)) in [
+        (Who::Other, content("request_content", Some(HAI_DUONG))),
+        (Who::Other, content("release_content", Some(HAI_DUONG))),
+        (Who::Other, content("grant_content", Some(HAI_PHONG))),
+        (Who::Other, content("revoke_content", None)),
+        (Who::Technician, content("request_content", Some(HAI_DUONG))),
+        (Who::Technician, content("grant_content", Some(CENTRAL))),
+        (Who::Technician, content("revoke_content", None)),
+        (Who::Viewer, content("grant_content", Some(CENTRAL))),
+        (Who::Viewer, content("release_content", Some(CENTRAL))),
+        (Who::Chair, content("request_content", Some(HAI_DUONG))),
+        (Who::Chair, content("release_content", Some(HAI_DUONG))),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let socket = match who {
+            Who::Other => &mut other,
+            Who::Technician => &mut tech,
+            Who::Viewer => &mut viewer,
+            _ => &mut chair,
+        };
+        let refused = socket
+            .command(&format!("content-{n}"), command.clone())
+            .await;
+        assert_eq!(
+            refused["error"], "forbidden",
+            "{who:?} {command}: {refused}"
+        );
+    }
     assert_eq!(server.state(id).await, before);
 
     let done = chair.command("i", mute(HAI_DUONG, true)).await;
     assert_eq!(done["type"], "ok", "{done}");
     assert_eq!(server.state(id).await["muted"], json!([HAI_DUONG]));
+    let done = chair
+        .command("j", content("request_content", Some(CENTRAL)))
+        .await;
+    assert_eq!(done["type"], "ok", "{done}");
+    assert_eq!(
+        server.state(id).await["content"]["presenter"]["endpoint"],
+        CENTRAL
+    );
+    let done = other
+        .command("k", content("request_content", Some(HAI_PHONG)))
+        .await;
+    assert_eq!(done["type"], "ok", "{done}");
+    let done = chair.command("l", content("revoke_content", None)).await;
+    assert_eq!(done["type"], "ok", "{done}");
+    let content_now = &server.state(id).await["content"];
+    assert!(content_now["presenter"].is_null(), "{content_now}");
+    assert_eq!(
+        content_now["pending"][0]["endpoint"], HAI_PHONG,
+        "{content_now}"
+    );
 
     // A bound token cannot follow another session; bad tokens are refused
     // before the upgrade.
@@ -586,13 +711,17 @@ async fn a_bound_token_cannot_tell_which_other_sessions_exist() {
         bound(Role::Viewer, None),
         bound(Role::Endpoint, Some(HAI_DUONG)),
     ];
-    let routes: [(Method, &str, Option<Value>); 10] = [
+    let routes: [(Method, &str, Option<Value>); 12] = [
         (Method::GET, "/api/sessions/{id}", None),
         (Method::GET, "/api/sessions/{id}/floor", None),
         (Method::GET, "/api/sessions/{id}/attendance", None),
         (Method::GET, "/api/sessions/{id}/link-tests", None),
         (Method::POST, "/api/sessions/{id}/open", None),
         (Method::POST, "/api/sessions/{id}/floor/requests", None),
+        // Without a body the chair's site is looked up in the session:
+        // the scope check must come first all the same.
+        (Method::POST, "/api/sessions/{id}/content/request", None),
+        (Method::POST, "/api/sessions/{id}/content/release", None),
         (
             Method::PUT,
             "/api/sessions/{id}/mode",

@@ -4,7 +4,7 @@
 //! the shipped file (a test holds them equal), so an operator's file need only
 //! name what it changes.
 
-use crate::control::Rules;
+use crate::control::{ContentRule, Rules};
 use crate::monitor::Thresholds;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -152,6 +152,13 @@ pub struct SessionDefaults {
     pub roll_call_secs: u32,
     /// Seconds a dropped endpoint has to come back.
     pub drop_grace_secs: u32,
+    /// Who may start presenting without the chair's grant:
+    /// `floor_or_chair` or `chair_grants`.
+    pub content_rule: ContentRule,
+    /// Whether a site's presentation ends when it loses the floor.
+    pub content_ends_with_floor: bool,
+    /// Whether sessions are recorded from the moment they go live.
+    pub record: bool,
 }
 
 impl Default for SessionDefaults {
@@ -164,6 +171,9 @@ impl Default for SessionDefaults {
             auto_revoke: rules.auto_revoke,
             roll_call_secs: rules.roll_call_secs,
             drop_grace_secs: rules.drop_grace_secs,
+            content_rule: rules.content_rule,
+            content_ends_with_floor: rules.content_ends_with_floor,
+            record: rules.record,
         }
     }
 }
@@ -178,6 +188,9 @@ impl SessionDefaults {
             auto_revoke: self.auto_revoke,
             roll_call_secs: self.roll_call_secs,
             drop_grace_secs: self.drop_grace_secs,
+            content_rule: self.content_rule,
+            content_ends_with_floor: self.content_ends_with_floor,
+            record: self.record,
         }
     }
 }
@@ -202,6 +215,11 @@ pub struct MediaConfig {
     /// Video bit rate allowed to the sites in the programme (the chair and
     /// the floor holder), kbit/s.
     pub programme_bitrate_kbps: u32,
+    /// Video bit rate of a presentation (a shared screen or window), kbit/s,
+    /// on top of the presenter's camera.
+    pub content_bitrate_kbps: u32,
+    /// Frames a second of a presentation: slides want resolution, not motion.
+    pub content_max_fps: u32,
     /// Seconds without an ICE consent check from a client before its
     /// consent expires and nothing more is sent to it (RFC 7675 says 30).
     pub consent_timeout_secs: u32,
@@ -238,6 +256,8 @@ impl Default for MediaConfig {
             turn: None,
             grid_bitrate_kbps: 300,
             programme_bitrate_kbps: 2500,
+            content_bitrate_kbps: 1500,
+            content_max_fps: 5,
             consent_timeout_secs: 30,
             max_connections: 500,
             max_connections_per_session: 200,

@@ -63,12 +63,30 @@ fn the_shipped_file_holds_the_compiled_defaults() {
         Config::default()
     );
     assert!(check(&shipped("diemcau.toml")).is_empty());
+    // Equal values would hold with a key left out too; an operator reads
+    // the file to learn what can be set, so every session rule is written
+    // there (speaking_limit_secs, absent for "unlimited", is serialized by
+    // no one and stays a comment).
+    let text = std::fs::read_to_string(shipped("diemcau.toml")).expect("read shipped");
+    let file: toml::Table = toml::from_str(&text).expect("shipped TOML");
+    let written = file
+        .get("session")
+        .and_then(toml::Value::as_table)
+        .expect("[session]");
+    let compiled = toml::Table::try_from(SessionDefaults::default()).expect("as TOML");
+    for key in compiled.keys() {
+        assert!(
+            written.contains_key(key),
+            "[session] {key} is not in the shipped file"
+        );
+    }
 }
 
 #[test]
 fn session_defaults_become_rules() {
     let config: Config = toml::from_str(
-        "[session]\nmax_floor_holders = 2\nspeaking_limit_secs = 120\nauto_revoke = true\n",
+        "[session]\nmax_floor_holders = 2\nspeaking_limit_secs = 120\nauto_revoke = true\n\
+         content_rule = \"chair_grants\"\ncontent_ends_with_floor = false\n",
     )
     .expect("parses");
     let rules = config.rules();
@@ -76,7 +94,44 @@ fn session_defaults_become_rules() {
     assert_eq!(rules.speaking_limit_secs, Some(120));
     assert!(rules.auto_revoke);
     assert_eq!(rules.drop_grace_secs, 30);
+    assert_eq!(rules.content_rule, crate::control::ContentRule::ChairGrants);
+    assert!(!rules.content_ends_with_floor);
     assert_eq!(Config::default().rules(), crate::control::Rules::default());
+    let defaults = Config::default().rules();
+    assert_eq!(
+        defaults.content_rule,
+        crate::control::ContentRule::FloorOrChair
+    );
+    assert!(defaults.content_ends_with_floor);
+}
+
+#[test]
+fn bad_content_rules_are_named_at_their_line() {
+    let config = "\
+registry = \"reg.toml\"
+[session]
+content_rule = \"anyone\"
+content_ends_with_floor = \"yes\"
+";
+    let dir = dir_with(&[("diemcau.toml", config), ("reg.toml", SMALL_REGISTRY)]);
+    let file = dir.path().join("diemcau.toml");
+    let problems = check(&file);
+    assert_problem(&problems, &file, Some(3), "unknown variant `anyone`");
+    assert_problem(&problems, &file, Some(3), "floor_or_chair");
+    assert_problem(&problems, &file, Some(4), "invalid type");
+    assert_eq!(problems.len(), 2, "{:#?}", lines(&problems));
+}
+
+/// A log written before the content rules existed replays: its `created`
+/// event's rules take the defaults.
+#[test]
+fn rules_without_the_content_keys_read_as_the_defaults() {
+    let old = serde_json::json!({
+        "max_floor_holders": 1, "speaking_limit_secs": null, "warning_lead_secs": 30,
+        "auto_revoke": false, "roll_call_secs": 60, "drop_grace_secs": 30
+    });
+    let rules: crate::control::Rules = serde_json::from_value(old).expect("old rules parse");
+    assert_eq!(rules, crate::control::Rules::default());
 }
 
 #[test]

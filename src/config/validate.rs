@@ -122,6 +122,7 @@ pub(crate) fn config_problems(
     for (key, kbps) in [
         ("grid_bitrate_kbps", media.grid_bitrate_kbps),
         ("programme_bitrate_kbps", media.programme_bitrate_kbps),
+        ("content_bitrate_kbps", media.content_bitrate_kbps),
     ] {
         if !BITRATE_KBPS.contains(&kbps) {
             report(
@@ -133,6 +134,15 @@ pub(crate) fn config_problems(
                 ),
             );
         }
+    }
+    if !(1..=30).contains(&media.content_max_fps) {
+        report(
+            &["media", "content_max_fps"],
+            format!(
+                "content_max_fps must be between 1 and 30, not {}",
+                media.content_max_fps
+            ),
+        );
     }
     if !CONSENT_SECS.contains(&media.consent_timeout_secs) {
         report(

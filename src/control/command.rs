@@ -128,6 +128,43 @@ pub enum Command {
         /// True to mute, false to unmute.
         muted: bool,
     },
+    /// A site asks to present. Under `floor_or_chair` the floor holder
+    /// takes the token at once if nobody presents, and the chair's own
+    /// site takes it at once in any case; otherwise the request waits for
+    /// the chair's grant.
+    RequestContent {
+        /// Which endpoint.
+        endpoint: EndpointCode,
+    },
+    /// The chair gives the token, to a waiting request or directly; the
+    /// current presenter, if any, loses it.
+    GrantContent {
+        /// The new presenter.
+        endpoint: EndpointCode,
+    },
+    /// The chair takes the token back, or turns a waiting request down.
+    RevokeContent {
+        /// The presenter, or a site whose request waits; the presenter
+        /// when absent.
+        #[serde(default)]
+        endpoint: Option<EndpointCode>,
+    },
+    /// The presenter stops (or a site withdraws its waiting request).
+    ReleaseContent {
+        /// Which endpoint.
+        endpoint: EndpointCode,
+    },
+    /// The chair starts recording the programme. Starting what runs
+    /// changes nothing (no event).
+    StartRecording,
+    /// The chair stops recording. Stopping what is stopped changes nothing.
+    StopRecording,
+    /// The server's own report that the recording stopped by itself (its
+    /// file could not be written). No client may send it.
+    RecordingFailed {
+        /// What went wrong, for the log and the consoles.
+        reason: String,
+    },
     /// Time passed: fire any deadline that is due.
     Tick,
 }
@@ -156,6 +193,13 @@ impl Command {
             Command::SetMode { .. } => "set_mode",
             Command::SetSpeakingLimit { .. } => "set_speaking_limit",
             Command::SetMuted { .. } => "set_muted",
+            Command::RequestContent { .. } => "request_content",
+            Command::GrantContent { .. } => "grant_content",
+            Command::RevokeContent { .. } => "revoke_content",
+            Command::ReleaseContent { .. } => "release_content",
+            Command::StartRecording => "start_recording",
+            Command::StopRecording => "stop_recording",
+            Command::RecordingFailed { .. } => "recording_failed",
             Command::Tick => "tick",
         }
     }

@@ -2,6 +2,7 @@
 //! over these; the store appends them, the WebSocket streams them, and the
 //! attendance report is computed from them alone.
 
+use super::content::ContentEnd;
 use super::types::{EndpointCode, Millis, Mode, RequestId, SessionSpec};
 use serde::{Deserialize, Serialize};
 
@@ -186,6 +187,66 @@ pub enum EventKind {
         /// Which endpoint.
         endpoint: EndpointCode,
     },
+    /// A site asked to present; the request waits for the chair.
+    ContentRequested {
+        /// Who asked.
+        endpoint: EndpointCode,
+    },
+    /// A waiting request to present went away without a grant.
+    ContentRequestCancelled {
+        /// Who had asked.
+        endpoint: EndpointCode,
+        /// Why: `withdrawn`, `chair` (turned down), `dropped`, `left` or
+        /// `session_ended`.
+        reason: ContentEnd,
+    },
+    /// A site got the content token.
+    ContentGranted {
+        /// The new presenter.
+        endpoint: EndpointCode,
+        /// True when the chair granted it, false when the site started by
+        /// itself under `floor_or_chair`.
+        by_chair: bool,
+    },
+    /// The presenter lost the token without giving it up.
+    ContentRevoked {
+        /// Who presented.
+        endpoint: EndpointCode,
+        /// Why: `chair`, `replaced`, `floor_lost`, `dropped`, `left` or
+        /// `session_ended`.
+        reason: ContentEnd,
+    },
+    /// The presenter stopped.
+    ContentReleased {
+        /// Who presented.
+        endpoint: EndpointCode,
+    },
+    /// The programme is being recorded from now on.
+    RecordingStarted {
+        /// True when the chair started it, false when the session's rule
+        /// (`record`) did as it went live.
+        by_chair: bool,
+    },
+    /// The recording stopped.
+    RecordingStopped {
+        /// Why: `chair`, `failed` or `session_ended`.
+        reason: RecordingEnd,
+        /// What went wrong, when it failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+}
+
+/// Why a recording stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingEnd {
+    /// The chair stopped it.
+    Chair,
+    /// Its file could not be written (the disk is full, say).
+    Failed,
+    /// The session ended.
+    SessionEnded,
 }
 
 impl EventKind {
@@ -217,6 +278,13 @@ impl EventKind {
             EventKind::SpeakingLimitSet { .. } => "speaking_limit_set",
             EventKind::EndpointMuted { .. } => "endpoint_muted",
             EventKind::EndpointUnmuted { .. } => "endpoint_unmuted",
+            EventKind::ContentRequested { .. } => "content_requested",
+            EventKind::ContentRequestCancelled { .. } => "content_request_cancelled",
+            EventKind::ContentGranted { .. } => "content_granted",
+            EventKind::ContentRevoked { .. } => "content_revoked",
+            EventKind::ContentReleased { .. } => "content_released",
+            EventKind::RecordingStarted { .. } => "recording_started",
+            EventKind::RecordingStopped { .. } => "recording_stopped",
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The control plane: attendance, the floor, roll call and modes of one
-//! chaired session.
+//! The control plane: attendance, the floor, the content token, roll call
+//! and modes of one chaired session.
 //!
 //! This module is pure: no IO, no tokio, no clock reads. The shell (http,
 //! store, media) owns all of that and drives a [`Session`] with one contract:
@@ -21,6 +21,7 @@
 
 mod attendance;
 mod command;
+mod content;
 mod event;
 mod floor;
 mod policy;
@@ -31,7 +32,8 @@ mod types;
 
 pub use attendance::{Attendance, AttendanceStatus};
 pub use command::{Command, GrantTarget};
-pub use event::{Event, EventKind, RollCallEnd};
+pub use content::{ContentEnd, ContentRequest, ContentRule, ContentState, Presenter};
+pub use event::{Event, EventKind, RecordingEnd, RollCallEnd};
 pub use floor::{FloorRequest, FloorState, RequestState};
 pub use policy::{ForwardingPolicy, Reception};
 pub use rejection::{Rejection, RejectionCode};

@@ -36,6 +36,14 @@ pub struct ForwardingPolicy {
     /// a browser climbs to a higher rate only over several seconds.
     #[serde(default)]
     pub next_speakers: Vec<EndpointCode>,
+    /// The presenter whose second video fills every receiver's `content`
+    /// slot; set only while the session is live and the token is held.
+    #[serde(default)]
+    pub content: Option<EndpointCode>,
+    /// The programme is being recorded: the session is live and the chair
+    /// (or the configuration) turned recording on.
+    #[serde(default)]
+    pub recording: bool,
     /// Per connected endpoint, what it receives.
     pub receivers: BTreeMap<EndpointCode, Reception>,
 }

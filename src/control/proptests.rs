@@ -8,6 +8,22 @@ const T0: Millis = Millis(1_700_000_000_000);
 const CODES: [&str; 5] = ["00", "01", "30", "31", "79"];
 
 fn spec(max_holders: u32, limit: Option<u32>, auto_revoke: bool) -> SessionSpec {
+    spec_with(
+        max_holders,
+        limit,
+        auto_revoke,
+        ContentRule::default(),
+        true,
+    )
+}
+
+fn spec_with(
+    max_holders: u32,
+    limit: Option<u32>,
+    auto_revoke: bool,
+    content_rule: ContentRule,
+    content_ends_with_floor: bool,
+) -> SessionSpec {
     SessionSpec {
         id: SessionId("p".into()),
         title: "Phiên thử".into(),
@@ -30,6 +46,9 @@ fn spec(max_holders: u32, limit: Option<u32>, auto_revoke: bool) -> SessionSpec 
             auto_revoke,
             roll_call_secs: 20,
             drop_grace_secs: 15,
+            content_rule,
+            content_ends_with_floor,
+            record: false,
         },
     }
 }
@@ -65,8 +84,50 @@ fn command() -> impl Strategy<Value = Command> {
         1 => (prop::option::of(10u32..60), prop::option::of(any::<bool>()))
             .prop_map(|(seconds, auto_revoke)| Command::SetSpeakingLimit { seconds, auto_revoke }),
         3 => (endpoint(), any::<bool>()).prop_map(|(endpoint, muted)| Command::SetMuted { endpoint, muted }),
+        4 => endpoint().prop_map(|endpoint| Command::RequestContent { endpoint }),
+        3 => endpoint().prop_map(|endpoint| Command::GrantContent { endpoint }),
+        2 => prop::option::of(endpoint()).prop_map(|endpoint| Command::RevokeContent { endpoint }),
+        2 => endpoint().prop_map(|endpoint| Command::ReleaseContent { endpoint }),
+        2 => Just(Command::StartRecording),
+        1 => Just(Command::StopRecording),
+        1 => Just(Command::RecordingFailed { reason: "disk full".into() }),
         5 => Just(Command::Tick),
     ]
+}
+
+fn content_rule() -> impl Strategy<Value = ContentRule> {
+    prop::sample::select(vec![ContentRule::FloorOrChair, ContentRule::ChairGrants])
+}
+
+/// The invariants of the content token, checked on any state.
+fn check_content(s: &Session) -> Result<(), TestCaseError> {
+    let c = &s.content;
+    let waiting: BTreeSet<_> = c.pending.iter().map(|r| &r.endpoint).collect();
+    prop_assert_eq!(waiting.len(), c.pending.len(), "a site waits twice");
+    let up = |code: &EndpointCode| s.attendance.get(code).is_some_and(|a| a.is_up());
+    for code in &waiting {
+        prop_assert!(up(code), "{code} waits to present without a link");
+    }
+    let policy = s.policy();
+    match c.presenter_code() {
+        Some(p) => {
+            prop_assert_eq!(s.phase, Phase::Live, "a presenter outside the meeting");
+            prop_assert!(up(p), "presenter {p} is not connected");
+            prop_assert!(!waiting.contains(p), "presenter {p} also waits");
+            if s.spec.rules.content_ends_with_floor {
+                prop_assert!(
+                    s.floor.held_by(p).is_some() || s.central() == Some(p),
+                    "presenter {p} neither holds the floor nor is the chair's site"
+                );
+            }
+            prop_assert_eq!(policy.content.as_ref(), Some(p));
+        }
+        None => prop_assert_eq!(policy.content, None),
+    }
+    if s.phase != Phase::Live {
+        prop_assert!(c.pending.is_empty(), "requests outside the meeting");
+    }
+    Ok(())
 }
 
 /// The invariants of the floor, checked on any state.
@@ -127,9 +188,14 @@ proptest! {
         max_holders in 1u32..3,
         limit in prop::option::of(10u32..40),
         auto_revoke in any::<bool>(),
+        rule in content_rule(),
+        ends_with_floor in any::<bool>(),
+        record in any::<bool>(),
         steps in prop::collection::vec((command(), 0u64..20_000), 1..120),
     ) {
-        let (mut s, created) = Session::create(spec(max_holders, limit, auto_revoke), T0)
+        let mut spec = spec_with(max_holders, limit, auto_revoke, rule, ends_with_floor);
+        spec.rules.record = record;
+        let (mut s, created) = Session::create(spec, T0)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let mut log = vec![created];
         let mut now = T0;
@@ -141,7 +207,14 @@ proptest! {
                 Err(_) => prop_assert_eq!(&before, &s, "a rejection changed the state"),
             }
             check_floor(&s)?;
+            check_content(&s)?;
             check_attendance(&s, now)?;
+            // The media plane records exactly while the meeting is live
+            // and recording is on; nothing is recorded before or after.
+            prop_assert_eq!(s.policy().recording, s.phase == Phase::Live && s.recording);
+            if record && s.phase == Phase::Live && log.iter().filter(|e| matches!(e.kind, crate::control::EventKind::RecordingStopped { .. })).count() == 0 {
+                prop_assert!(s.recording, "a session set to record went live without recording");
+            }
             if s.policy().floor.is_some() {
                 prop_assert!(!s.floor.holders.is_empty());
             }
@@ -149,6 +222,8 @@ proptest! {
         log.extend(s.apply(Command::End, now).unwrap_or_default());
         log.extend(s.apply(Command::Tick, now).unwrap_or_default());
         check_attendance(&s, now)?;
+        prop_assert!(!s.recording, "still recording after the end");
+        check_content(&s)?;
         prop_assert_eq!(&s.events, &(log.len() as u64));
         let replayed = Session::replay(log).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(replayed, s);

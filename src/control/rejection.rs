@@ -41,6 +41,12 @@ pub enum RejectionCode {
     BadQueueOrder,
     /// A value is out of range (too long, zero, too large).
     InvalidValue,
+    /// The endpoint already holds the content token.
+    AlreadyPresenting,
+    /// The endpoint neither presents nor has a request to present waiting.
+    NotPresenter,
+    /// Nobody holds the content token.
+    NoPresenter,
 }
 
 impl RejectionCode {
@@ -63,6 +69,9 @@ impl RejectionCode {
             RejectionCode::AlreadyConfirmed => "already_confirmed",
             RejectionCode::BadQueueOrder => "bad_queue_order",
             RejectionCode::InvalidValue => "invalid_value",
+            RejectionCode::AlreadyPresenting => "already_presenting",
+            RejectionCode::NotPresenter => "not_presenter",
+            RejectionCode::NoPresenter => "no_presenter",
         }
     }
 }

@@ -8,7 +8,8 @@
 
 use super::attendance::{Attendance, Representative};
 use super::command::{Command, GrantTarget};
-use super::event::{Event, EventKind, RollCallEnd};
+use super::content::{ContentEnd, ContentRule, ContentState};
+use super::event::{Event, EventKind, RecordingEnd, RollCallEnd};
 use super::floor::{FloorState, RequestState};
 use super::policy::{ForwardingPolicy, Reception};
 use super::rejection::{Rejection, RejectionCode as Code};
@@ -62,6 +63,12 @@ pub struct Session {
     /// chair muted the site, not one link of it.
     #[serde(default)]
     pub muted: BTreeSet<EndpointCode>,
+    /// The content token: who presents, and who waits to.
+    #[serde(default)]
+    pub content: ContentState,
+    /// The programme is being recorded (written only while live).
+    #[serde(default)]
+    pub recording: bool,
     /// How many events made this state.
     pub events: u64,
     /// Time of the last event: time never runs backwards in the log.
@@ -155,6 +162,8 @@ impl Session {
             floor,
             roll_calls: Vec::new(),
             muted: BTreeSet::new(),
+            content: ContentState::default(),
+            recording: false,
             events: 1,
             last_event_at: at,
         }
@@ -209,6 +218,7 @@ impl Session {
         // Time never runs backwards in the log, whatever the caller's clock did.
         let now = now.max(self.last_event_at);
         let kinds = self.decide(&command, now)?;
+        let kinds = self.with_content_lapses(kinds, now);
         let events: Vec<Event> = kinds
             .into_iter()
             .map(|kind| Event { at: now, kind })
@@ -331,7 +341,11 @@ impl Session {
             }
             Command::Start => {
                 self.require_phase(&[Scheduled, Open], "start")?;
-                Ok(vec![EventKind::Started])
+                let mut out = vec![EventKind::Started];
+                if self.spec.rules.record && !self.recording {
+                    out.push(EventKind::RecordingStarted { by_chair: false });
+                }
+                Ok(out)
             }
             Command::End => {
                 self.require_phase(&[Scheduled, Open, Live], "end")?;
@@ -347,6 +361,15 @@ impl Session {
                 }
                 for id in &self.floor.queue {
                     out.push(EventKind::FloorRequestCancelled { request: *id });
+                }
+                // Said before `ended`, so the log reads as the meeting
+                // closing its business rather than a fix-up afterwards.
+                out.extend(self.content_lapses(|_| Some(ContentEnd::SessionEnded)));
+                if self.recording {
+                    out.push(EventKind::RecordingStopped {
+                        reason: RecordingEnd::SessionEnded,
+                        detail: None,
+                    });
                 }
                 out.push(EventKind::Ended);
                 Ok(out)
@@ -655,8 +678,240 @@ impl Session {
                     EventKind::EndpointUnmuted { endpoint }
                 }])
             }
+            Command::RequestContent { endpoint } => self.request_content(endpoint),
+            Command::GrantContent { endpoint } => self.grant_content(endpoint),
+            Command::RevokeContent { endpoint } => self.revoke_content(endpoint.as_ref()),
+            Command::ReleaseContent { endpoint } => self.release_content(endpoint),
+            Command::StartRecording => {
+                self.require_phase(&[Open, Live], "start recording")?;
+                Ok(if self.recording {
+                    Vec::new()
+                } else {
+                    vec![EventKind::RecordingStarted { by_chair: true }]
+                })
+            }
+            Command::StopRecording | Command::RecordingFailed { .. } => {
+                self.require_phase(&[Open, Live], "stop recording")?;
+                let (reason, detail) = match command {
+                    Command::RecordingFailed { reason } => (
+                        RecordingEnd::Failed,
+                        Some(reason.chars().take(500).collect()),
+                    ),
+                    _ => (RecordingEnd::Chair, None),
+                };
+                Ok(if self.recording {
+                    vec![EventKind::RecordingStopped { reason, detail }]
+                } else {
+                    Vec::new()
+                })
+            }
             Command::Tick => Ok(self.due(now)),
         }
+    }
+
+    /// The checks every new presenter passes: a live session, a site of
+    /// it that is connected and not presenting already.
+    fn content_site(&self, code: &EndpointCode, what: &str) -> Result<(), Rejection> {
+        self.require_phase(&[Phase::Live], what)?;
+        if !self.endpoint(code)?.is_up() {
+            return Err(Rejection::new(
+                Code::NotConnected,
+                format!("endpoint {code} is not connected"),
+            ));
+        }
+        if self.content.is_presenter(code) {
+            return Err(Rejection::new(
+                Code::AlreadyPresenting,
+                format!("endpoint {code} is already presenting"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether `code` may hold the token under `content_ends_with_floor`:
+    /// granting it to a site the rule would take it from at once would
+    /// be a grant in name only.
+    fn may_present(&self, code: &EndpointCode) -> Result<(), Rejection> {
+        let central = self.central() == Some(code);
+        if self.spec.rules.content_ends_with_floor && !central && self.floor.held_by(code).is_none()
+        {
+            return Err(Rejection::new(
+                Code::NotHolder,
+                format!(
+                    "endpoint {code} does not hold the floor, and in this session a \
+                     presentation ends with the floor: give it the floor first"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn request_content(&self, code: &EndpointCode) -> Result<Vec<EventKind>, Rejection> {
+        self.content_site(code, "ask to present")?;
+        let central = self.central() == Some(code);
+        let holds_floor = self.floor.held_by(code).is_some();
+        // The chair's own room asking is the chair deciding, so it may
+        // replace a presenter; a floor holder only takes a free token, as
+        // replacing another site is the chair's call.
+        let starts_now = self.spec.rules.content_rule == ContentRule::FloorOrChair
+            && (central || (holds_floor && self.content.presenter.is_none()));
+        if starts_now {
+            let mut out = Vec::new();
+            if let Some(current) = self.content.presenter_code() {
+                out.push(EventKind::ContentRevoked {
+                    endpoint: current.clone(),
+                    reason: ContentEnd::Replaced,
+                });
+            }
+            out.push(EventKind::ContentGranted {
+                endpoint: code.clone(),
+                by_chair: false,
+            });
+            return Ok(out);
+        }
+        if self.content.is_pending(code) {
+            return Err(Rejection::new(
+                Code::AlreadyRequested,
+                format!("endpoint {code} has already asked to present"),
+            ));
+        }
+        Ok(vec![EventKind::ContentRequested {
+            endpoint: code.clone(),
+        }])
+    }
+
+    fn grant_content(&self, code: &EndpointCode) -> Result<Vec<EventKind>, Rejection> {
+        self.content_site(code, "grant the content token")?;
+        self.may_present(code)?;
+        let mut out = Vec::new();
+        if let Some(current) = self.content.presenter_code() {
+            out.push(EventKind::ContentRevoked {
+                endpoint: current.clone(),
+                reason: ContentEnd::Replaced,
+            });
+        }
+        out.push(EventKind::ContentGranted {
+            endpoint: code.clone(),
+            by_chair: true,
+        });
+        Ok(out)
+    }
+
+    fn revoke_content(&self, code: Option<&EndpointCode>) -> Result<Vec<EventKind>, Rejection> {
+        self.require_phase(&[Phase::Live], "revoke the content token")?;
+        let Some(code) = code else {
+            let current = self
+                .content
+                .presenter_code()
+                .ok_or_else(|| Rejection::new(Code::NoPresenter, "nobody is presenting"))?;
+            return Ok(vec![EventKind::ContentRevoked {
+                endpoint: current.clone(),
+                reason: ContentEnd::Chair,
+            }]);
+        };
+        self.endpoint(code)?;
+        if self.content.is_presenter(code) {
+            Ok(vec![EventKind::ContentRevoked {
+                endpoint: code.clone(),
+                reason: ContentEnd::Chair,
+            }])
+        } else if self.content.is_pending(code) {
+            Ok(vec![EventKind::ContentRequestCancelled {
+                endpoint: code.clone(),
+                reason: ContentEnd::Chair,
+            }])
+        } else {
+            Err(Rejection::new(
+                Code::NotPresenter,
+                format!("endpoint {code} is not presenting and has not asked to"),
+            ))
+        }
+    }
+
+    fn release_content(&self, code: &EndpointCode) -> Result<Vec<EventKind>, Rejection> {
+        self.require_phase(&[Phase::Live], "stop presenting")?;
+        self.endpoint(code)?;
+        if self.content.is_presenter(code) {
+            Ok(vec![EventKind::ContentReleased {
+                endpoint: code.clone(),
+            }])
+        } else if self.content.is_pending(code) {
+            Ok(vec![EventKind::ContentRequestCancelled {
+                endpoint: code.clone(),
+                reason: ContentEnd::Withdrawn,
+            }])
+        } else {
+            Err(Rejection::new(
+                Code::NotPresenter,
+                format!("endpoint {code} is not presenting and has not asked to"),
+            ))
+        }
+    }
+
+    /// Appends what `kinds` cost the content token: whatever command took
+    /// a presenter's floor or link, the token goes in the same decision,
+    /// so no path (revoke, release, grace, auto-revoke, a full floor, a
+    /// drop) can leave a presenter the rules no longer allow. The check
+    /// runs on the state after `kinds`, which keeps it to one place
+    /// instead of one per command.
+    fn with_content_lapses(&self, mut kinds: Vec<EventKind>, now: Millis) -> Vec<EventKind> {
+        let idle = self.content.presenter.is_none() && self.content.pending.is_empty();
+        if kinds.is_empty() || idle {
+            return kinds;
+        }
+        let mut after = self.clone();
+        for kind in &kinds {
+            after.fold(&Event {
+                at: now,
+                kind: kind.clone(),
+            });
+        }
+        kinds.extend(after.content_lapses(|code| after.content_lapse(code)));
+        kinds
+    }
+
+    /// Why `code` may no longer present or wait to, if it may not.
+    fn content_lapse(&self, code: &EndpointCode) -> Option<ContentEnd> {
+        use super::AttendanceStatus as S;
+        if self.phase != Phase::Live {
+            return Some(ContentEnd::SessionEnded);
+        }
+        match self.attendance.get(code).map(|a| a.status) {
+            Some(S::Connected | S::Present) => None,
+            Some(S::Left) => Some(ContentEnd::Left),
+            _ => Some(ContentEnd::Dropped),
+        }
+    }
+
+    /// The events ending the token and the requests that `lapse` says
+    /// must end; the floor rule binds the presenter only.
+    fn content_lapses(
+        &self,
+        lapse: impl Fn(&EndpointCode) -> Option<ContentEnd>,
+    ) -> Vec<EventKind> {
+        let mut out = Vec::new();
+        if let Some(code) = self.content.presenter_code() {
+            let reason = lapse(code).or_else(|| {
+                self.may_present(code)
+                    .is_err()
+                    .then_some(ContentEnd::FloorLost)
+            });
+            if let Some(reason) = reason {
+                out.push(EventKind::ContentRevoked {
+                    endpoint: code.clone(),
+                    reason,
+                });
+            }
+        }
+        for r in &self.content.pending {
+            if let Some(reason) = lapse(&r.endpoint) {
+                out.push(EventKind::ContentRequestCancelled {
+                    endpoint: r.endpoint.clone(),
+                    reason,
+                });
+            }
+        }
+        out
     }
 
     fn close_roll_call(&self, rc: &RollCall, reason: RollCallEnd) -> EventKind {
@@ -875,6 +1130,19 @@ impl Session {
             EventKind::EndpointUnmuted { endpoint } => {
                 self.muted.remove(endpoint);
             }
+            EventKind::ContentRequested { endpoint } => {
+                self.content.request(endpoint.clone(), at);
+            }
+            EventKind::ContentRequestCancelled { endpoint, .. } => {
+                self.content.withdraw(endpoint);
+            }
+            EventKind::ContentGranted { endpoint, by_chair } => {
+                self.content.grant(endpoint.clone(), *by_chair, at);
+            }
+            EventKind::ContentRevoked { endpoint, .. }
+            | EventKind::ContentReleased { endpoint } => self.content.end(endpoint),
+            EventKind::RecordingStarted { .. } => self.recording = true,
+            EventKind::RecordingStopped { .. } => self.recording = false,
         }
     }
 
@@ -892,6 +1160,10 @@ impl Session {
             policy.floor = None;
             policy.floor_follows_active_speaker = false;
             return policy;
+        }
+        if self.phase == Phase::Live {
+            policy.content = self.content.presenter_code().cloned();
+            policy.recording = self.recording;
         }
         let up: Vec<&EndpointCode> = self
             .attendance

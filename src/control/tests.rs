@@ -937,3 +937,577 @@ fn a_view_of_the_floor_keeps_only_the_last_ended_requests() {
     let newest_ended = r.s.floor.requests.keys().rev().nth(1).copied();
     assert!(newest_ended.is_some_and(|id| view.requests.contains_key(&id)));
 }
+
+// ------------------------------------------------------------- content token
+
+fn request_content(c: &str) -> Command {
+    Command::RequestContent { endpoint: code(c) }
+}
+
+fn grant_content(c: &str) -> Command {
+    Command::GrantContent { endpoint: code(c) }
+}
+
+fn release_content(c: &str) -> Command {
+    Command::ReleaseContent { endpoint: code(c) }
+}
+
+fn revoked(c: &str, reason: ContentEnd) -> EventKind {
+    EventKind::ContentRevoked {
+        endpoint: code(c),
+        reason,
+    }
+}
+
+fn granted(c: &str, by_chair: bool) -> EventKind {
+    EventKind::ContentGranted {
+        endpoint: code(c),
+        by_chair,
+    }
+}
+
+fn content_rules(rule: ContentRule, ends_with_floor: bool) -> Rules {
+    Rules {
+        content_rule: rule,
+        content_ends_with_floor: ends_with_floor,
+        ..Rules::default()
+    }
+}
+
+fn give_floor(r: &mut Run, c: &str) -> Vec<EventKind> {
+    r.ok(Command::GrantFloor {
+        target: GrantTarget::Endpoint(code(c)),
+    })
+}
+
+fn presenter(r: &Run) -> Option<&str> {
+    r.s.content.presenter_code().map(EndpointCode::as_str)
+}
+
+fn pending(r: &Run) -> Vec<&str> {
+    r.s.content
+        .pending
+        .iter()
+        .map(|p| p.endpoint.as_str())
+        .collect()
+}
+
+#[test]
+fn floor_or_chair_lets_the_floor_holder_start_and_others_wait() {
+    let mut r = Run::new();
+    assert_eq!(r.s.spec.rules.content_rule, ContentRule::FloorOrChair);
+    r.live(&["00", "30", "31"]);
+    give_floor(&mut r, "30");
+    assert_eq!(r.ok(request_content("30")), vec![granted("30", false)]);
+    assert_eq!(presenter(&r), Some("30"));
+    assert_eq!(r.s.policy().content, Some(code("30")));
+    let presenting = r.s.content.presenter.clone().expect("a presenter");
+    assert_eq!((presenting.since, presenting.by_chair), (r.now, false));
+    // Not on the floor: the request waits for the chair.
+    assert_eq!(
+        r.ok(request_content("31")),
+        vec![EventKind::ContentRequested {
+            endpoint: code("31")
+        }]
+    );
+    assert_eq!(pending(&r), ["31"]);
+    assert_eq!(r.s.policy().content, Some(code("30")));
+}
+
+#[test]
+fn floor_or_chair_lets_the_chairs_site_start_and_replace_the_presenter() {
+    let mut r = Run::new();
+    r.live(&["00", "30"]);
+    assert_eq!(r.ok(request_content("00")), vec![granted("00", false)]);
+    r.ok(release_content("00"));
+    give_floor(&mut r, "30");
+    r.ok(request_content("30"));
+    assert_eq!(
+        r.ok(request_content("00")),
+        vec![revoked("30", ContentEnd::Replaced), granted("00", false)],
+        "the chair's own room asking is the chair deciding"
+    );
+    assert_eq!(r.s.policy().content, Some(code("00")));
+}
+
+#[test]
+fn a_floor_holder_does_not_take_the_token_from_another_presenter() {
+    let mut r = Run::with(Rules {
+        max_floor_holders: 2,
+        ..Rules::default()
+    });
+    r.live(&["00", "30", "31"]);
+    give_floor(&mut r, "30");
+    give_floor(&mut r, "31");
+    r.ok(request_content("30"));
+    assert_eq!(
+        r.ok(request_content("31")),
+        vec![EventKind::ContentRequested {
+            endpoint: code("31")
+        }],
+        "replacing a presenter is the chair's call"
+    );
+    assert_eq!(presenter(&r), Some("30"));
+    assert_eq!(
+        r.ok(grant_content("31")),
+        vec![revoked("30", ContentEnd::Replaced), granted("31", true)]
+    );
+    assert!(pending(&r).is_empty(), "the grant answers the request");
+}
+
+#[test]
+fn chair_grants_makes_every_request_wait() {
+    let mut r = Run::with(content_rules(ContentRule::ChairGrants, true));
+    r.live(&["00", "30", "31"]);
+    give_floor(&mut r, "30");
+    for c in ["30", "00"] {
+        assert_eq!(
+            r.ok(request_content(c)),
+            vec![EventKind::ContentRequested { endpoint: code(c) }]
+        );
+    }
+    assert_eq!(presenter(&r), None);
+    assert_eq!(r.s.policy().content, None);
+    assert_eq!(pending(&r), ["30", "00"], "oldest first");
+    assert_eq!(r.no(request_content("30")), RejectionCode::AlreadyRequested);
+    assert_eq!(r.ok(grant_content("30")), vec![granted("30", true)]);
+    assert_eq!(pending(&r), ["00"]);
+    assert_eq!(r.s.policy().content, Some(code("30")));
+    // The chair may also grant a site that never asked.
+    assert_eq!(
+        r.ok(grant_content("00")),
+        vec![revoked("30", ContentEnd::Replaced), granted("00", true)]
+    );
+    assert!(pending(&r).is_empty());
+}
+
+#[test]
+fn with_content_ending_with_the_floor_every_loss_of_the_floor_takes_the_token() {
+    let mut r = Run::new();
+    assert!(r.s.spec.rules.content_ends_with_floor);
+    r.live(&["00", "30", "31"]);
+    let lost = || revoked("30", ContentEnd::FloorLost);
+
+    // Revoked by the chair.
+    give_floor(&mut r, "30");
+    r.ok(request_content("30"));
+    let ev = r.ok(Command::RevokeFloor { endpoint: None });
+    assert!(matches!(ev[0], EventKind::FloorRevoked { .. }), "{ev:?}");
+    assert_eq!(ev[1..], [lost()]);
+    assert_eq!(r.s.policy().content, None);
+
+    // Given back by the holder.
+    give_floor(&mut r, "30");
+    r.ok(request_content("30"));
+    let ev = r.ok(Command::ReleaseFloor {
+        endpoint: code("30"),
+    });
+    assert_eq!(ev[1..], [lost()]);
+
+    // Replaced on a full floor.
+    give_floor(&mut r, "30");
+    r.ok(request_content("30"));
+    let ev = give_floor(&mut r, "31");
+    assert!(matches!(ev[1], EventKind::FloorGranted { .. }), "{ev:?}");
+    assert_eq!(ev[2..], [lost()]);
+    assert_eq!(presenter(&r), None);
+}
+
+#[test]
+fn the_token_follows_the_speaking_limit_only_when_the_floor_goes() {
+    let mut r = Run::with(Rules {
+        speaking_limit_secs: Some(60),
+        warning_lead_secs: 10,
+        ..Rules::default()
+    });
+    r.live(&["00", "30"]);
+    give_floor(&mut r, "30");
+    r.ok(request_content("30"));
+    // Time up without auto-revoke: the floor stays, so does the token.
+    let ev = r.at(60).ok(Command::Tick);
+    assert!(
+        matches!(ev[..], [EventKind::SpeakingTimeUp { .. }]),
+        "{ev:?}"
+    );
+    assert_eq!(presenter(&r), Some("30"));
+    // With auto-revoke the clock takes both in one decision.
+    r.ok(Command::SetSpeakingLimit {
+        seconds: Some(60),
+        auto_revoke: Some(true),
+    });
+    let ev = r.at(61).ok(Command::Tick);
+    assert!(
+        matches!(
+            ev[0],
+            EventKind::FloorRevoked {
+                automatic: true,
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
+    assert_eq!(ev[1..], [revoked("30", ContentEnd::FloorLost)]);
+}
+
+#[test]
+fn with_content_ending_with_the_floor_the_chair_grants_only_holders_and_its_site() {
+    let mut r = Run::new();
+    r.live(&["00", "30", "31"]);
+    r.ok(request_content("31"));
+    assert_eq!(r.no(grant_content("31")), RejectionCode::NotHolder);
+    give_floor(&mut r, "31");
+    assert_eq!(r.ok(grant_content("31")), vec![granted("31", true)]);
+    // The chair's site never holds the floor and is not bound by the rule.
+    r.ok(grant_content("00"));
+    r.ok(Command::RevokeFloor { endpoint: None });
+    assert_eq!(presenter(&r), Some("00"));
+}
+
+#[test]
+fn without_content_ending_with_the_floor_the_token_outlives_the_floor() {
+    let mut r = Run::with(content_rules(ContentRule::FloorOrChair, false));
+    r.live(&["00", "30", "31"]);
+    // A site off the floor may be granted the token.
+    assert_eq!(r.ok(grant_content("31")), vec![granted("31", true)]);
+    give_floor(&mut r, "30");
+    r.ok(request_content("30"));
+    assert_eq!(presenter(&r), Some("31"), "30 waits: 31 presents");
+    r.ok(grant_content("30"));
+    let ev = r.ok(Command::RevokeFloor { endpoint: None });
+    assert_eq!(ev.len(), 1, "only the floor goes: {ev:?}");
+    assert_eq!(presenter(&r), Some("30"));
+    assert_eq!(r.s.policy().content, Some(code("30")));
+    // A lost link still ends it.
+    let ev = r.ok(Command::Disconnect {
+        endpoint: code("30"),
+    });
+    assert_eq!(ev[1..], [revoked("30", ContentEnd::Dropped)]);
+}
+
+#[test]
+fn a_presenter_that_drops_or_leaves_loses_the_token_and_requests_go() {
+    for ends_with_floor in [true, false] {
+        let mut r = Run::with(content_rules(ContentRule::FloorOrChair, ends_with_floor));
+        r.live(&["00", "30", "31"]);
+        give_floor(&mut r, "30");
+        r.ok(request_content("30"));
+        r.ok(request_content("31"));
+        // A drop ends it at once, not at the end of the grace: the media
+        // plane must not fill every screen from a dead link meanwhile.
+        let ev = r.ok(Command::Disconnect {
+            endpoint: code("30"),
+        });
+        assert_eq!(
+            ev,
+            vec![
+                EventKind::EndpointDropped {
+                    endpoint: code("30")
+                },
+                revoked("30", ContentEnd::Dropped)
+            ]
+        );
+        assert_eq!(r.s.policy().content, None);
+        r.connect("30");
+        assert_eq!(presenter(&r), None, "coming back does not bring it back");
+        let ev = r.ok(Command::Leave {
+            endpoint: code("31"),
+        });
+        assert_eq!(
+            ev.last(),
+            Some(&EventKind::ContentRequestCancelled {
+                endpoint: code("31"),
+                reason: ContentEnd::Left
+            })
+        );
+        assert!(pending(&r).is_empty());
+
+        // Leaving while presenting, holding the floor: one decision.
+        r.ok(request_content("30"));
+        let ev = r.ok(Command::Leave {
+            endpoint: code("30"),
+        });
+        assert!(matches!(ev[0], EventKind::FloorReleased { .. }), "{ev:?}");
+        assert!(matches!(ev[1], EventKind::EndpointLeft { .. }), "{ev:?}");
+        assert_eq!(ev[2..], [revoked("30", ContentEnd::Left)]);
+        assert_eq!(presenter(&r), None);
+    }
+}
+
+#[test]
+fn a_waiting_request_is_dropped_with_its_link() {
+    let mut r = Run::new();
+    r.live(&["00", "30"]);
+    r.ok(request_content("30"));
+    let ev = r.ok(Command::Disconnect {
+        endpoint: code("30"),
+    });
+    assert_eq!(
+        ev[1..],
+        [EventKind::ContentRequestCancelled {
+            endpoint: code("30"),
+            reason: ContentEnd::Dropped
+        }]
+    );
+    assert!(pending(&r).is_empty());
+}
+
+#[test]
+fn content_commands_are_refused_with_reasons() {
+    let mut r = Run::new();
+    r.ok(Command::Open);
+    r.connect("30");
+    r.connect("00");
+    for c in [
+        request_content("30"),
+        grant_content("30"),
+        Command::RevokeContent { endpoint: None },
+        release_content("30"),
+    ] {
+        assert_eq!(r.no(c), RejectionCode::WrongPhase, "not live yet");
+    }
+    r.ok(Command::Start);
+    assert_eq!(r.no(request_content("99")), RejectionCode::UnknownEndpoint);
+    assert_eq!(r.no(grant_content("99")), RejectionCode::UnknownEndpoint);
+    assert_eq!(r.no(release_content("99")), RejectionCode::UnknownEndpoint);
+    assert_eq!(
+        r.no(Command::RevokeContent {
+            endpoint: Some(code("99"))
+        }),
+        RejectionCode::UnknownEndpoint
+    );
+    assert_eq!(r.no(request_content("31")), RejectionCode::NotConnected);
+    assert_eq!(r.no(grant_content("31")), RejectionCode::NotConnected);
+    assert_eq!(
+        r.no(Command::RevokeContent { endpoint: None }),
+        RejectionCode::NoPresenter
+    );
+    assert_eq!(r.no(release_content("30")), RejectionCode::NotPresenter);
+    assert_eq!(
+        r.no(Command::RevokeContent {
+            endpoint: Some(code("30"))
+        }),
+        RejectionCode::NotPresenter
+    );
+    r.ok(request_content("00"));
+    assert_eq!(
+        r.no(request_content("00")),
+        RejectionCode::AlreadyPresenting
+    );
+    assert_eq!(r.no(grant_content("00")), RejectionCode::AlreadyPresenting);
+    assert_eq!(r.no(release_content("30")), RejectionCode::NotPresenter);
+}
+
+#[test]
+fn the_chair_turns_a_request_down_and_a_site_withdraws_its_own() {
+    let mut r = Run::new();
+    r.live(&["00", "30", "31"]);
+    r.ok(request_content("30"));
+    r.ok(request_content("31"));
+    assert_eq!(
+        r.ok(Command::RevokeContent {
+            endpoint: Some(code("30"))
+        }),
+        vec![EventKind::ContentRequestCancelled {
+            endpoint: code("30"),
+            reason: ContentEnd::Chair
+        }]
+    );
+    assert_eq!(
+        r.ok(release_content("31")),
+        vec![EventKind::ContentRequestCancelled {
+            endpoint: code("31"),
+            reason: ContentEnd::Withdrawn
+        }]
+    );
+    assert!(pending(&r).is_empty());
+    r.ok(request_content("00"));
+    assert_eq!(
+        r.ok(Command::RevokeContent {
+            endpoint: Some(code("00"))
+        }),
+        vec![revoked("00", ContentEnd::Chair)]
+    );
+    r.ok(request_content("00"));
+    assert_eq!(
+        r.ok(Command::RevokeContent { endpoint: None }),
+        vec![revoked("00", ContentEnd::Chair)]
+    );
+    r.ok(request_content("00"));
+    assert_eq!(
+        r.ok(release_content("00")),
+        vec![EventKind::ContentReleased {
+            endpoint: code("00")
+        }]
+    );
+    assert_eq!(r.s.policy().content, None);
+}
+
+#[test]
+fn ending_the_session_takes_the_token_and_the_requests_first() {
+    let mut r = Run::new();
+    r.live(&["00", "30"]);
+    r.ok(request_content("00"));
+    r.ok(request_content("30"));
+    let ev = r.ok(Command::End);
+    assert_eq!(
+        ev,
+        vec![
+            revoked("00", ContentEnd::SessionEnded),
+            EventKind::ContentRequestCancelled {
+                endpoint: code("30"),
+                reason: ContentEnd::SessionEnded
+            },
+            EventKind::Ended
+        ]
+    );
+    assert_eq!(r.s.content, ContentState::default());
+    assert_eq!(r.s.policy().content, None);
+}
+
+#[test]
+fn the_content_token_survives_replay() {
+    let rules = content_rules(ContentRule::ChairGrants, false);
+    let (mut s, created) = Session::create(spec(rules), T0).expect("create");
+    let mut log = vec![created];
+    for (i, c) in [
+        Command::Open,
+        Command::Connect {
+            endpoint: code("00"),
+        },
+        Command::Connect {
+            endpoint: code("30"),
+        },
+        Command::Connect {
+            endpoint: code("31"),
+        },
+        Command::Connect {
+            endpoint: code("79"),
+        },
+        Command::Start,
+        request_content("30"),
+        request_content("31"),
+        request_content("79"),
+        grant_content("30"),
+        grant_content("31"),
+        Command::RevokeContent {
+            endpoint: Some(code("79")),
+        },
+        request_content("30"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        log.extend(s.apply(c, T0.plus_secs(i as u64)).expect("apply"));
+    }
+    assert_eq!(
+        s.content.presenter_code().map(EndpointCode::as_str),
+        Some("31")
+    );
+    let json: Vec<String> = log
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("json"))
+        .collect();
+    assert!(
+        json.iter()
+            .any(|j| j.contains("\"event\":\"content_revoked\"")
+                && j.contains("\"reason\":\"replaced\"")),
+        "{json:?}"
+    );
+    let back: Vec<Event> = json
+        .iter()
+        .map(|j| serde_json::from_str(j).expect("parse"))
+        .collect();
+    let replayed = Session::replay(back).expect("replay");
+    assert_eq!(replayed, s);
+    assert_eq!(replayed.content.pending.len(), 1);
+    assert_eq!(replayed.content.pending[0].endpoint, code("30"));
+    assert_eq!(replayed.policy().content, Some(code("31")));
+    assert_eq!(replayed.policy(), s.policy());
+}
+
+#[test]
+fn content_commands_read_from_json() {
+    let parse = |j: &str| serde_json::from_str::<Command>(j);
+    assert_eq!(
+        parse(r#"{"command":"revoke_content"}"#).expect("parse"),
+        Command::RevokeContent { endpoint: None }
+    );
+    assert_eq!(
+        parse(r#"{"command":"request_content","endpoint":"30"}"#).expect("parse"),
+        request_content("30")
+    );
+    assert!(parse(r#"{"command":"grant_content"}"#).is_err());
+    assert!(parse(r#"{"command":"release_content","endpoint":30}"#).is_err());
+    assert!(parse(r#"{"command":"grant_content","endpoint":"30","x":1}"#).is_err());
+}
+
+/// The chair starts and stops recording; the policy asks the media plane
+/// to record only while the meeting is live; starting what runs and
+/// stopping what is stopped record nothing; the log replays it.
+#[test]
+fn recording_is_started_and_stopped_by_the_chair() {
+    let mut r = Run::new();
+    r.ok(Command::Open);
+    assert_eq!(
+        r.ok(Command::StartRecording),
+        vec![EventKind::RecordingStarted { by_chair: true }]
+    );
+    assert!(r.s.recording);
+    assert!(
+        !r.s.policy().recording,
+        "nothing is recorded before the start"
+    );
+    assert_eq!(r.ok(Command::StartRecording), vec![]);
+    r.ok(Command::Start);
+    assert!(r.s.policy().recording);
+    assert_eq!(
+        r.ok(Command::StopRecording),
+        vec![EventKind::RecordingStopped {
+            reason: RecordingEnd::Chair,
+            detail: None
+        }]
+    );
+    assert!(!r.s.policy().recording);
+    assert_eq!(r.ok(Command::StopRecording), vec![]);
+}
+
+/// A session whose rule is to record starts recording as it goes live;
+/// the end stops it (said before `ended`); a failure stops it with its
+/// reason, and the state replays from the log.
+#[test]
+fn recording_by_rule_until_the_end_or_a_failure() {
+    let mut r = Run::with(Rules {
+        record: true,
+        ..Rules::default()
+    });
+    assert_eq!(
+        r.ok(Command::Start),
+        vec![
+            EventKind::Started,
+            EventKind::RecordingStarted { by_chair: false }
+        ]
+    );
+    assert_eq!(
+        r.ok(Command::RecordingFailed {
+            reason: "No space left on device".into()
+        }),
+        vec![EventKind::RecordingStopped {
+            reason: RecordingEnd::Failed,
+            detail: Some("No space left on device".into())
+        }]
+    );
+    assert!(!r.s.recording);
+    r.ok(Command::StartRecording);
+    let end = r.ok(Command::End);
+    assert_eq!(
+        end,
+        vec![
+            EventKind::RecordingStopped {
+                reason: RecordingEnd::SessionEnded,
+                detail: None
+            },
+            EventKind::Ended
+        ]
+    );
+    assert_eq!(r.no(Command::StartRecording), RejectionCode::WrongPhase);
+}

@@ -1,5 +1,6 @@
 //! Small value types shared by commands, events and state.
 
+use super::content::ContentRule;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -127,6 +128,9 @@ pub enum Phase {
 
 /// The rules a session runs under, fixed from config at creation (the
 /// speaking limit can be changed later by a command).
+///
+/// They are logged in the `created` event, so every field added later
+/// carries a serde default: a log written before it still replays.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rules {
     /// How many endpoints may hold the floor at once.
@@ -141,6 +145,21 @@ pub struct Rules {
     pub roll_call_secs: u32,
     /// Seconds a dropped endpoint has to come back before its presence lapses.
     pub drop_grace_secs: u32,
+    /// Who may start presenting without the chair's grant.
+    #[serde(default)]
+    pub content_rule: ContentRule,
+    /// Whether a site's presentation ends when it loses the floor. The
+    /// chair's own site never holds the floor, so it is not bound by this.
+    #[serde(default = "content_ends_with_floor")]
+    pub content_ends_with_floor: bool,
+    /// Whether the programme is recorded from the moment the session goes
+    /// live (the chair can still stop and start it).
+    #[serde(default)]
+    pub record: bool,
+}
+
+fn content_ends_with_floor() -> bool {
+    Rules::default().content_ends_with_floor
 }
 
 impl Default for Rules {
@@ -152,6 +171,9 @@ impl Default for Rules {
             auto_revoke: false,
             roll_call_secs: 60,
             drop_grace_secs: 30,
+            content_rule: ContentRule::FloorOrChair,
+            content_ends_with_floor: true,
+            record: false,
         }
     }
 }

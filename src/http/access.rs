@@ -1,20 +1,24 @@
 //! Who may do what: the role rules, checked on the server for every
 //! command whether it came over REST or the WebSocket.
 //!
-//! - The chair runs the session and the floor: every command except those
-//!   a site must make for itself (asking for the floor, answering roll
-//!   call). It may also cancel any request, release the floor for its
-//!   holder, mute and unmute any site, set any site's representative, and
-//!   use the manual link override below.
+//! - The chair runs the session, the floor and the content token: every
+//!   command except those a site must make for itself (asking for the
+//!   floor, answering roll call). It may also cancel any request, release
+//!   the floor for its holder, mute and unmute any site, set any site's
+//!   representative, and use the manual link override below. It asks to
+//!   present and stops presenting for its own room only; other sites'
+//!   presentations it grants and revokes.
 //! - An endpoint acts only as itself: ask for the floor, cancel its own
-//!   request, release its own floor, answer roll call, say who presides
-//!   at its site, leave.
+//!   request, release its own floor, ask to present and stop presenting,
+//!   answer roll call, say who presides at its site, leave.
 //! - A technician only reads, with one exception: the manual link override
 //!   (`connect`, `disconnect`, `leave` of any endpoint), which marks a site
 //!   connected when its media runs outside this server. Once the media
 //!   plane drives links itself this is only for repairs.
 //! - A viewer only reads (the session, the floor; not attendance details).
-//! - Nobody sends `tick`: the server's deadline timer does.
+//! - Nobody sends `tick` (the server's deadline timer does) or
+//!   `recording_failed` (the media plane reports it). Recording is the
+//!   chair's alone to start and stop.
 //!
 //! What a role reads of a session is cut in one place, [`super::view`]:
 //! attendance details (who presides at a site, its headcount) go to the
@@ -55,16 +59,31 @@ pub fn authorize(caller: &Caller, command: &Command, session: &Session) -> Resul
         }
     };
     match (caller.role, command) {
-        (_, Command::Tick) => refuse(),
+        (_, Command::Tick | Command::RecordingFailed { .. }) => refuse(),
         (Role::Chair | Role::Technician, Command::Connect { .. })
         | (Role::Chair | Role::Technician, Command::Disconnect { .. })
         | (Role::Chair | Role::Technician, Command::Leave { .. }) => Ok(()),
         (Role::Chair, Command::RequestFloor { .. } | Command::ConfirmRollCall { .. }) => refuse(),
+        (
+            Role::Chair,
+            Command::RequestContent { endpoint } | Command::ReleaseContent { endpoint },
+        ) => {
+            if session.central() == Some(endpoint) {
+                Ok(())
+            } else {
+                Err(AppError::forbidden(format!(
+                    "the chair presents from its own room only; for {endpoint} use \
+                     grant_content or revoke_content"
+                )))
+            }
+        }
         (Role::Chair, _) => Ok(()),
         (Role::Endpoint, Command::RequestFloor { endpoint, .. })
         | (Role::Endpoint, Command::ReleaseFloor { endpoint })
         | (Role::Endpoint, Command::ConfirmRollCall { endpoint })
         | (Role::Endpoint, Command::SetRepresentative { endpoint, .. })
+        | (Role::Endpoint, Command::RequestContent { endpoint })
+        | (Role::Endpoint, Command::ReleaseContent { endpoint })
         | (Role::Endpoint, Command::Leave { endpoint }) => as_itself(endpoint),
         (Role::Endpoint, Command::CancelFloorRequest { request }) => {
             match session.floor.request(*request) {

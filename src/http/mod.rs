@@ -9,6 +9,7 @@ pub mod access;
 pub mod caller;
 pub mod command;
 mod consoles;
+mod content;
 pub mod error;
 pub mod extract;
 mod floor;
@@ -17,6 +18,7 @@ mod links;
 pub mod monitoring;
 pub mod openapi;
 pub mod rate;
+mod recording;
 mod registry;
 mod request_log;
 mod rollcall;
@@ -69,6 +71,8 @@ pub struct AppState {
     pub monitoring: Arc<Monitoring>,
     /// How fast each caller may run commands.
     pub command_rate: Arc<rate::CommandRate>,
+    /// Where the media plane writes recordings (a folder per session).
+    pub recordings: Arc<std::path::PathBuf>,
 }
 
 /// The whole router.
@@ -145,6 +149,14 @@ fn described_routes() -> Vec<(String, MethodRouter<AppState>)> {
         (format!("{s}/floor/revoke"), post(floor::revoke)),
         (format!("{s}/floor/release"), post(floor::release)),
         (format!("{s}/floor/queue"), put(floor::reorder)),
+        (format!("{s}/content/request"), post(content::request)),
+        (format!("{s}/content/grant"), post(content::grant)),
+        (format!("{s}/content/revoke"), post(content::revoke)),
+        (format!("{s}/content/release"), post(content::release)),
+        (format!("{s}/recording/start"), post(recording::start)),
+        (format!("{s}/recording/stop"), post(recording::stop)),
+        (format!("{s}/recordings"), get(recording::list)),
+        (format!("{s}/recordings/{{name}}"), get(recording::download)),
         (format!("{s}/mode"), put(settings::mode)),
         (format!("{s}/speaking-limit"), put(settings::speaking_limit)),
         (

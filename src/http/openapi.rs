@@ -3,8 +3,8 @@
 //! here are compared by a test, so the two cannot drift apart.
 
 use super::{
-    command, error, floor, link_test, links, monitoring, registry, rollcall, sessions, settings,
-    view, whip,
+    command, content, error, floor, link_test, links, monitoring, recording, registry, rollcall,
+    sessions, settings, view, whip,
 };
 use crate::{control, report};
 use axum::Json;
@@ -32,7 +32,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "diemcau",
-        description = "Videoconference bridge for chaired national meetings: sessions, attendance, roll call and the floor.\n\nErrors are `{\"error\": code, \"message\": text}`: 400 bad JSON or values, 401 missing/expired/forged token, 403 role not allowed, 404 unknown session/endpoint/request, 409 wrong state (the control plane's reason code), 413 too large, 415 not JSON, 422 value out of range."
+        description = "Videoconference bridge for chaired national meetings: sessions, attendance, roll call, the floor and presentation sharing.\n\nErrors are `{\"error\": code, \"message\": text}`: 400 bad JSON or values, 401 missing/expired/forged token, 403 role not allowed, 404 unknown session/endpoint/request, 409 wrong state (the control plane's reason code), 413 too large, 415 not JSON, 422 value out of range."
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -42,6 +42,8 @@ impl Modify for BearerAuth {
         rollcall::start, rollcall::confirm, rollcall::close,
         floor::get, floor::request, floor::cancel, floor::grant, floor::deny,
         floor::revoke, floor::release, floor::reorder,
+        content::request, content::grant, content::revoke, content::release,
+        recording::start, recording::stop, recording::list, recording::download,
         settings::mode, settings::speaking_limit, settings::representative, settings::mute,
         monitoring::links, monitoring::history, monitoring::alerts,
         link_test::start, link_test::list,
@@ -54,16 +56,20 @@ impl Modify for BearerAuth {
         error::ErrorBody, command::Outcome,
         sessions::CreateSession, view::SessionSummary, view::PublicSession, view::PublicEndpoint,
         floor::RequestBody, floor::GrantBody, floor::DenyBody, floor::EndpointBody, floor::QueueBody,
+        content::ContentBody, content::ContentGrantBody, recording::RecordingFile,
         rollcall::StartBody, link_test::LinkTestBody,
         settings::ModeBody, settings::SpeakingLimitBody, settings::RepresentativeBody,
         settings::MuteBody,
         registry::EndpointEntry, report::AttendanceReport, report::AttendanceRow,
-        control::Session, control::FloorState, control::Event, control::Command,
+        control::Session, control::FloorState, control::ContentState, control::Event,
+        control::Command,
     )),
     tags(
         (name = "sessions", description = "Create and run sessions; the attendance report"),
         (name = "rollcall", description = "Roll call"),
         (name = "floor", description = "Floor requests, grants and the queue"),
+        (name = "recording", description = "The programme's recording: started and stopped by the chair, WebM files listed and downloaded by the chair and technicians"),
+        (name = "content", description = "Presentation sharing: the content token (one presenter at a time, whose second video fills every site's content slot)"),
         (name = "settings", description = "Mode, speaking limit, muting a site, representatives"),
         (name = "links", description = "Media links and the manual link override"),
         (name = "media", description = "WHIP (RFC 9725) publishing and WHEP viewing: an `application/sdp` offer in, the answer out; DELETE the `Location` to end"),

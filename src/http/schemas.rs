@@ -4,7 +4,7 @@
 //! shapes follow the serde attributes in `src/control/`; the tests at the
 //! end hold the command and event names to what serde sends.
 
-use crate::control::{Command, Event, FloorState, Session};
+use crate::control::{Command, ContentState, Event, FloorState, Session};
 use std::borrow::Cow;
 use utoipa::openapi::schema::{
     AdditionalProperties, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
@@ -176,6 +176,52 @@ impl ToSchema for FloorState {
     }
 }
 
+impl PartialSchema for ContentState {
+    fn schema() -> RefOr<Schema> {
+        object(
+            "The content token: who presents (its second video fills every site's content slot) and who waits to",
+            vec![
+                (
+                    "presenter",
+                    object(
+                        "The site holding the token (null when nobody presents)",
+                        vec![
+                            ("endpoint", typed(Type::String, "Endpoint code")),
+                            ("since", typed(Type::Integer, MILLIS)),
+                            (
+                                "by_chair",
+                                typed(
+                                    Type::Boolean,
+                                    "Granted by the chair (false: started by itself under floor_or_chair)",
+                                ),
+                            ),
+                        ],
+                    ),
+                ),
+                (
+                    "pending",
+                    array(
+                        object(
+                            "A request waiting for the chair's grant",
+                            vec![
+                                ("endpoint", typed(Type::String, "Endpoint code")),
+                                ("requested_at", typed(Type::Integer, MILLIS)),
+                            ],
+                        ),
+                        "Requests waiting, oldest first; one per site",
+                    ),
+                ),
+            ],
+        )
+    }
+}
+
+impl ToSchema for ContentState {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ContentState")
+    }
+}
+
 impl PartialSchema for Session {
     fn schema() -> RefOr<Schema> {
         object(
@@ -192,7 +238,13 @@ impl PartialSchema for Session {
                                 "endpoints",
                                 array(typed(Type::Object, "code, name, role"), "Invited endpoints"),
                             ),
-                            ("rules", typed(Type::Object, "Floor and roll-call rules")),
+                            (
+                                "rules",
+                                typed(
+                                    Type::Object,
+                                    "Floor, roll-call and content rules (content_rule: floor_or_chair or chair_grants; content_ends_with_floor)",
+                                ),
+                            ),
                         ],
                     ),
                 ),
@@ -210,6 +262,10 @@ impl PartialSchema for Session {
                     map(attendance(), "Attendance by endpoint code"),
                 ),
                 ("floor", RefOr::Ref(Ref::from_schema_name("FloorState"))),
+                (
+                    "content",
+                    RefOr::Ref(Ref::from_schema_name("ContentState")),
+                ),
                 (
                     "roll_calls",
                     array(
@@ -286,6 +342,13 @@ const EVENTS: &[&str] = &[
     "speaking_limit_set",
     "endpoint_muted",
     "endpoint_unmuted",
+    "content_requested",
+    "content_request_cancelled",
+    "content_granted",
+    "content_revoked",
+    "content_released",
+    "recording_started",
+    "recording_stopped",
 ];
 
 impl PartialSchema for Event {
@@ -328,12 +391,18 @@ const COMMANDS: &[&str] = &[
     "set_mode",
     "set_speaking_limit",
     "set_muted",
+    "request_content",
+    "grant_content",
+    "revoke_content",
+    "release_content",
+    "start_recording",
+    "stop_recording",
 ];
 
 impl PartialSchema for Command {
     fn schema() -> RefOr<Schema> {
         object(
-            "A command as sent on the WebSocket (`{\"type\":\"command\",\"id\":…,\"command\":{…}}`): the `command` name and its fields, e.g. `{\"command\":\"request_floor\",\"endpoint\":\"30\",\"topic\":\"…\"}`, `{\"command\":\"grant_floor\",\"target\":{\"request\":1}}` or `{\"target\":{\"endpoint\":\"30\"}}`, `{\"command\":\"set_mode\",\"mode\":\"open\"}`, `{\"command\":\"set_muted\",\"endpoint\":\"30\",\"muted\":true}`. The same role rules as REST apply.",
+            "A command as sent on the WebSocket (`{\"type\":\"command\",\"id\":…,\"command\":{…}}`): the `command` name and its fields, e.g. `{\"command\":\"request_floor\",\"endpoint\":\"30\",\"topic\":\"…\"}`, `{\"command\":\"grant_floor\",\"target\":{\"request\":1}}` or `{\"target\":{\"endpoint\":\"30\"}}`, `{\"command\":\"set_mode\",\"mode\":\"open\"}`, `{\"command\":\"set_muted\",\"endpoint\":\"30\",\"muted\":true}`, `{\"command\":\"request_content\",\"endpoint\":\"30\"}`, `{\"command\":\"revoke_content\"}`. The same role rules as REST apply.",
             vec![
                 ("command", string_enum("Which command", COMMANDS)),
                 ("endpoint", typed(Type::String, "Endpoint code, where the command takes one")),
@@ -356,8 +425,8 @@ impl ToSchema for Command {
 mod tests {
     use super::{COMMANDS, EVENTS};
     use crate::control::{
-        Command, EndpointCode, Event, EventKind, GrantTarget, Millis, Mode, RequestId, RollCallEnd,
-        Rules, SessionId, SessionSpec,
+        Command, ContentEnd, EndpointCode, Event, EventKind, GrantTarget, Millis, Mode, RequestId,
+        RollCallEnd, Rules, SessionId, SessionSpec,
     };
     use serde::de::DeserializeOwned;
     use serde::Serialize;
@@ -459,9 +528,23 @@ mod tests {
                 endpoint: code(),
                 muted: true,
             },
+            Command::RequestContent { endpoint: code() },
+            Command::GrantContent { endpoint: code() },
+            Command::RevokeContent { endpoint: None },
+            Command::ReleaseContent { endpoint: code() },
+            Command::StartRecording,
+            Command::StopRecording,
+            Command::RecordingFailed {
+                reason: String::new(),
+            },
             Command::Tick,
         ];
-        let seen = wire_tags(&examples, "command", COMMANDS, &["tick"]);
+        let seen = wire_tags(
+            &examples,
+            "command",
+            COMMANDS,
+            &["tick", "recording_failed"],
+        );
         assert_eq!(
             seen,
             serde_tags::<Command>("command"),
@@ -550,6 +633,25 @@ mod tests {
             },
             EventKind::EndpointMuted { endpoint: code() },
             EventKind::EndpointUnmuted { endpoint: code() },
+            EventKind::ContentRequested { endpoint: code() },
+            EventKind::ContentRequestCancelled {
+                endpoint: code(),
+                reason: ContentEnd::Withdrawn,
+            },
+            EventKind::ContentGranted {
+                endpoint: code(),
+                by_chair: true,
+            },
+            EventKind::ContentRevoked {
+                endpoint: code(),
+                reason: ContentEnd::FloorLost,
+            },
+            EventKind::ContentReleased { endpoint: code() },
+            EventKind::RecordingStarted { by_chair: true },
+            EventKind::RecordingStopped {
+                reason: crate::control::RecordingEnd::Failed,
+                detail: Some("disk full".into()),
+            },
         ];
         let examples: Vec<Event> = kinds
             .into_iter()

@@ -51,6 +51,7 @@ async fn state(dir: &std::path::Path) -> (AppState, tokio::sync::watch::Sender<b
         ice_servers: Arc::new(crate::auth::IceServers::default()),
         monitoring: crate::server::monitoring::Monitoring::new(Default::default(), None),
         command_rate: Arc::new(super::rate::CommandRate::new(1000, 1000)),
+        recordings: Arc::new(std::env::temp_dir().join("diemcau-no-recordings")),
     };
     (state, stop)
 }

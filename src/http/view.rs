@@ -4,14 +4,14 @@
 //! the other sites and their headcounts: that is attendance detail, which
 //! only the chair and technicians read (the report is refused to it too);
 //! its own site's it typed itself. A viewer (a broadcaster, a recorder)
-//! sees the session, who is linked and the floor, without the attendance
-//! details (times, representatives, headcounts).
+//! sees the session, who is linked, the floor and who presents, without
+//! the attendance details (times, representatives, headcounts).
 
 use super::caller::Caller;
 use crate::auth::Role;
 use crate::control::{
-    AttendanceStatus, EndpointCode, EndpointRole, EventKind, FloorState, Millis, Mode, Phase,
-    RollCall, Session,
+    AttendanceStatus, ContentState, EndpointCode, EndpointRole, EventKind, FloorState, Millis,
+    Mode, Phase, RollCall, Session,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -84,6 +84,8 @@ pub struct PublicSession {
     pub endpoints: Vec<PublicEndpoint>,
     /// The floor.
     pub floor: FloorState,
+    /// Who presents, and who waits to.
+    pub content: ContentState,
     /// Roll calls, oldest first.
     #[schema(value_type = Vec<Object>)]
     pub roll_calls: Vec<RollCall>,
@@ -122,6 +124,7 @@ impl SessionView {
                     floor.trim_ended(ENDED_REQUESTS_IN_VIEW);
                     floor
                 },
+                content: session.content.clone(),
                 roll_calls: session.roll_calls.clone(),
             })),
             Role::Endpoint => {

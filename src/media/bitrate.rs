@@ -26,6 +26,10 @@ use std::time::Instant;
 pub(crate) struct BitrateCaps {
     pub(crate) grid_bps: u64,
     pub(crate) programme_bps: u64,
+    /// Added to a presenter's ceiling for its content. A browser applies
+    /// REMB to the connection as a whole, so the content's own limit (and
+    /// its frame rate) is set by the page on that sender.
+    pub(crate) content_bps: u64,
 }
 
 impl BitrateCaps {
@@ -33,16 +37,19 @@ impl BitrateCaps {
         BitrateCaps {
             grid_bps: u64::from(cfg.grid_bitrate_kbps) * 1000,
             programme_bps: u64::from(cfg.programme_bitrate_kbps) * 1000,
+            content_bps: u64::from(cfg.content_bitrate_kbps) * 1000,
         }
     }
 
-    /// The ceiling of a publisher, given whether it is in the programme.
-    pub(crate) fn for_publisher(&self, in_programme: bool) -> u64 {
-        if in_programme {
+    /// The ceiling of a publisher, given whether it is in the programme
+    /// and whether it presents.
+    pub(crate) fn for_publisher(&self, in_programme: bool, presents: bool) -> u64 {
+        let camera = if in_programme {
             self.programme_bps
         } else {
             self.grid_bps
-        }
+        };
+        camera + if presents { self.content_bps } else { 0 }
     }
 }
 
@@ -51,6 +58,11 @@ impl Driver {
     /// only to those whose ceiling differs from the last one sent.
     pub(super) fn send_bitrate_caps(&mut self, changed_only: bool, now: Instant) {
         let programme = self.programme_sources();
+        let presenters: HashSet<(SessionId, EndpointCode)> = self
+            .sessions
+            .iter()
+            .filter_map(|(id, s)| Some((id.clone(), s.policy.content.clone()?)))
+            .collect();
         let caps = self.caps;
         let mut asked = Vec::new();
         for peer in self.peers.values_mut() {
@@ -61,7 +73,7 @@ impl Driver {
                 continue;
             }
             let key = (peer.session.clone(), me.clone());
-            let cap = caps.for_publisher(programme.contains(&key));
+            let cap = caps.for_publisher(programme.contains(&key), presenters.contains(&key));
             if changed_only && peer.bitrate_cap == Some(cap) {
                 continue;
             }
@@ -127,7 +139,8 @@ mod tests {
     #[test]
     fn the_programme_gets_the_higher_ceiling() {
         let caps = BitrateCaps::from_config(&MediaConfig::default());
-        assert_eq!(caps.for_publisher(false), 300_000);
-        assert_eq!(caps.for_publisher(true), 2_500_000);
+        assert_eq!(caps.for_publisher(false, false), 300_000);
+        assert_eq!(caps.for_publisher(true, false), 2_500_000);
+        assert_eq!(caps.for_publisher(true, true), 4_000_000);
     }
 }

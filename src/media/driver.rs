@@ -20,7 +20,8 @@ use super::bitrate::BitrateCaps;
 use super::demux::Demux;
 use super::peer::Peer;
 use super::port::{Arrival, MediaPort};
-use super::router::MediaKind;
+use super::record::Recording;
+use super::router::{Feed, MediaKind};
 use super::signaling::candidate_type;
 use super::signaling::Removal;
 use super::speaker::ActiveSpeaker;
@@ -125,6 +126,11 @@ pub(super) struct Session {
     /// Endpoints under a link test: each gets its own media back on its
     /// floor slot.
     pub(super) loopback: HashSet<EndpointCode>,
+    /// The programme being written to a file, while the policy says so.
+    pub(super) recording: Option<Recording>,
+    /// A recording failed (the disk is full, say): no new file until the
+    /// policy stops recording and starts again.
+    pub(super) recording_failed: bool,
 }
 
 /// Bounds on what clients may make the media plane hold.
@@ -155,7 +161,7 @@ impl ConnectionLimits {
     }
 }
 
-pub(super) type RouteKey = (SessionId, EndpointCode, MediaKind);
+pub(super) type RouteKey = (SessionId, EndpointCode, Feed);
 
 pub(super) struct Driver {
     pub(super) port: MediaPort,
@@ -175,6 +181,8 @@ pub(super) struct Driver {
     pub(super) started: Instant,
     pub(super) wall: SystemInstant,
     pub(super) caps: BitrateCaps,
+    /// Where recordings go (a folder per session); none: not recorded.
+    pub(super) recordings: Option<std::path::PathBuf>,
 }
 
 /// Binds the media port and starts the task. Returns the command channel,
@@ -182,6 +190,7 @@ pub(super) struct Driver {
 pub(crate) async fn spawn(
     cfg: &MediaConfig,
     links: Arc<Mutex<Vec<LinkStats>>>,
+    recordings: Option<std::path::PathBuf>,
 ) -> Result<
     (
         mpsc::UnboundedSender<Command>,
@@ -210,6 +219,7 @@ pub(crate) async fn spawn(
         started: now,
         wall: SystemInstant::now(now),
         caps: BitrateCaps::from_config(cfg),
+        recordings,
     };
     tracing::info!(?candidates, "media plane listening");
     tokio::spawn(driver.run(cmd_rx));
@@ -265,6 +275,7 @@ impl Driver {
         for peer in self.peers.values_mut() {
             let _ = peer.pc.close();
         }
+        self.finish_recordings();
         tracing::info!("media plane stopped");
     }
 
@@ -459,6 +470,7 @@ impl Driver {
         match cmd {
             Command::SetPolicy { session, policy } => {
                 self.sessions.entry(session.clone()).or_default().policy = policy;
+                self.follow_recording(&session, now);
                 self.ensure_tiles(&session);
                 self.rebuild_routes(&session, now);
             }
@@ -532,8 +544,9 @@ impl Driver {
         }
     }
 
-    /// Once a second: active speakers, lost links, link stats.
+    /// Once a second: active speakers, lost links, link stats, recordings.
     fn tick(&mut self, now: Instant) {
+        self.check_recordings();
         let mut changed = Vec::new();
         for (id, state) in self.sessions.iter_mut() {
             if state.policy.floor_follows_active_speaker
@@ -624,6 +637,15 @@ impl Driver {
                 ((bytes_out.saturating_sub(prev_out)) as f64 * 8.0 / period) as u64,
             );
             peer.last_bytes = (bytes_in, bytes_out);
+            let content_in: u64 = peer
+                .inbound
+                .iter()
+                .filter(|t| t.feed == Feed::Content)
+                .map(|t| t.stats.bytes)
+                .sum();
+            let content_bitrate =
+                (content_in.saturating_sub(peer.last_content_bytes) as f64 * 8.0 / period) as u64;
+            peer.last_content_bytes = content_in;
             let losses: Vec<f64> = peer
                 .inbound
                 .iter_mut()
@@ -657,6 +679,7 @@ impl Driver {
                 jitter_down_ms: reported.iter().map(|d| d.jitter_ms).fold(0.0, f64::max),
                 bitrate_in: peer.bitrate.0,
                 bitrate_out: peer.bitrate.1,
+                content_bitrate_in: content_bitrate,
                 packets_forwarded: peer.legs.iter().map(|l| l.packets).sum(),
                 packets_received: peer.inbound.iter().map(|t| t.stats.received()).sum(),
                 keyframe_requests: peer.keyframe_requests,

@@ -6,7 +6,7 @@ use super::driver::Driver;
 use super::engine::AUDIO_LEVEL_URI;
 use super::keyframe::VideoCodec;
 use super::rewrite::{Arrival, Verdict};
-use super::router::{source_for, MediaKind, SlotKind};
+use super::router::{source_for, Feed, MediaKind, SlotKind};
 use super::stats;
 use super::{PeerId, PeerKind};
 use crate::control::{EndpointCode, SessionId};
@@ -124,43 +124,50 @@ impl Driver {
                 let source = source.filter(|src| match &leg.slot {
                     SlotKind::Floor => !(leg.kind == MediaKind::Audio && tiles.contains(src)),
                     SlotKind::Tile(_) => watched(src),
-                    SlotKind::Chair => true,
+                    SlotKind::Chair | SlotKind::Content => true,
                 });
+                let feed = leg.slot.feed(leg.kind);
                 if source != leg.source {
                     leg.source = source.clone();
                     leg.rewriter.pause();
                     if let (Some(src), MediaKind::Video) = (&source, leg.kind) {
-                        keyframes_wanted.push(src.clone());
+                        keyframes_wanted.push((src.clone(), feed));
                     }
                 }
                 if let Some(src) = source {
                     self.routes
-                        .entry((session.clone(), src, leg.kind))
+                        .entry((session.clone(), src, feed))
                         .or_default()
                         .push((peer.id, index));
                 }
             }
             peer.announce_tracks();
         }
-        let publishers: Vec<PeerId> = keyframes_wanted
+        keyframes_wanted.extend(self.route_recording(session));
+        let Some(state) = self.sessions.get(session) else {
+            return;
+        };
+        let publishers: Vec<(PeerId, Feed)> = keyframes_wanted
             .iter()
-            .filter_map(|e| state.publishers.get(e).copied())
+            .filter_map(|(e, feed)| state.publishers.get(e).map(|p| (*p, *feed)))
             .collect();
-        for publisher in publishers {
-            self.request_keyframe(publisher, now);
+        for (publisher, feed) in publishers {
+            self.request_keyframe(publisher, feed, now);
         }
         // A site called to the floor may send its full picture at once.
         self.send_bitrate_caps(true, now);
     }
 
-    /// Sends a PLI for the publisher's video, at most once per interval.
-    pub(super) fn request_keyframe(&mut self, publisher: PeerId, now: Instant) {
+    /// Sends a PLI for the publisher's video of `feed` (its camera or its
+    /// content: a slide's keyframe is large, and nobody needs one for the
+    /// camera), at most once per interval.
+    pub(super) fn request_keyframe(&mut self, publisher: PeerId, feed: Feed, now: Instant) {
         let Some(peer) = self.peers.get_mut(&publisher) else {
             return;
         };
         let mut sent = 0;
         for track in peer.inbound.iter_mut() {
-            if track.kind != MediaKind::Video || !track.pli.allow(now) {
+            if track.kind != MediaKind::Video || track.feed != feed || !track.pli.allow(now) {
                 continue;
             }
             let Some(mut receiver) = peer.pc.rtp_receiver(track.receiver_id) else {
@@ -217,6 +224,7 @@ impl Driver {
             packet.payload.len(),
         );
         let kind = track.kind;
+        let feed = track.feed;
         let codecs = track.codecs.clone();
         let session = peer.session.clone();
         if kind == MediaKind::Audio {
@@ -228,14 +236,26 @@ impl Driver {
                 }
             }
         }
-        let key = (session, endpoint.clone(), kind);
-        let Some(targets) = self.routes.get(&key).cloned() else {
-            return;
-        };
         let video_codec = codecs
             .mime(packet.header.payload_type)
             .map_or(VideoCodec::Other, VideoCodec::from_mime);
-        let mut need_keyframe = false;
+        let mut need_keyframe = self.record(
+            &session,
+            &endpoint,
+            feed,
+            tag,
+            &packet,
+            video_codec,
+            newest,
+            now,
+        );
+        let key = (session, endpoint.clone(), feed);
+        let Some(targets) = self.routes.get(&key).cloned() else {
+            if need_keyframe {
+                self.request_keyframe(from, feed, now);
+            }
+            return;
+        };
         for (to, index) in targets {
             let Some(receiver) = self.peers.get_mut(&to) else {
                 continue;
@@ -284,7 +304,7 @@ impl Driver {
             }
         }
         if need_keyframe {
-            self.request_keyframe(from, now);
+            self.request_keyframe(from, feed, now);
         }
     }
 
@@ -313,13 +333,10 @@ impl Driver {
                     None
                 };
                 if let Some(ssrc) = media_ssrc {
-                    if let Some(src) = peer
-                        .legs
-                        .iter()
-                        .find(|l| l.ssrc == ssrc)
-                        .and_then(|l| l.source.clone())
-                    {
-                        keyframe_for.push(src);
+                    if let Some(leg) = peer.legs.iter().find(|l| l.ssrc == ssrc) {
+                        if let Some(src) = leg.source.clone() {
+                            keyframe_for.push((src, leg.slot.feed(leg.kind)));
+                        }
                     }
                 }
                 if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
@@ -338,14 +355,14 @@ impl Driver {
         let Some(session) = self.peers.get(&from).map(|p| p.session.clone()) else {
             return;
         };
-        for endpoint in keyframe_for {
+        for (endpoint, feed) in keyframe_for {
             let publisher = self
                 .sessions
                 .get(&session)
                 .and_then(|s| s.publishers.get(&endpoint))
                 .copied();
             if let Some(publisher) = publisher {
-                self.request_keyframe(publisher, now);
+                self.request_keyframe(publisher, feed, now);
             }
         }
     }

@@ -54,6 +54,7 @@ mod keyframe;
 mod peer;
 mod plane;
 mod port;
+mod record;
 mod rewrite;
 mod router;
 pub mod rtcp_tap;
@@ -65,6 +66,7 @@ mod tcp;
 
 pub use error::MediaError;
 pub use plane::{
-    BadPeerId, LinkEvent, MediaPlane, Owner, PeerId, PeerKind, Signal, SignalPath, TrackInfo,
+    BadPeerId, LinkEvent, MediaPlane, Owner, PeerId, PeerKind, Presentation, Signal, SignalPath,
+    TrackInfo,
 };
 pub use stats::LinkStats;

@@ -8,7 +8,7 @@
 use super::engine::FORWARDED_EXTENSIONS;
 use super::keyframe::PliThrottle;
 use super::rewrite::{Rewriter, StreamTag, Translation};
-use super::router::{MediaKind, SlotKind};
+use super::router::{Feed, MediaKind, SlotKind};
 use super::stats::{Downstream, Inbound};
 use super::{MediaError, Owner, PeerId, PeerKind, Signal, SignalPath, TrackInfo};
 use crate::control::{EndpointCode, SessionId};
@@ -65,6 +65,8 @@ pub(crate) struct InTrack {
     pub(crate) track_id: String,
     pub(crate) receiver_id: RTCRtpReceiverId,
     pub(crate) kind: MediaKind,
+    /// Voice, camera or presented content: where routes take it.
+    pub(crate) feed: Feed,
     pub(crate) ssrc: u32,
     pub(crate) codecs: Arc<SourceCodecs>,
     pub(crate) stats: Inbound,
@@ -165,6 +167,8 @@ pub(crate) struct Peer {
     /// When its last datagram (of any kind) arrived.
     pub(crate) last_heard: Option<Instant>,
     pub(crate) last_bytes: (u64, u64),
+    /// Bytes of its content track as last counted, for its bit rate.
+    pub(crate) last_content_bytes: u64,
     pub(crate) bitrate: (u64, u64),
     pub(crate) loss_up: f64,
     /// The video codec of every outgoing video leg (see [`video_codec_for`]).
@@ -244,6 +248,7 @@ impl Peer {
             connected_once: false,
             last_heard: None,
             last_bytes: (0, 0),
+            last_content_bytes: 0,
             bitrate: (0, 0),
             loss_up: 0.0,
             video_mime,
@@ -281,9 +286,10 @@ impl Peer {
         let stream = match &slot {
             SlotKind::Chair => "chair".to_string(),
             SlotKind::Floor => "floor".to_string(),
+            SlotKind::Content => "content".to_string(),
             SlotKind::Tile(code) => format!("tile-{code}"),
         };
-        for kind in [MediaKind::Audio, MediaKind::Video] {
+        for &kind in slot.kinds() {
             let (codec_kind, suffix, codec) = match kind {
                 MediaKind::Audio => (
                     RtpCodecKind::Audio,
@@ -373,6 +379,15 @@ impl Peer {
         if self.inbound.iter().any(|t| t.track_id == init.track_id) {
             return;
         }
+        let transceiver = rtc::rtp_transceiver::RTCRtpTransceiverId::from(init.receiver_id);
+        let mid = self
+            .pc
+            .rtp_transceiver(transceiver)
+            .and_then(|t| t.mid().clone());
+        let content_mid = self
+            .pc
+            .remote_description()
+            .and_then(|d| super::sdp::content_mid(&d.sdp));
         let Some(mut receiver) = self.pc.rtp_receiver(init.receiver_id) else {
             return;
         };
@@ -380,6 +395,11 @@ impl Peer {
             return;
         };
         let params = receiver.get_parameters();
+        let feed = match kind {
+            MediaKind::Audio => Feed::Audio,
+            MediaKind::Video if mid.is_some() && mid == content_mid => Feed::Content,
+            MediaKind::Video => Feed::Camera,
+        };
         let codecs = SourceCodecs {
             payload_types: params
                 .rtp_parameters
@@ -405,6 +425,7 @@ impl Peer {
             track_id: init.track_id.clone(),
             receiver_id: init.receiver_id,
             kind,
+            feed,
             ssrc: init.ssrc,
             codecs: Arc::new(codecs),
             stats: Inbound::default(),
@@ -461,6 +482,7 @@ impl Peer {
             let (slot, endpoint) = match &leg.slot {
                 SlotKind::Chair => ("chair", leg.source.clone()),
                 SlotKind::Floor => ("floor", leg.source.clone()),
+                SlotKind::Content => ("content", leg.source.clone()),
                 SlotKind::Tile(code) => ("tile", Some(code.clone())),
             };
             let kind = match leg.kind {

@@ -127,6 +127,15 @@ pub enum LinkEvent {
         /// Its peer connection.
         peer: PeerId,
     },
+    /// The session's recording stopped by itself: its file could not be
+    /// written (the disk is full, say). Media flows on; no new file is
+    /// started until recording is turned off and on again.
+    RecordingStopped {
+        /// Session.
+        session: SessionId,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// How a peer is signalled, which decides what the plane may ask of it.
@@ -179,6 +188,18 @@ pub struct MediaPlane {
     commands: mpsc::UnboundedSender<Command>,
     candidates: Vec<SocketAddr>,
     links: Arc<Mutex<Vec<LinkStats>>>,
+    presentation: Presentation,
+}
+
+/// What a page applies to the sender of its presentation: a browser
+/// takes the server's REMB as a ceiling for the whole connection, so the
+/// content's own rate and frame rate are set on that sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Presentation {
+    /// `[media] content_bitrate_kbps`.
+    pub bitrate_kbps: u32,
+    /// `[media] content_max_fps`.
+    pub max_fps: u32,
 }
 
 impl fmt::Debug for MediaPlane {
@@ -195,13 +216,26 @@ impl MediaPlane {
     pub async fn start(
         cfg: &MediaConfig,
     ) -> Result<(MediaPlane, mpsc::Receiver<LinkEvent>), MediaError> {
+        MediaPlane::start_recording_into(cfg, None).await
+    }
+
+    /// [`MediaPlane::start`], writing recordings into a folder per
+    /// session under `recordings` when their policy says to record.
+    pub async fn start_recording_into(
+        cfg: &MediaConfig,
+        recordings: Option<std::path::PathBuf>,
+    ) -> Result<(MediaPlane, mpsc::Receiver<LinkEvent>), MediaError> {
         let links = Arc::new(Mutex::new(Vec::new()));
-        let (commands, candidates, events) = driver::spawn(cfg, links.clone()).await?;
+        let (commands, candidates, events) = driver::spawn(cfg, links.clone(), recordings).await?;
         Ok((
             MediaPlane {
                 commands,
                 candidates,
                 links,
+                presentation: Presentation {
+                    bitrate_kbps: cfg.content_bitrate_kbps,
+                    max_fps: cfg.content_max_fps,
+                },
             },
             events,
         ))
@@ -211,6 +245,11 @@ impl MediaPlane {
     /// per socket of the media port (all on the same port).
     pub fn candidates(&self) -> &[SocketAddr] {
         &self.candidates
+    }
+
+    /// How pages send a presentation.
+    pub fn presentation(&self) -> Presentation {
+        self.presentation
     }
 
     /// The first advertised address: where a client on this machine can

@@ -14,6 +14,19 @@ pub(crate) enum MediaKind {
     Video,
 }
 
+/// What a publisher sends on one of its tracks. Routes are keyed by it:
+/// a presenter's slides and its camera are both video, but go to
+/// different slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Feed {
+    /// Its microphone.
+    Audio,
+    /// Its camera: the first video it sends.
+    Camera,
+    /// What it presents (a screen or a window): its second video.
+    Content,
+}
+
 /// The role of an outgoing leg.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum SlotKind {
@@ -21,8 +34,30 @@ pub(crate) enum SlotKind {
     Chair,
     /// Carries the floor holder, or the active speaker in open mode.
     Floor,
+    /// Carries what the presenter shows (video only).
+    Content,
     /// The tile of one endpoint, on the chair's and technicians' connections.
     Tile(EndpointCode),
+}
+
+impl SlotKind {
+    /// The feed a leg of this slot and `kind` takes from its source.
+    pub(crate) fn feed(&self, kind: MediaKind) -> Feed {
+        match (self, kind) {
+            (SlotKind::Content, _) => Feed::Content,
+            (_, MediaKind::Audio) => Feed::Audio,
+            (_, MediaKind::Video) => Feed::Camera,
+        }
+    }
+
+    /// The media kinds the slot carries: a presentation has no voice of
+    /// its own (the presenter is heard on the floor slot).
+    pub(crate) fn kinds(&self) -> &'static [MediaKind] {
+        match self {
+            SlotKind::Content => &[MediaKind::Video],
+            _ => &[MediaKind::Audio, MediaKind::Video],
+        }
+    }
 }
 
 /// The publisher whose `kind` media `receiver` gets on `slot`, if any.
@@ -35,9 +70,13 @@ pub(crate) fn source_for(
     slot: &SlotKind,
     kind: MediaKind,
 ) -> Option<EndpointCode> {
+    if *slot == SlotKind::Content {
+        return content_for(policy, receiver, kind);
+    }
     let follows_speaker =
         *slot == SlotKind::Floor && policy.floor.is_none() && policy.floor_follows_active_speaker;
     let candidate = match slot {
+        SlotKind::Content => None,
         SlotKind::Chair => policy.chair.clone(),
         SlotKind::Floor if follows_speaker => active_speaker.cloned(),
         SlotKind::Floor => policy.floor.clone(),
@@ -82,6 +121,23 @@ pub(crate) fn source_for(
         }
     };
     allowed.then_some(candidate)
+}
+
+/// The presenter, for every receiver of the session but the presenter
+/// itself: sites connected to the session, the chair, viewers and
+/// technicians alike.
+fn content_for(
+    policy: &ForwardingPolicy,
+    receiver: &PeerKind,
+    kind: MediaKind,
+) -> Option<EndpointCode> {
+    let presenter = policy.content.clone()?;
+    let allowed = kind == MediaKind::Video
+        && match receiver {
+            PeerKind::Participant(me) => *me != presenter && policy.receivers.contains_key(me),
+            PeerKind::Viewer | PeerKind::Technician => true,
+        };
+    allowed.then_some(presenter)
 }
 
 #[cfg(test)]
@@ -323,5 +379,45 @@ mod tests {
             source_for(&p, None, &province, &SlotKind::Chair, MediaKind::Audio),
             Some(code("01"))
         );
+    }
+
+    /// The presenter's content reaches every other site, the chair,
+    /// viewers and technicians, on the content slot only and as video
+    /// only; it never comes back to the presenter, and nothing is on the
+    /// slot while nobody presents.
+    #[test]
+    fn content_goes_to_everyone_but_the_presenter() {
+        let mut p = chaired();
+        let content = SlotKind::Content;
+        let province = PeerKind::Participant(code("31"));
+        assert_eq!(
+            source_for(&p, None, &province, &content, MediaKind::Video),
+            None
+        );
+        p.content = Some(code("30"));
+        for who in [
+            &province,
+            &PeerKind::Participant(code("01")),
+            &PeerKind::Viewer,
+            &PeerKind::Technician,
+        ] {
+            assert_eq!(
+                source_for(&p, None, who, &content, MediaKind::Video),
+                Some(code("30"))
+            );
+            assert_eq!(source_for(&p, None, who, &content, MediaKind::Audio), None);
+        }
+        let presenter = PeerKind::Participant(code("30"));
+        assert_eq!(
+            source_for(&p, None, &presenter, &content, MediaKind::Video),
+            None
+        );
+        let stranger = PeerKind::Participant(code("99"));
+        assert_eq!(
+            source_for(&p, None, &stranger, &content, MediaKind::Video),
+            None
+        );
+        assert_eq!(content.feed(MediaKind::Video), Feed::Content);
+        assert_eq!(SlotKind::Floor.feed(MediaKind::Video), Feed::Camera);
     }
 }

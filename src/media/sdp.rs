@@ -13,7 +13,10 @@
 /// each followed by `a=end-of-candidates`.
 pub(crate) fn with_candidates_everywhere(sdp: &str) -> String {
     let eol = if sdp.contains("\r\n") { "\r\n" } else { "\n" };
-    let lines: Vec<&str> = sdp.lines().collect();
+    // Stray CRs left at a line's end (text that ends in one, or CR CR LF)
+    // are not part of the line: written back before the end of line they
+    // would make CRLF of LF-only text, and a second pass would differ.
+    let lines: Vec<&str> = sdp.lines().map(|l| l.trim_end_matches('\r')).collect();
     let mut candidates: Vec<&str> = Vec::new();
     for line in &lines {
         if line.starts_with("a=candidate:") && !candidates.contains(line) {
@@ -56,6 +59,44 @@ pub(crate) fn with_candidates_everywhere(sdp: &str) -> String {
     }
     flush(&mut section, &mut out);
     out
+}
+
+/// The mid of the m-section that carries what a client presents: the
+/// second video section in which the client sends (`sendrecv` or
+/// `sendonly`), read from the client's own description. Its first is the
+/// camera. A browser adds its content line from the start and puts its
+/// screen on it only while it presents; a WHIP client simply offers a
+/// second video section.
+pub(crate) fn content_mid(client_sdp: &str) -> Option<String> {
+    let mut sending_video = 0;
+    let mut section: Option<(bool, Option<&str>, bool)> = None; // (video, mid, sends)
+    let mut check = |section: Option<(bool, Option<&str>, bool)>| -> Option<String> {
+        let (video, mid, sends) = section?;
+        if video && sends {
+            sending_video += 1;
+            if sending_video == 2 {
+                return mid.map(str::to_string);
+            }
+        }
+        None
+    };
+    for line in client_sdp.lines() {
+        let line = line.trim_end_matches('\r');
+        if let Some(media) = line.strip_prefix("m=") {
+            if let Some(found) = check(section.take()) {
+                return Some(found);
+            }
+            let rejected = media.split_whitespace().nth(1) == Some("0");
+            section = Some((media.starts_with("video ") && !rejected, None, true));
+        } else if let Some((_, mid, sends)) = section.as_mut() {
+            if let Some(m) = line.strip_prefix("a=mid:") {
+                *mid = Some(m.trim());
+            } else if line == "a=recvonly" || line == "a=inactive" {
+                *sends = false;
+            }
+        }
+    }
+    check(section)
 }
 
 #[cfg(test)]
@@ -268,6 +309,20 @@ mod fuzz {
         fn sdp_transform_takes_any_text(text in any_text()) {
             let once = with_candidates_everywhere(&text);
             let _ = with_candidates_everywhere(&once);
+            let _ = content_mid(&text);
+        }
+
+        /// A content mid, when found, is a mid the text names.
+        #[test]
+        fn a_content_mid_is_one_of_the_offer(text in sdp_text()) {
+            if let Some(mid) = content_mid(&text) {
+                let named = |l: &str| {
+                    l.trim_end_matches('\r')
+                        .strip_prefix("a=mid:")
+                        .is_some_and(|m| m.trim() == mid)
+                };
+                prop_assert!(text.lines().any(named));
+            }
         }
 
         /// SDP-shaped text: the contract holds, and applying the
@@ -280,17 +335,32 @@ mod fuzz {
         }
 
         /// The same, on text with stray carriage returns and any
-        /// characters, but one shape: LF-only text whose last line ends in
-        /// a bare CR. The first pass writes that CR before an LF, and the
-        /// second takes the CRLF it made for the line end. The stack never
-        /// writes such SDP, so the transform is left as it is.
+        /// characters.
         #[test]
         fn sdp_transform_is_idempotent_on_any_text(text in any_text()) {
-            if !text.contains("\r\n") && text.ends_with('\r') {
-                return Ok(());
-            }
             let once = with_candidates_everywhere(&text);
             prop_assert_eq!(with_candidates_everywhere(&once), once);
         }
+    }
+
+    /// The content line is the client's second sending video section,
+    /// whatever lines of other kinds or directions come between.
+    #[test]
+    fn the_second_sending_video_section_is_the_content() {
+        let page = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendrecv\r\n\
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\na=recvonly\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\na=sendrecv\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:3\r\na=recvonly\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:4\r\na=sendrecv\r\n";
+        assert_eq!(content_mid(page).as_deref(), Some("4"));
+        let whip = "v=0\nm=audio 9 UDP/TLS/RTP/SAVPF 111\na=mid:a\na=sendonly\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\na=mid:cam\na=sendonly\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\na=mid:slides\na=sendonly\n";
+        assert_eq!(content_mid(whip).as_deref(), Some("slides"));
+        let camera_only = "v=0\nm=video 9 UDP/TLS/RTP/SAVPF 96\na=mid:0\na=sendonly\n\
+            m=video 0 UDP/TLS/RTP/SAVPF 96\na=mid:1\na=sendonly\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\na=mid:2\na=inactive\n";
+        assert_eq!(content_mid(camera_only), None);
+        assert_eq!(content_mid("garbage\nm=\na=mid:\n"), None);
     }
 }

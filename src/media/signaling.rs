@@ -81,6 +81,10 @@ impl Driver {
         }
         peer.add_slot(SlotKind::Chair)?;
         peer.add_slot(SlotKind::Floor)?;
+        // On the client's third video line when it offered one (pages do,
+        // from the start, so content comes and goes with no renegotiation);
+        // a client with fewer lines simply gets no content.
+        peer.add_slot(SlotKind::Content)?;
         let answer = peer.pc.create_answer(None).map_err(MediaError::stack)?;
         peer.pc
             .set_local_description(now, answer)

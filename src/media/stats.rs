@@ -40,6 +40,8 @@ pub struct LinkStats {
     pub bitrate_in: u64,
     /// Bits per second sent to the client over the last second.
     pub bitrate_out: u64,
+    /// Of `bitrate_in`, what the client presents (its content track).
+    pub content_bitrate_in: u64,
     /// RTP packets forwarded to this peer since it joined.
     pub packets_forwarded: u64,
     /// RTP packets received from this peer since it joined.

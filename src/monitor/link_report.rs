@@ -55,6 +55,8 @@ pub struct LinkReport {
     pub bitrate_in: u64,
     /// Bits per second the server sends.
     pub bitrate_out: u64,
+    /// Of `bitrate_in`, the site's presentation (0 while it presents nothing).
+    pub content_bitrate_in: Option<u64>,
     /// Frames per second the client decodes.
     pub frame_rate: Option<f64>,
     /// Largest video the client receives.
@@ -96,6 +98,7 @@ impl LinkReport {
             jitter_down_ms: s.jitter_down_ms,
             bitrate_in: s.bitrate_in_bps,
             bitrate_out: s.bitrate_out_bps,
+            content_bitrate_in: media.map(|m| m.content_bitrate_in),
             frame_rate: s.frame_rate,
             resolution: s.resolution,
             jitter_buffer_ms: s.jitter_buffer_ms,

@@ -103,6 +103,7 @@ mod tests {
             jitter_down_ms: 6.0,
             bitrate_in: 500_000,
             bitrate_out: 2_000_000,
+            content_bitrate_in: 0,
             packets_forwarded: 10,
             packets_received: 10,
             keyframe_requests: 0,

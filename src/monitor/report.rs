@@ -231,10 +231,13 @@ impl ClientStats {
             })
         });
         let concealed_audio_pct = audio_samples.and_then(|(concealed, total)| {
-            // Counters that went down belong to a new connection: count
-            // from zero again.
+            // Counters that went down belong to a new connection, and a
+            // step with more concealed than played cannot follow from the
+            // one before (another track, a client's odd counts): count
+            // from zero again, where each report keeps concealed ≤ total.
             let (c0, t0) = previous
                 .filter(|(pc, pt)| *pc <= concealed && *pt <= total)
+                .filter(|(pc, pt)| concealed - pc <= total - pt)
                 .unwrap_or((0, 0));
             let (dc, dt) = (concealed - c0, total - t0);
             (dt > 0).then(|| dc as f64 * 100.0 / dt as f64)
@@ -302,6 +305,11 @@ mod tests {
         assert_eq!(f.concealed_audio_pct, Some(0.0));
         // Counters that went backwards (a new connection) count from zero.
         let f = stats.figures(Some((1000, 96000)));
+        assert_eq!(f.concealed_audio_pct, Some(1.0));
+        // Two valid reports whose step conceals more than it plays (480
+        // more concealed, 100 more played) cannot be a share of that step:
+        // counted from zero, never above 100 %.
+        let f = stats.figures(Some((0, 47900)));
         assert_eq!(f.concealed_audio_pct, Some(1.0));
     }
 

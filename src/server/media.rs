@@ -17,10 +17,11 @@ use tokio::sync::{broadcast, mpsc, watch};
 /// the core. They end when the server stops.
 pub async fn start(
     config: &MediaConfig,
+    recordings: std::path::PathBuf,
     core: Arc<Core>,
     stop: watch::Receiver<bool>,
 ) -> Result<MediaPlane, MediaError> {
-    let (media, events) = MediaPlane::start(config).await?;
+    let (media, events) = MediaPlane::start_recording_into(config, Some(recordings)).await?;
     tokio::spawn(follow_policies(core.clone(), media.clone(), stop.clone()));
     tokio::spawn(apply_link_events(core, events, stop));
     Ok(media)
@@ -91,7 +92,9 @@ async fn apply_link_events(
             },
             _ = stop.changed() => return,
         };
-        let (session, command) = to_command(event);
+        let Some((session, command)) = to_command(event) else {
+            continue;
+        };
         let name = command.name();
         match core.execute(&session, command, clock::now(), |_| Ok::<_, CoreError>(())) {
             Ok(done) => {
@@ -105,8 +108,8 @@ async fn apply_link_events(
     }
 }
 
-fn to_command(event: LinkEvent) -> (SessionId, Command) {
-    match event {
+fn to_command(event: LinkEvent) -> Option<(SessionId, Command)> {
+    Some(match event {
         LinkEvent::Up {
             session, endpoint, ..
         } => (session, Command::Connect { endpoint }),
@@ -116,7 +119,11 @@ fn to_command(event: LinkEvent) -> (SessionId, Command) {
         LinkEvent::Closed {
             session, endpoint, ..
         } => (session, Command::Leave { endpoint }),
-    }
+        LinkEvent::RecordingStopped { session, reason } => {
+            tracing::error!(%session, %reason, "the recording stopped");
+            (session, Command::RecordingFailed { reason })
+        }
+    })
 }
 
 /// Refusals that only mean the state already says it: a site marked

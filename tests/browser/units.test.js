@@ -10,6 +10,7 @@ import { repoRoot } from './lib/server.js';
 import { vi } from '../../web/shared/lang-vi.js';
 import { en } from '../../web/shared/lang-en.js';
 import { parseStreamId } from '../../web/shared/rtc.js';
+import { contentOf, presenterOf } from '../../web/shared/present.js';
 import { compareCodes, endpointsOf, queueOf, tally } from '../../web/shared/session.js';
 import { codeOfLink, health, normalize } from '../../web/monitor/links.js';
 import { describe, eventTime } from '../../web/monitor/events.js';
@@ -69,6 +70,7 @@ test('every status, phase, mode and link state the server sends has a translatio
 test('stream ids name the programme slots and the chair tiles', () => {
   assert.deepEqual(parseStreamId('chair'), { slot: 'chair', endpoint: null });
   assert.deepEqual(parseStreamId('floor'), { slot: 'floor', endpoint: null });
+  assert.deepEqual(parseStreamId('content'), { slot: 'content', endpoint: null });
   assert.deepEqual(parseStreamId('tile-30'), { slot: 'tile', endpoint: '30' });
   assert.deepEqual(parseStreamId('tile:01'), { slot: 'tile', endpoint: '01' });
   assert.deepEqual(parseStreamId('{a1b2-random}'), { slot: null, endpoint: null });
@@ -120,6 +122,18 @@ test("link health is the server's, and its alerts colour the figures they name",
   assert.deepEqual(health(alerted), { level: 'bad', metrics: { loss: 'bad', rtt: 'warn' } });
   assert.equal(health(normalize({ ...base, health: undefined, state: 'disconnected' }, names, 0)).level, 'bad');
   assert.equal(codeOfLink('s1/30'), '30');
+  // The presentation's share of the incoming rate, 0 when there is none (or an older server).
+  assert.equal(normalize({ ...base, content_bitrate_in: 1.2e6 }, names, 0).content, 1.2e6);
+  assert.equal(normalize({ ...base, content_bitrate_in: null }, names, 0).content, 0);
+  assert.equal(normalize(base, names, 0).content, 0);
+});
+
+test('the presenter and the waiting requests read from the session state', () => {
+  assert.deepEqual(contentOf(null), { presenter: null, pending: [] });
+  assert.equal(presenterOf({ content: { presenter: null, pending: [] } }), null);
+  const state = { content: { presenter: { endpoint: '30', since: 5, by_chair: false }, pending: [{ endpoint: '48', requested_at: 7 }] } };
+  assert.equal(presenterOf(state), '30');
+  assert.deepEqual(contentOf(state).pending.map((r) => r.endpoint), ['48']);
 });
 
 test('monitor events read as lines with a level', () => {

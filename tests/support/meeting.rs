@@ -2,7 +2,7 @@
 //! `Session`, link events turned into `Connect`/`Disconnect`/`Leave`, and
 //! every change of state pushed to the media plane as a new policy.
 
-use super::peer::TestPeer;
+use super::peer::{ContentLine, TestPeer};
 use diemcau::control::{
     Command, EndpointCode, EndpointInfo, EndpointRole, GrantTarget, Millis, Mode, Rules, Session,
     SessionId, SessionSpec,
@@ -18,6 +18,8 @@ pub struct Joined {
     pub id: PeerId,
     /// The server's first answer (its ICE credentials, its candidate).
     pub answer: String,
+    /// Offers the server sent after that (renegotiations).
+    pub server_offers: std::sync::Arc<std::sync::atomic::AtomicU64>,
     signals: JoinHandle<()>,
 }
 
@@ -40,12 +42,23 @@ impl Meeting {
     /// A plane on 127.0.0.1 (any port) and a live session with central
     /// endpoint `chair` and the given provincial endpoints.
     pub async fn start(chair: &str, endpoints: &[&str]) -> Meeting {
+        Meeting::start_recording_into(chair, endpoints, None).await
+    }
+
+    /// [`Meeting::start`], with recordings written under `recordings`.
+    pub async fn start_recording_into(
+        chair: &str,
+        endpoints: &[&str],
+        recordings: Option<std::path::PathBuf>,
+    ) -> Meeting {
         let cfg = diemcau::config::MediaConfig {
             udp_port: 0,
             bind_ip: [127, 0, 0, 1].into(),
             ..Default::default()
         };
-        let (plane, events) = MediaPlane::start(&cfg).await.expect("media plane starts");
+        let (plane, events) = MediaPlane::start_recording_into(&cfg, recordings)
+            .await
+            .expect("media plane starts");
         let mut infos = vec![EndpointInfo {
             code: chair.into(),
             name: "Trung ương".into(),
@@ -103,7 +116,12 @@ impl Meeting {
     /// Joins a participant (`Some(code)`) or a viewer, answering the
     /// server's later offers in the background.
     pub async fn join(&self, code: Option<&str>, name: &str) -> Joined {
-        let peer = TestPeer::new(name, code.is_some()).await;
+        self.join_with(code, name, ContentLine::None).await
+    }
+
+    /// [`Meeting::join`], with a content line as a page has one.
+    pub async fn join_with(&self, code: Option<&str>, name: &str, content: ContentLine) -> Joined {
+        let peer = TestPeer::with_content(name, code.is_some(), content).await;
         let kind = match code {
             Some(c) => PeerKind::Participant(EndpointCode::from(c)),
             None => PeerKind::Viewer,
@@ -117,9 +135,12 @@ impl Meeting {
         peer.apply_answer(answer.clone()).await;
         let plane = self.plane.clone();
         let pc = peer.pc();
+        let server_offers = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let offers = server_offers.clone();
         let signals = tokio::spawn(async move {
             while let Some(signal) = signals.recv().await {
                 if let Signal::Offer(sdp) = signal {
+                    offers.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let offer = webrtc::peer_connection::RTCSessionDescription::offer(sdp)
                         .expect("server offer parses");
                     pc.set_remote_description(offer)
@@ -141,6 +162,7 @@ impl Meeting {
             peer,
             id,
             answer,
+            server_offers,
             signals,
         }
     }
@@ -176,5 +198,6 @@ pub fn to_command(event: &LinkEvent) -> Option<Command> {
         LinkEvent::Closed { endpoint, .. } => Command::Leave {
             endpoint: endpoint.clone(),
         },
+        LinkEvent::RecordingStopped { .. } => return None,
     })
 }

@@ -17,7 +17,7 @@ mod signal;
 
 pub use meeting::{to_command, Joined, Meeting};
 pub use payload::{parse_marker, Marker};
-pub use peer::{Received, TestPeer};
+pub use peer::{content_name, ContentLine, Received, TestPeer};
 pub use signal::{join_http, post_sdp, HttpSignaled, WsClient};
 
 use std::future::Future;

@@ -133,7 +133,8 @@ impl PeerConnectionEventHandler for Handler {
                     let Some(marker) = parse_marker(&packet.payload) else {
                         continue;
                     };
-                    if marker.from == name && !own_allowed.load(Ordering::SeqCst) {
+                    let own = marker.from == name || marker.from == content_name(&name);
+                    if own && !own_allowed.load(Ordering::SeqCst) {
                         panic!("{name} received its own {kind} on {stream}");
                     }
                     received.push(Rx {
@@ -148,6 +149,22 @@ impl PeerConnectionEventHandler for Handler {
             }
         });
     }
+}
+
+/// The name a peer writes into the payloads of what it presents.
+pub fn content_name(name: &str) -> String {
+    format!("{name}~slides")
+}
+
+/// The third video line, for the `content` slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentLine {
+    /// None: the peer never gets content (as an older client).
+    None,
+    /// Receive-only: it sees what others present.
+    Receive,
+    /// Send and receive: it presents on it (a page's content line).
+    Present,
 }
 
 /// A synthetic client.
@@ -173,6 +190,12 @@ pub struct TestPeer {
     resend_keyframes: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
     tracks: Option<(Arc<TrackLocalStaticRTP>, Arc<TrackLocalStaticRTP>, u32, u32)>,
+    /// Its presentation track, and that track's SSRC.
+    content: Option<(Arc<TrackLocalStaticRTP>, u32)>,
+    /// Keyframe requests that reached its presentation track.
+    pub content_keyframe_requests: Arc<AtomicU64>,
+    presenting: Arc<AtomicBool>,
+    content_started: bool,
 }
 
 fn local_track(kind: RtpCodecKind, mime: &str, name: &str, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
@@ -215,6 +238,13 @@ impl TestPeer {
     /// server's two slots fit in the first answer; a viewer offers two of
     /// each, receive-only.
     pub async fn new(name: &str, publish: bool) -> TestPeer {
+        TestPeer::with_content(name, publish, ContentLine::None).await
+    }
+
+    /// [`TestPeer::new`], with a third video line for the `content` slot
+    /// after the others (with [`ContentLine::Present`], sendrecv with a
+    /// track of its own, silent until [`TestPeer::present`]).
+    pub async fn with_content(name: &str, publish: bool, content: ContentLine) -> TestPeer {
         let mut media_engine = MediaEngine::default();
         media_engine
             .register_default_codecs()
@@ -282,6 +312,28 @@ impl TestPeer {
         pc.add_transceiver_from_kind(RtpCodecKind::Video, recvonly())
             .await
             .expect("transceiver");
+        let content = match content {
+            ContentLine::None => None,
+            ContentLine::Receive => {
+                pc.add_transceiver_from_kind(RtpCodecKind::Video, recvonly())
+                    .await
+                    .expect("transceiver");
+                None
+            }
+            ContentLine::Present => {
+                let ssrc = rand::random::<u32>();
+                let track = local_track(
+                    RtpCodecKind::Video,
+                    MIME_TYPE_VP8,
+                    &content_name(name),
+                    ssrc,
+                );
+                pc.add_track(track.clone() as Arc<dyn TrackLocal>)
+                    .await
+                    .expect("content track added");
+                Some((track, ssrc))
+            }
+        };
         TestPeer {
             name: name.to_string(),
             pc,
@@ -297,7 +349,75 @@ impl TestPeer {
             resend_keyframes: Arc::new(AtomicBool::new(false)),
             tasks: Vec::new(),
             tracks,
+            content,
+            content_keyframe_requests: Arc::new(AtomicU64::new(0)),
+            presenting: Arc::new(AtomicBool::new(false)),
+            content_started: false,
         }
+    }
+
+    /// Starts or stops sending on its content line: a one-packet VP8 frame
+    /// every 200 ms (5 frames a second, as slides), a keyframe first and
+    /// after every keyframe request on that line.
+    pub fn present(&mut self, on: bool) {
+        self.presenting.store(on, Ordering::SeqCst);
+        if !on || self.content_started {
+            return;
+        }
+        let Some((track, ssrc)) = self.content.clone() else {
+            return;
+        };
+        self.content_started = true;
+        let want_keyframe = Arc::new(AtomicBool::new(true));
+        let requests = self.content_keyframe_requests.clone();
+        let flag = want_keyframe.clone();
+        let rtcp = track.clone();
+        self.tasks.push(tokio::spawn(async move {
+            while let Some(event) = rtcp.poll().await {
+                if let TrackLocalEvent::OnRtcpPacket(packets) = event {
+                    let keyframe = packets.iter().any(|p| {
+                        let any = p.as_any();
+                        any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+                    });
+                    if keyframe {
+                        requests.fetch_add(1, Ordering::SeqCst);
+                        flag.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+        }));
+        let name = content_name(&self.name);
+        let presenting = self.presenting.clone();
+        self.tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(200));
+            let (mut seq, mut ts) = (rand::random::<u16>(), rand::random::<u32>());
+            let mut count = 0u32;
+            for _ in 0..MAX_SEND_TICKS / 10 {
+                tick.tick().await;
+                if !presenting.load(Ordering::SeqCst) {
+                    // A page that stops presenting puts no track on the line.
+                    want_keyframe.store(true, Ordering::SeqCst);
+                    continue;
+                }
+                let keyframe = want_keyframe.swap(false, Ordering::SeqCst);
+                let packet = rtp::Packet {
+                    header: rtp::header::Header {
+                        version: 2,
+                        payload_type: VP8_PT,
+                        sequence_number: seq,
+                        timestamp: ts,
+                        ssrc,
+                        marker: true,
+                        ..Default::default()
+                    },
+                    payload: video_payload(&name, count, keyframe).into(),
+                };
+                let _ = track.write_rtp(packet).await;
+                seq = seq.wrapping_add(1);
+                ts = ts.wrapping_add(18_000);
+                count += 1;
+            }
+        }));
     }
 
     /// A complete (non-trickle) offer.

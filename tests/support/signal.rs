@@ -249,6 +249,11 @@ pub async fn post_sdp(url: &str, token: Option<&str>, offer: &str) -> HttpSignal
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))
+        // The server closes a kept-alive connection after half its
+        // header timeout with nothing in flight (5 s by default): a
+        // client must let its idle connections go sooner, or one
+        // request in a while meets a connection closing under it.
+        .pool_idle_timeout(Duration::from_secs(2))
         .build()
         .expect("http client");
     let mut req = client

@@ -9,7 +9,9 @@ import { t } from '../shared/i18n.js';
 import { attach } from '../shared/media.js';
 import { MediaLink } from '../shared/rtc.js';
 import { offerTakeOver } from '../shared/takeover.js';
+import { PresentControl } from '../shared/present.js';
 import { chairCode, holdersOf, tally } from '../shared/session.js';
+import { ContentPanel } from './content.js';
 import { Grid } from './grid.js';
 import { Programme } from './programme.js';
 import { Queue } from './queue.js';
@@ -20,8 +22,10 @@ function start({ api, signaling, feed }) {
   const run = async (command) => {
     try {
       await signaling.command(command);
+      return true;
     } catch (err) {
       toast(t('error.command', { message: err.message }), 'error');
+      return false;
     }
   };
   const grid = new Grid($('#grid'), {
@@ -32,9 +36,13 @@ function start({ api, signaling, feed }) {
   const queue = new Queue({ feed, run });
   const rollcall = new RollCallPanel({ feed, run });
   const header = new Header({ api, feed, run });
-  const media = new ChairMedia({ signaling, feed, grid, programme });
+  const content = new ContentPanel({ feed, run });
+  const media = new ChairMedia({ signaling, feed, grid, programme, content });
+  // The chair's own room presents like a site.
+  const present = new PresentControl({ feed, run, me: () => chairCode(feed.state), link: () => media.link, container: $('#present-body'), quiet: true });
+  media.contentTrack = () => present.track;
   // A handle for operators' debugging in the browser console (and the browser tests).
-  window.diemcau = { signaling, feed, media };
+  window.diemcau = { signaling, feed, media, present };
 
   const render = () => {
     const state = feed.state;
@@ -46,6 +54,7 @@ function start({ api, signaling, feed }) {
     if (!hasSession) return;
     grid.render(state);
     programme.render(state);
+    content.render(state);
     queue.render(state);
     rollcall.render(state);
   };
@@ -158,11 +167,14 @@ class Header {
 
 /** The chair's media: camera and microphone out, every site's tile and the allowed audio in. */
 class ChairMedia {
-  constructor({ signaling, feed, grid, programme }) {
+  constructor({ signaling, feed, grid, programme, content }) {
     this.signaling = signaling;
     this.feed = feed;
     this.grid = grid;
     this.programme = programme;
+    this.content = content;
+    // What the chair's room presents, kept when the connection is rebuilt.
+    this.contentTrack = () => null;
     this.link = null;
     this.local = null;
     this.audio = new Map();
@@ -180,10 +192,15 @@ class ChairMedia {
       iceServers: welcome.ice_servers || [],
       stream: this.local,
       // The server answers with the `chair` and `floor` slots on these
-      // lines; the tiles come later, by its own offers.
+      // lines, and `content` on the line after them; the tiles come later,
+      // by its own offers.
       receive: { audio: 2, video: 2 },
+      content: 'sendrecv',
+      presentation: welcome.presentation,
     });
     this.link = link;
+    const presenting = this.contentTrack();
+    if (presenting) link.present(presenting);
     link.addEventListener('track', (e) => this.onTrack(e.detail));
     link.addEventListener('trackgone', (e) => this.onGone(e.detail));
     link.addEventListener('replaced', () => {
@@ -226,6 +243,7 @@ class ChairMedia {
     }
     if (slot === 'tile' && endpoint) this.grid.setStream(endpoint, stream);
     else if (slot === 'floor') this.programme.setFloorStream(stream);
+    else if (slot === 'content') this.content.setStream(stream);
     this.programme.pick();
   }
 
@@ -238,6 +256,7 @@ class ChairMedia {
     }
     if (slot === 'tile' && endpoint) this.grid.removeStream(endpoint);
     else if (slot === 'floor') this.programme.setFloorStream(null);
+    else if (slot === 'content') this.content.setStream(null);
     this.programme.pick();
   }
 }
@@ -260,6 +279,9 @@ function announce(event, feed) {
   switch (event.event) {
     case 'floor_requested':
       toast(t('notice.floor_requested', { name: name(event.endpoint) }));
+      break;
+    case 'content_requested':
+      toast(t('notice.content_requested', { name: name(event.endpoint) }));
       break;
     case 'speaking_time_warning':
       toast(t('notice.time_warning', { name: name(event.endpoint) }), 'warn');

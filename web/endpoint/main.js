@@ -1,7 +1,8 @@
 // The endpoint's console: one provincial site. It joins the current
 // session with its link and no further click, sends camera and microphone,
-// plays the programme (chair and floor holder), and carries the site's
-// part of the meeting: floor requests, roll call, who is present.
+// plays the programme (chair and floor holder, and a site's presentation
+// while there is one), and carries the site's part of the meeting: floor
+// requests, presenting, roll call, who is present.
 // A dropped link or a restarted server is rejoined automatically.
 
 import { boot } from '../shared/boot.js';
@@ -10,6 +11,7 @@ import { t } from '../shared/i18n.js';
 import { icon } from '../shared/icons.js';
 import { attach, detach } from '../shared/media.js';
 import { MediaLink } from '../shared/rtc.js';
+import { PresentControl, presenterOf, siteName } from '../shared/present.js';
 import { offerTakeOver } from '../shared/takeover.js';
 import { attendanceOf, holdersOf, isMuted } from '../shared/session.js';
 import { Status } from '../shared/signaling.js';
@@ -36,13 +38,15 @@ function start({ api, signaling, feed }) {
   const rep = new RepresentativeForm({ run, me });
   const quality = new Quality();
   const media = new EndpointMedia({ signaling, feed, quality });
+  const present = new PresentControl({ feed, run, me, link: () => media.link, container: $('#present-body') });
+  media.contentTrack = () => present.track;
   const selfTest = new SelfTest({ api, feed, me });
   selfTest.addEventListener('running', (e) => {
     media.loopback = e.detail;
     media.renderCaptions(feed.state);
   });
   // A handle for operators' debugging in the browser console (and the browser tests).
-  window.diemcau = { signaling, feed, media, selfTest };
+  window.diemcau = { signaling, feed, media, selfTest, present };
   const offline = new OfflineNotice(signaling, media);
 
   const render = () => {
@@ -100,6 +104,9 @@ class EndpointMedia {
     this.pcState = 'new';
     this.audio = new Map();
     this.floorStream = null;
+    this.contentStream = null;
+    // What this site presents, kept when the connection is rebuilt.
+    this.contentTrack = () => null;
     // Another page or machine of the site took the connection over.
     this.replaced = false;
     this.devices.addEventListener('stream', (e) => {
@@ -119,10 +126,15 @@ class EndpointMedia {
     const link = new MediaLink(this.signaling, {
       iceServers: welcome.ice_servers || [],
       stream: this.devices.stream,
-      // Two lines of each kind: the `chair` and `floor` slots.
+      // Two lines of each kind: the `chair` and `floor` slots; then the
+      // content line, to present on and to see the others' presentations.
       receive: { audio: 2, video: 2 },
+      content: 'sendrecv',
+      presentation: welcome.presentation,
     });
     this.link = link;
+    const presenting = this.contentTrack();
+    if (presenting) link.present(presenting);
     link.addEventListener('track', (e) => this.onTrack(e.detail));
     link.addEventListener('trackgone', (e) => this.onGone(e.detail));
     link.addEventListener('state', (e) => {
@@ -162,7 +174,11 @@ class EndpointMedia {
     }
     // Without a label, the first video line is the chair and the next the floor.
     const target = slot || (this.chairTaken() ? 'floor' : 'chair');
-    if (target === 'chair') {
+    if (target === 'content') {
+      this.contentStream = stream;
+      attach($('#content-video'), stream);
+      this.renderCaptions(this.feed.state);
+    } else if (target === 'chair') {
       attach($('#chair-video'), stream);
       $('#slot-chair').classList.add('has-video');
       $('#slot-chair .slot-empty').hidden = true;
@@ -187,6 +203,9 @@ class EndpointMedia {
     if (slot === 'floor') {
       this.floorStream = null;
       detach($('#floor-video'));
+    } else if (slot === 'content') {
+      this.contentStream = null;
+      detach($('#content-video'));
     } else if (slot === 'chair' || !slot) {
       detach($('#chair-video'));
       $('#slot-chair .slot-empty').hidden = false;
@@ -197,7 +216,9 @@ class EndpointMedia {
   /**
    * The floor slot is shown while someone holds the floor (its source
    * switches server-side), and during a link test, when it brings the
-   * site's own picture back.
+   * site's own picture back. While another site presents, its
+   * presentation takes the most room and the chair and the speaker go
+   * small beside it; the presenter itself sees its own in its panel.
    */
   renderCaptions(state) {
     const holders = holdersOf(state);
@@ -205,6 +226,11 @@ class EndpointMedia {
     const me = this.feed.welcome && this.feed.welcome.endpoint;
     const showFloor = ((!!holder && holder.endpoint !== me) || this.loopback) && !!this.floorStream;
     $('#slot-floor').hidden = !showFloor;
+    const presenter = presenterOf(state);
+    const showContent = !!presenter && presenter !== me && !!this.contentStream && !this.loopback;
+    $('#slot-content').hidden = !showContent;
+    $('#programme').classList.toggle('has-content', showContent);
+    if (presenter) $('#content-caption').textContent = t('endpoint.content', { name: siteName(state, presenter) });
     if (this.loopback) {
       $('#floor-caption').textContent = t('linktest.loopback');
     } else if (holder) {

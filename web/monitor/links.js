@@ -35,6 +35,8 @@ export function normalize(raw, names, seenAt) {
     jitter: Math.max(num(raw.jitter_up_ms) ?? 0, num(raw.jitter_down_ms) ?? 0),
     in: num(raw.bitrate_in) ?? 0,
     out: num(raw.bitrate_out) ?? 0,
+    // Of `in`, the site's presentation (its second video).
+    content: num(raw.content_bitrate_in) ?? 0,
     fps: num(raw.frame_rate),
     changed: num(raw.state_since),
     serverHealth: LEVELS.includes(raw.health) ? raw.health : null,

@@ -33,9 +33,11 @@ export class SiteVideo {
     const link = new MediaLink(this.signaling, {
       iceServers: welcome.ice_servers || [],
       stream: null,
-      // The `chair` and `floor` slots fill these lines; the tiles come in
-      // the server's own offers.
+      // The `chair` and `floor` slots fill these lines, then `content`
+      // (receive-only, a line MediaLink adds); the tiles come in the
+      // server's own offers.
       receive: { audio: 2, video: 2 },
+      content: 'recvonly',
     });
     this.link = link;
     link.addEventListener('track', (e) => this.onTrack(e.detail));

@@ -64,7 +64,12 @@ export class LinkTable extends EventTarget {
       h('td', { class: cls('rtt'), text: l.rtt === null ? '–' : l.rtt.toFixed(1) }),
       h('td', { class: cls('loss'), text: l.loss.toFixed(1) }),
       h('td', { class: cls('jitter'), text: l.jitter.toFixed(1) }),
-      h('td', { class: `${cls('in')} bitrate-in`, dataset: { bps: l.in }, text: bitrate(l.in) }),
+      h(
+        'td',
+        { class: `${cls('in')} bitrate-in`, dataset: { bps: l.in } },
+        bitrate(l.in),
+        l.content > 0 ? h('small', { class: 'content-rate', dataset: { bps: l.content }, text: t('monitor.content_rate', { rate: bitrate(l.content) }) }) : null,
+      ),
       h('td', { class: 'num bitrate-out', dataset: { bps: l.out }, text: bitrate(l.out) }),
       h('td', { class: 'num', text: l.fps === null ? '–' : l.fps.toFixed(0) }),
       h('td', { text: l.changed ? timeOfDay(l.changed) : '' }),

@@ -8,7 +8,17 @@
 //
 // Which remote track is what comes from the server, either in a `tracks`
 // message (mid → slot and endpoint) or in the stream id of the track
-// (`chair`, `floor`, `tile-<code>`). Both are read; see `slotOf`.
+// (`chair`, `floor`, `content`, `tile-<code>`). Both are read; see `slotOf`.
+//
+// The lines, in the order the server maps its slots onto them: the audio
+// lines (the microphone's first), then the camera's video line, the floor's,
+// and a third video line for the `content` slot (a presentation). On a page
+// that may present, that line is `sendrecv` from the start with no track:
+// the page puts its shared screen on it with `replaceTrack` and takes it
+// off again, never renegotiating, and receives the others' presentations
+// on the same line. The server reads the second video line a client sends
+// on as its presentation, so a page without a camera still keeps a
+// sending camera line (empty) ahead of it.
 
 import { Status } from './signaling.js';
 
@@ -34,7 +44,11 @@ export class MediaLink extends EventTarget {
    *   `receive`: `{audio, video}` how many lines of each kind may receive;
    *   the line that sends our own track counts as one;
    *   `relayOnly`: use the TURN relay only (default: a join link that
-   *   ends `&relay=1`, for a room whose network lets nothing else through).
+   *   ends `&relay=1`, for a room whose network lets nothing else through);
+   *   `content`: the direction of the content line, `sendrecv` on a page
+   *   that may present, `recvonly` (default) on one that only watches;
+   *   `presentation`: `{bitrate_kbps, max_fps}` from the server's `welcome`,
+   *   the limits of what the page presents.
    */
   constructor(signaling, opts = {}) {
     super();
@@ -43,6 +57,11 @@ export class MediaLink extends EventTarget {
     this.stream = opts.stream || null;
     this.receive = opts.receive || { audio: 1, video: 1 };
     this.relayOnly = opts.relayOnly ?? relayOnlyFromLink();
+    this.contentDirection = opts.content || 'recvonly';
+    this.presentation = opts.presentation || null;
+    // The shared screen, kept across a rebuilt connection.
+    this.contentTrack = null;
+    this.contentTransceiver = null;
     this.pc = null;
     this.slots = new Map(); // mid -> {slot, endpoint, kind}
     this.tracks = new Map(); // mid -> {track, stream, transceiver}
@@ -115,6 +134,7 @@ export class MediaLink extends EventTarget {
 
   addLines(pc) {
     const local = this.stream ? this.stream.getTracks() : [];
+    const presents = this.contentDirection === 'sendrecv';
     for (const kind of ['audio', 'video']) {
       let wanted = this.receive[kind] || 0;
       const track = local.find((t) => t.kind === kind);
@@ -122,17 +142,71 @@ export class MediaLink extends EventTarget {
         const direction = wanted > 0 ? 'sendrecv' : 'sendonly';
         pc.addTransceiver(track, { direction, streams: [this.stream] });
         wanted -= 1;
+      } else if (kind === 'video' && presents && wanted > 0) {
+        // No camera (yet): an empty sending line in its place, so the
+        // content line stays the second video the page sends on, and a
+        // camera picked later goes out with `replaceStream`.
+        pc.addTransceiver('video', { direction: 'sendrecv' });
+        wanted -= 1;
       }
       for (let i = 0; i < wanted; i++) pc.addTransceiver(kind, { direction: 'recvonly' });
     }
+    const init = { direction: this.contentDirection };
+    if (presents) {
+      const encoding = this.contentEncoding();
+      if (encoding) init.sendEncodings = [encoding];
+    }
+    this.contentTransceiver = pc.addTransceiver(presents && this.contentTrack ? this.contentTrack : 'video', init);
   }
 
-  /** Swaps the camera or microphone without renegotiating. */
+  /** The content sender's encoding limits, from `welcome`'s `presentation`. */
+  contentEncoding() {
+    const p = this.presentation;
+    if (!p) return null;
+    const encoding = {};
+    if (p.bitrate_kbps > 0) encoding.maxBitrate = p.bitrate_kbps * 1000;
+    if (p.max_fps > 0) encoding.maxFramerate = p.max_fps;
+    return encoding;
+  }
+
+  /**
+   * Puts `track` (a shared screen or window) on the content line, or takes
+   * it off (`null`), without renegotiating. The track is kept: a
+   * connection rebuilt later (`start`) sends it from its first offer.
+   * Resolves false when the connection has no line to present on (a
+   * watching page, or a server that turned the line down).
+   */
+  async present(track) {
+    this.contentTrack = track || null;
+    if (this.contentDirection !== 'sendrecv') return !track;
+    const t = this.contentTransceiver;
+    if (!this.pc || !t) return true;
+    if (t.stopped || t.currentDirection === 'inactive' || t.currentDirection === 'recvonly') return !track;
+    await t.sender.replaceTrack(this.contentTrack);
+    if (track) await this.applyContentLimits(t.sender);
+    return true;
+  }
+
+  async applyContentLimits(sender) {
+    const encoding = this.contentEncoding();
+    if (!encoding) return;
+    try {
+      const params = sender.getParameters();
+      if (!params.encodings || !params.encodings.length) params.encodings = [{}];
+      Object.assign(params.encodings[0], encoding);
+      await sender.setParameters(params);
+    } catch (err) {
+      // The limits set when the line was made still hold.
+      console.warn('could not set the presentation limits', err);
+    }
+  }
+
+  /** Swaps the camera or microphone without renegotiating (never onto the content line). */
   async replaceStream(stream) {
     this.stream = stream;
     if (!this.pc) return;
     for (const t of this.pc.getTransceivers()) {
-      if (t.direction === 'recvonly' || t.stopped) continue;
+      if (t.direction === 'recvonly' || t.stopped || t === this.contentTransceiver) continue;
       const kind = t.receiver.track && t.receiver.track.kind;
       const track = stream ? stream.getTracks().find((x) => x.kind === kind) : null;
       if (track) await t.sender.replaceTrack(track);
@@ -225,7 +299,7 @@ export class MediaLink extends EventTarget {
   }
 
   /**
-   * What a remote track carries: `{slot: 'chair'|'floor'|'tile'|null, endpoint}`.
+   * What a remote track carries: `{slot: 'chair'|'floor'|'content'|'tile'|null, endpoint}`.
    * A `tracks` message wins; otherwise the stream id (msid) is read.
    */
   slotOf(mid, info) {
@@ -312,6 +386,7 @@ export class MediaLink extends EventTarget {
   }
 
   closePc() {
+    this.contentTransceiver = null;
     clearInterval(this.statsTimer);
     clearTimeout(this.restartTimer);
     if (this.pc) {
@@ -352,10 +427,10 @@ function gathered(pc, ms) {
   });
 }
 
-/** `chair` / `floor` / `tile-30` / `tile:30` / `30` → what the stream carries. */
+/** `chair` / `floor` / `content` / `tile-30` / `tile:30` / `30` → what the stream carries. */
 export function parseStreamId(id) {
   const s = String(id || '');
-  if (s === 'chair' || s === 'floor') return { slot: s, endpoint: null };
+  if (s === 'chair' || s === 'floor' || s === 'content') return { slot: s, endpoint: null };
   const m = /^(?:tile|ep|endpoint)[-:_](.+)$/.exec(s);
   if (m) return { slot: 'tile', endpoint: m[1] };
   if (/^[0-9]{1,4}$/.test(s)) return { slot: 'tile', endpoint: s };

@@ -85,6 +85,8 @@ pub enum ServerMessage {
         /// The thresholds links are graded by (`[health]`), so a site's own
         /// quality indicator agrees with the technicians' console.
         health: Box<crate::monitor::Thresholds>,
+        /// The bit rate and frame rate a page gives its presentation.
+        presentation: crate::media::Presentation,
     },
     /// The session's state as the role may see it; events with a higher
     /// `seq` follow. Sent again if the client fell behind.
@@ -204,6 +206,10 @@ mod fuzz {
         r#"{"type":"command","id":"c8","command":{"command":"request_floor","endpoint":"30","topic":"Giải ngân"}}"#,
         r#"{"type":"command","id":"c9","command":{"command":"start_roll_call","deadline_secs":null}}"#,
         r#"{"type":"command","id":"c10","command":{"command":"set_muted","endpoint":"30","muted":true}}"#,
+        r#"{"type":"command","id":"c11","command":{"command":"request_content","endpoint":"30"}}"#,
+        r#"{"type":"command","id":"c12","command":{"command":"grant_content","endpoint":"31"}}"#,
+        r#"{"type":"command","id":"c13","command":{"command":"revoke_content","endpoint":null}}"#,
+        r#"{"type":"command","id":"c14","command":{"command":"release_content","endpoint":"30"}}"#,
         r#"{"type":"offer","sdp":"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n"}"#,
         r#"{"type":"answer","sdp":"v=0\r\n"}"#,
         r#"{"type":"candidate","candidate":{"candidate":"candidate:1 1 udp 2130706431 192.0.2.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"abcd"}}"#,

@@ -113,6 +113,7 @@ where
         session: ctx.session.clone(),
         ice_servers: ctx.caller.ice_servers(&ctx.state),
         health: Box::new(ctx.state.monitoring.thresholds().clone()),
+        presentation: ctx.state.media.presentation(),
     };
     if write(&mut sink, &welcome).await.is_err() {
         return;

@@ -18,6 +18,7 @@ fn peer(code: Option<&str>, state: &str, loss_up: f64) -> LinkStats {
         jitter_down_ms: 1.0,
         bitrate_in: 500_000,
         bitrate_out: 500_000,
+        content_bitrate_in: 0,
         packets_forwarded: 0,
         packets_received: 0,
         keyframe_requests: 0,

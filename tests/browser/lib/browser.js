@@ -29,15 +29,20 @@ export class Browser {
   /**
    * Launches one Chromium. Playwright gives it a fresh temporary profile
    * (its own --user-data-dir), removed when the browser closes.
+   * `withoutArgs` leaves some of the usual flags out: without
+   * `--use-fake-ui-for-media-stream`, screen sharing captures a real tab
+   * (chosen by `--auto-select-tab-capture-source-by-title`) instead of the
+   * fake camera's pattern; the pages' camera permission comes from their
+   * browser context.
    */
-  async launch({ extraArgs = [] } = {}) {
+  async launch({ extraArgs = [], withoutArgs = [] } = {}) {
     // A steady tone instead of the fake microphone's beeps: whoever is
     // heard is loud at every moment, so a speaking mark is never off by
     // the luck of a pause between beeps.
     this.dir = await mkdtemp(path.join(tmpdir(), 'diemcau-browser-audio-'));
     const tone = path.join(this.dir, 'tone.wav');
     await writeFile(tone, toneWav());
-    const args = [...FLAGS, `--use-file-for-fake-audio-capture=${tone}`, ...extraArgs];
+    const args = [...FLAGS.filter((f) => !withoutArgs.includes(f)), `--use-file-for-fake-audio-capture=${tone}`, ...extraArgs];
     this.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args, timeout: 60_000 });
     return this;
   }

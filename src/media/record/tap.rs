@@ -1,0 +1,137 @@
+//! The media task's side of recording: a file while the policy says so,
+//! its slots routed as a viewer's, its failures reported.
+
+use super::Recording;
+use crate::control::SessionId;
+use crate::media::driver::Driver;
+use crate::media::keyframe::VideoCodec;
+use crate::media::rewrite::StreamTag;
+use crate::media::router::{source_for, Feed};
+use crate::media::{LinkEvent, PeerKind};
+use std::time::{Instant, SystemTime};
+
+impl Driver {
+    /// Starts or ends `session`'s recording as its policy now says.
+    pub(crate) fn follow_recording(&mut self, session: &SessionId, now: Instant) {
+        let Some(dir) = self.recordings.clone() else {
+            return;
+        };
+        let Some(state) = self.sessions.get_mut(session) else {
+            return;
+        };
+        let wanted = state.policy.recording;
+        match (wanted, state.recording.is_some()) {
+            (true, false) if !state.recording_failed => {
+                match Recording::start(&dir, session, now, SystemTime::now()) {
+                    Ok(recording) => state.recording = Some(recording),
+                    Err(e) => {
+                        state.recording_failed = true;
+                        let reason = format!("the recording could not be started: {e}");
+                        tracing::error!(%session, %reason);
+                        self.emit(LinkEvent::RecordingStopped {
+                            session: session.clone(),
+                            reason,
+                        });
+                    }
+                }
+            }
+            (false, true) => {
+                if let Some(recording) = state.recording.take() {
+                    recording.finish();
+                }
+            }
+            (false, false) => state.recording_failed = false,
+            _ => {}
+        }
+    }
+
+    /// Points the recording's slots at what a viewer would get; returns the
+    /// publishers whose feed a switched slot now waits a keyframe from.
+    pub(crate) fn route_recording(
+        &mut self,
+        session: &SessionId,
+    ) -> Vec<(crate::control::EndpointCode, Feed)> {
+        let Some(state) = self.sessions.get_mut(session) else {
+            return Vec::new();
+        };
+        let crate::media::driver::Session {
+            policy,
+            speaker,
+            recording,
+            ..
+        } = state;
+        let Some(recording) = recording.as_mut() else {
+            return Vec::new();
+        };
+        let mut wanted = Vec::new();
+        for index in 0..recording.legs.len() {
+            let (slot, kind) = {
+                let leg = &recording.legs[index];
+                (leg.slot.clone(), leg.kind)
+            };
+            let source = source_for(policy, speaker.current(), &PeerKind::Viewer, &slot, kind);
+            if recording.set_source(index, source.clone()) {
+                if let (Some(src), crate::media::router::MediaKind::Video) = (source, kind) {
+                    wanted.push((src, slot.feed(kind)));
+                }
+            }
+        }
+        wanted
+    }
+
+    /// Offers one packet of `from`'s `feed` to its session's recording.
+    /// Returns whether the recording waits for a keyframe of it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record(
+        &mut self,
+        session: &SessionId,
+        from: &crate::control::EndpointCode,
+        feed: Feed,
+        tag: StreamTag,
+        packet: &rtc::rtp::Packet,
+        codec: VideoCodec,
+        newest: bool,
+        now: Instant,
+    ) -> bool {
+        let Some(recording) = self
+            .sessions
+            .get_mut(session)
+            .and_then(|s| s.recording.as_mut())
+        else {
+            return false;
+        };
+        recording.take(from, feed, tag, packet, codec, newest, now)
+    }
+
+    /// Once a second: a recording whose file failed is stopped and reported.
+    pub(crate) fn check_recordings(&mut self) {
+        let mut failed = Vec::new();
+        for (id, state) in self.sessions.iter_mut() {
+            let Some(recording) = &state.recording else {
+                continue;
+            };
+            let status = recording.status();
+            if let Some(reason) = status.failed {
+                failed.push((id.clone(), reason));
+                if let Some(r) = state.recording.take() {
+                    r.finish();
+                }
+                state.recording_failed = true;
+            }
+        }
+        for (session, reason) in failed {
+            self.emit(LinkEvent::RecordingStopped { session, reason });
+        }
+    }
+
+    /// The server stops: every recording's file is closed before it does.
+    pub(crate) fn finish_recordings(&mut self) {
+        for state in self.sessions.values_mut() {
+            if let Some(recording) = state.recording.take() {
+                let path = recording.path().to_path_buf();
+                let status = recording.finish_and_wait();
+                tracing::info!(path = %path.display(), frames = status.frames, "recording closed");
+            }
+        }
+    }
+}
