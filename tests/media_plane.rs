@@ -757,11 +757,12 @@ async fn the_programme_is_recorded_to_webm() {
 
     let folder = dir.path().join("test");
     let mut files: Vec<std::path::PathBuf> = Vec::new();
+    let webm = |p: &std::path::PathBuf| p.extension().is_some_and(|e| e == "webm");
     wait_for(FLOW, "two closed recordings", || {
         let folder = folder.clone();
         async move {
             std::fs::read_dir(&folder)
-                .map(|d| d.filter_map(Result::ok).count() >= 2)
+                .map(|d| d.filter_map(Result::ok).filter(|e| webm(&e.path())).count() >= 2)
                 .unwrap_or(false)
         }
     })
@@ -771,11 +772,20 @@ async fn the_programme_is_recorded_to_webm() {
     for entry in std::fs::read_dir(&folder).expect("the session's folder") {
         files.push(entry.expect("an entry").path());
     }
+    files.retain(webm);
     files.sort();
     assert_eq!(files.len(), 2, "{files:?}");
-    assert!(files
-        .iter()
-        .all(|f| f.extension().is_some_and(|e| e == "webm")));
+    // Each file's start on the wall clock, to the millisecond, beside it.
+    for f in &files {
+        let sidecar = std::fs::read_to_string(f.with_extension("json")).expect("a sidecar");
+        let v: serde_json::Value = serde_json::from_str(&sidecar).expect("JSON");
+        assert!(
+            v["started_at"]
+                .as_u64()
+                .is_some_and(|t| t > 1_700_000_000_000),
+            "{v}"
+        );
+    }
 
     let packets = probe_packets(&files[0]);
     let per_stream = |i: u64| packets.iter().filter(|(s, _)| *s == i).count();

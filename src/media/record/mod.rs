@@ -70,6 +70,15 @@ impl Recording {
             path = folder.join(file_name(session, wall).replace(".webm", &format!("-{n}.webm")));
         }
         let file = RecordingFile::create(&path)?;
+        // The file's first instant on the wall clock, to the millisecond:
+        // what the speaking log's chapters are aligned to (the name holds
+        // it to the second only).
+        let started_at = wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let sidecar = serde_json::json!({ "session": session.0, "started_at": started_at });
+        std::fs::write(path.with_extension("json"), sidecar.to_string())?;
         tracing::info!(%session, path = %path.display(), "recording started");
         let legs = Track::ALL
             .iter()
