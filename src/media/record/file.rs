@@ -21,6 +21,11 @@ const QUEUE: usize = 2048;
 /// What the tracks are declared as; players take the picture's real size
 /// from the VP8 stream itself.
 const VIDEO_SIZE: (u32, u32) = (1280, 720);
+/// libwebm holds audio back until the next video frame (so that a
+/// cluster starts with its keyframe); with no picture at all it would hold
+/// everything in memory. Past about ten seconds of audio without one, the
+/// audio is dropped (and counted) rather than held.
+const AUDIO_WITHOUT_VIDEO: u64 = 1000;
 
 /// The programme's five recorded slots, in track order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +73,8 @@ pub(crate) struct FileStatus {
     pub(crate) frames: u64,
     /// Packets the queue had no room for.
     pub(crate) dropped: u64,
+    /// Audio frames dropped because no picture came to write them with.
+    pub(crate) audio_without_video: u64,
     /// Why writing stopped, if it failed (the disk is full, say).
     pub(crate) failed: Option<String>,
     pub(crate) finished: bool,
@@ -85,6 +92,10 @@ impl RecordingFile {
     /// Creates `path` (never over an existing file) and starts writing.
     pub(crate) fn create(path: &Path) -> io::Result<RecordingFile> {
         let file = File::options().write(true).create_new(true).open(path)?;
+        RecordingFile::into_file(file, path)
+    }
+
+    fn into_file(file: File, path: &Path) -> io::Result<RecordingFile> {
         let status = Arc::new(Mutex::new(FileStatus::default()));
         let (queue, rx) = sync_channel(QUEUE);
         let thread_status = status.clone();
@@ -203,10 +214,22 @@ fn write_segment(file: File, rx: Receiver<Message>, status: Arc<Mutex<FileStatus
     let mut last_ns = 0u64;
     let mut frames = 0u64;
     let mut written_any = false;
+    let mut audio_held = 0u64;
     while let Ok((track, piece)) = rx.recv() {
         let Some(frame) = builders[track.index()].push(&piece) else {
             continue;
         };
+        if track.codec() == Codec::Opus {
+            audio_held += 1;
+            if audio_held > AUDIO_WITHOUT_VIDEO {
+                if let Ok(mut s) = status.lock() {
+                    s.audio_without_video += 1;
+                }
+                continue;
+            }
+        } else {
+            audio_held = 0;
+        }
         // Timestamps must not go back across tracks; arrival order is the
         // media task's, so they only do by the time a frame took to build.
         last_ns = last_ns.max(frame.at_ns);
@@ -264,4 +287,90 @@ fn build_segment(disk: Disk) -> Option<webm::mux::Segment<Disk>> {
 /// so that the media task never finds it full of what will not be written.
 fn drain(rx: &Receiver<Message>) {
     while rx.recv().is_ok() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use std::time::{Duration, Instant};
+
+    fn opus(seq: u16) -> Piece {
+        Piece {
+            seq,
+            timestamp: u32::from(seq) * 960,
+            marker: false,
+            payload: Bytes::from_static(&[0xfc, 1, 2, 3]),
+            at_ns: u64::from(seq) * 20_000_000,
+        }
+    }
+
+    /// A full disk (`/dev/full` fails every write with ENOSPC): the writer
+    /// says why it stopped, and the media task's offers never wait: what
+    /// the queue cannot take is counted and dropped.
+    #[test]
+    fn a_full_disk_stops_the_file_and_never_the_sender() {
+        let Ok(full) = File::options().write(true).open("/dev/full") else {
+            return; // not Linux
+        };
+        let file = RecordingFile::into_file(full, Path::new("/dev/full")).expect("a writer");
+        // A sender that waited for the disk would hang here.
+        for seq in 0..10_000u16 {
+            file.offer(Track::ChairAudio, opus(seq));
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while file.status().failed.is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let status = file.finish_and_wait();
+        let why = status.failed.expect("the failure is reported");
+        assert!(why.contains("No space left"), "{why}");
+        assert!(!status.finished);
+    }
+
+    /// A VP8 keyframe in one packet: descriptor, then a keyframe's tag.
+    fn keyframe(seq: u16) -> Piece {
+        Piece {
+            seq,
+            timestamp: u32::from(seq) * 3000,
+            marker: true,
+            payload: Bytes::from_static(&[0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a]),
+            at_ns: u64::from(seq) * 20_000_000,
+        }
+    }
+
+    /// Frames in, a closed segment out, its EBML header first.
+    #[test]
+    fn a_finished_file_starts_with_the_ebml_header() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("a.webm");
+        let file = RecordingFile::create(&path).expect("created");
+        for seq in 0..100u16 {
+            file.offer(Track::FloorAudio, opus(seq));
+            if seq % 10 == 0 {
+                file.offer(Track::FloorVideo, keyframe(seq / 10));
+            }
+        }
+        let status = file.finish_and_wait();
+        assert!(status.finished && status.failed.is_none(), "{status:?}");
+        assert_eq!(status.frames, 110);
+        let bytes = std::fs::read(&path).expect("read back");
+        assert_eq!(&bytes[..4], &[0x1A, 0x45, 0xDF, 0xA3]);
+        assert!(
+            RecordingFile::create(&path).is_err(),
+            "an existing file is never overwritten"
+        );
+    }
+
+    /// Audio with no picture at all is not held without end.
+    #[test]
+    fn audio_without_any_picture_is_bounded() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = RecordingFile::create(&dir.path().join("b.webm")).expect("created");
+        for seq in 0..1500u16 {
+            file.offer(Track::ChairAudio, opus(seq));
+        }
+        let status = file.finish_and_wait();
+        assert_eq!(status.audio_without_video, 500, "{status:?}");
+    }
 }
