@@ -9,7 +9,8 @@
 # BIN (default target/release; build with `cargo build --release --bins`),
 # PIN=1 to give the bridge and the relay CPU 0 and the generator CPU 1
 # (taskset), so that on a 2-core machine the two sides stop taking turns
-# on the same core.
+# on the same core. RECORD=1 has the server record the programme during
+# each run (the cost of recording).
 #
 # Everything stays on loopback. Each run gets its own server, data dir and
 # relay, so the peak RSS and CPU figures are that run's alone. Tokens come
@@ -29,6 +30,8 @@ SESSION=loadgen
 COUNTS=("$@")
 SERVER_CPU=()
 LOADGEN_CPU=()
+RECORD_ARGS=()
+[ "${RECORD:-0}" = 1 ] && RECORD_ARGS=(--record)
 if [ "${PIN:-0}" = 1 ]; then
   SERVER_CPU=(taskset -c 0)
   LOADGEN_CPU=(taskset -c 1)
@@ -104,7 +107,7 @@ EOF
       --server "$server" --diemcau --session "$SESSION" --tokens "$work/tokens.csv" \
       --server-pid "$SERVER_PID" \
       --baseline-relay "$relay" --relay-pid "$RELAY_PID" \
-      --endpoints "$n" --duration "$DURATION" --floor-every "$FLOOR_EVERY" \
+      --endpoints "$n" --duration "$DURATION" --floor-every "$FLOOR_EVERY" "${RECORD_ARGS[@]}" \
       --json > "$OUT/run-$tag.json" 2> "$work/loadgen.log" \
       || echo "run $tag: the load generator failed, see $work/loadgen.log" >&2
     stop

@@ -55,6 +55,17 @@ impl Console {
         Ok(())
     }
 
+    /// Starts recording the programme (the server writes it to a file).
+    pub async fn start_recording(&self) -> Result<(), LoadError> {
+        let route = format!("/api/sessions/{}/recording/start", self.session);
+        let (status, text) = self.post(&route, None).await?;
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(LoadError::Http(format!("POST {route}: {status} {text}")))
+        }
+    }
+
     /// Calls on `code` ("grant the floor unasked").
     pub async fn grant(&self, code: &str) -> Result<(), LoadError> {
         let route = format!("/api/sessions/{}/floor/grant", self.session);

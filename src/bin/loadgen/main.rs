@@ -110,6 +110,10 @@ struct Args {
     /// (for a server restart under load; see the longest programme gap).
     #[arg(long)]
     rejoin: bool,
+    /// With --diemcau: the server records the programme during the run
+    /// (to compare the cost of recording).
+    #[arg(long)]
+    record: bool,
     /// Print JSON instead of the table.
     #[arg(long)]
     json: bool,
@@ -130,6 +134,7 @@ fn plan(args: &Args, server_pid: Option<u32>) -> run::Plan {
         parallel: args.parallel,
         server_pid,
         rejoin: args.rejoin,
+        record: args.record,
     }
 }
 
@@ -174,6 +179,11 @@ async fn main_inner(args: Args) -> Result<table::Output, LoadError> {
         return Err(LoadError::Setup(format!(
             "--endpoints must be 1..={MAX_ENDPOINTS}"
         )));
+    }
+    if args.record && !args.diemcau {
+        return Err(LoadError::Setup(
+            "--record needs --diemcau (it is diemcau's REST call)".into(),
+        ));
     }
     if args.duration > MAX_DURATION {
         return Err(LoadError::Setup("--duration is limited to 1h".into()));

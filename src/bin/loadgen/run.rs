@@ -54,6 +54,8 @@ pub struct Plan {
     pub server_pid: Option<u32>,
     /// Peers join again when their connection drops (`--rejoin`).
     pub rejoin: bool,
+    /// The server records the programme during the run (`--record`).
+    pub record: bool,
 }
 
 /// Where the load goes.
@@ -179,6 +181,9 @@ pub async fn run(plan: &Plan, target: Target) -> Result<RunReport, LoadError> {
         } => {
             if let Some(c) = console {
                 c.make_live().await?;
+                if plan.record {
+                    c.start_recording().await?;
+                }
             }
             let w = Arc::new(WhipJoin {
                 server: server.clone(),
