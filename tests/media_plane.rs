@@ -804,6 +804,18 @@ async fn the_programme_is_recorded_to_webm() {
             .collect();
         ts.iter().cloned().fold(f64::MIN, f64::max) - ts.iter().cloned().fold(f64::MAX, f64::min)
     };
+    // Each track's times only go forward: no two frames at one time.
+    for stream in 0..5 {
+        let ts: Vec<f64> = packets
+            .iter()
+            .filter(|(s, _)| *s == stream)
+            .map(|p| p.1)
+            .collect();
+        assert!(
+            ts.windows(2).all(|w| w[1] > w[0]),
+            "stream {stream} repeats or reverses a time: {ts:?}"
+        );
+    }
     assert!(span(0) > 4.0, "the chair's audio spans {} s", span(0));
     assert!(span(3) > 4.0, "the floor's video spans {} s", span(3));
     assert!(

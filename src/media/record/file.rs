@@ -26,6 +26,41 @@ const VIDEO_SIZE: (u32, u32) = (1280, 720);
 /// everything in memory. Past about ten seconds of audio without one, the
 /// audio is dropped (and counted) rather than held.
 const AUDIO_WITHOUT_VIDEO: u64 = 1000;
+/// The least time between two frames of one track, ns (100 a second:
+/// above any frame rate a site sends, and audio's 50).
+const TRACK_STEP_NS: u64 = 10_000_000;
+/// Frames are held this long and written in time order: libwebm takes
+/// timestamps that never go back across tracks, and a video frame is
+/// complete only after its last packet.
+const HOLD_NS: u64 = 300_000_000;
+/// A frame whose capture clock strays this far from its arrival starts
+/// the track's clock again (a new sender, a long pause).
+const RESYNC_NS: i64 = 1_000_000_000;
+
+/// One track's time: its RTP clock, anchored to an arrival.
+#[derive(Debug, Default, Clone, Copy)]
+struct TrackClock {
+    anchor: Option<(u32, u64)>,
+}
+
+impl TrackClock {
+    /// The frame's time in the file, ns: arrival spaced the way its sender
+    /// spaced the frames (arrival times bunch after a keyframe wait or a
+    /// burst on the network, and players take bunched frames for one).
+    fn time_of(&mut self, rtp_ts: u32, at_ns: u64, rate: u64) -> u64 {
+        if let Some((rtp0, ns0)) = self.anchor {
+            let ticks = i64::from(rtp_ts.wrapping_sub(rtp0) as i32);
+            let rate = i64::try_from(rate).unwrap_or(90_000).max(1);
+            let t = i64::try_from(ns0).unwrap_or(i64::MAX) + ticks * 1_000_000_000 / rate;
+            let drift = t - i64::try_from(at_ns).unwrap_or(i64::MAX);
+            if t >= 0 && drift.abs() <= RESYNC_NS {
+                return t as u64;
+            }
+        }
+        self.anchor = Some((rtp_ts, at_ns));
+        at_ns
+    }
+}
 
 /// The programme's five recorded slots, in track order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +90,13 @@ impl Track {
 
     fn index(self) -> usize {
         self as usize
+    }
+
+    fn clock_rate(self) -> u64 {
+        match self.codec() {
+            Codec::Opus => 48_000,
+            Codec::Vp8 => 90_000,
+        }
     }
 
     /// The Matroska track number (1-based).
@@ -211,40 +253,84 @@ fn write_segment(file: File, rx: Receiver<Message>, status: Arc<Mutex<FileStatus
         .iter()
         .map(|t| FrameBuilder::new(t.codec()))
         .collect();
-    let mut last_ns = 0u64;
     let mut frames = 0u64;
     let mut written_any = false;
     let mut audio_held = 0u64;
+    let mut clocks = [TrackClock::default(); 5];
+    // Frames waiting to be written in time order: (time, arrival order).
+    let mut held: std::collections::BTreeMap<(u64, u64), (Track, super::frames::Frame)> =
+        std::collections::BTreeMap::new();
+    let mut order = 0u64;
+    let mut newest_arrival = 0u64;
+    let mut out = Out::default();
+    let mut write = |track: Track, frame: &super::frames::Frame, time: u64, out: &mut Out| {
+        // Never back across tracks (libwebm refuses it), and a little
+        // apart within one.
+        let after_previous = out.last_on_track[track.index()].map_or(0, |t| t + TRACK_STEP_NS);
+        out.last_ns = out.last_ns.max(time).max(after_previous);
+        out.last_on_track[track.index()] = Some(out.last_ns);
+        segment.add_frame(track.number(), &frame.data, out.last_ns, frame.keyframe)
+    };
+    let mut failure = None;
     while let Ok((track, piece)) = rx.recv() {
-        let Some(frame) = builders[track.index()].push(&piece) else {
-            continue;
-        };
-        if track.codec() == Codec::Opus {
-            audio_held += 1;
-            if audio_held > AUDIO_WITHOUT_VIDEO {
+        newest_arrival = newest_arrival.max(piece.at_ns);
+        if let Some(frame) = builders[track.index()].push(&piece) {
+            let keep = if track.codec() == Codec::Opus {
+                audio_held += 1;
+                audio_held <= AUDIO_WITHOUT_VIDEO
+            } else {
+                audio_held = 0;
+                true
+            };
+            if keep {
+                let time =
+                    clocks[track.index()].time_of(frame.rtp_ts, frame.at_ns, track.clock_rate());
+                order += 1;
+                held.insert((time, order), (track, frame));
+            } else if let Ok(mut s) = status.lock() {
+                s.audio_without_video += 1;
+            }
+        }
+        while let Some(entry) = held.first_entry() {
+            let (time, _) = *entry.key();
+            if time.saturating_add(HOLD_NS) > newest_arrival {
+                break;
+            }
+            let (track, frame) = entry.remove();
+            if let Err(e) = write(track, &frame, time, &mut out) {
+                failure = Some(format!("writing a frame failed ({e})"));
+                break;
+            }
+            written_any = true;
+            frames += 1;
+            if frames.is_multiple_of(50) {
                 if let Ok(mut s) = status.lock() {
-                    s.audio_without_video += 1;
+                    s.frames = frames;
                 }
-                continue;
-            }
-        } else {
-            audio_held = 0;
-        }
-        // Timestamps must not go back across tracks; arrival order is the
-        // media task's, so they only do by the time a frame took to build.
-        last_ns = last_ns.max(frame.at_ns);
-        if let Err(e) = segment.add_frame(track.number(), &frame.data, last_ns, frame.keyframe) {
-            fail(why(&format!("writing a frame failed ({e})")));
-            drain(&rx);
-            return;
-        }
-        written_any = true;
-        frames += 1;
-        if frames.is_multiple_of(50) {
-            if let Ok(mut s) = status.lock() {
-                s.frames = frames;
             }
         }
+        if failure.is_some() {
+            break;
+        }
+    }
+    // The recording ended: what is held goes out in order.
+    while failure.is_none() {
+        let Some(((time, _), (track, frame))) = held.pop_first() else {
+            break;
+        };
+        match write(track, &frame, time, &mut out) {
+            Ok(()) => {
+                written_any = true;
+                frames += 1;
+            }
+            Err(e) => failure = Some(format!("writing a frame failed ({e})")),
+        }
+    }
+    drop(write);
+    if let Some(what) = failure {
+        fail(why(&what));
+        drain(&rx);
+        return;
     }
     if written_any && segment.finalize(None).is_err() {
         fail(why("closing the recording failed"));
@@ -254,6 +340,13 @@ fn write_segment(file: File, rx: Receiver<Message>, status: Arc<Mutex<FileStatus
         s.frames = frames;
         s.finished = true;
     }
+}
+
+/// What has been written: the last time, in all and per track.
+#[derive(Default)]
+struct Out {
+    last_ns: u64,
+    last_on_track: [Option<u64>; 5],
 }
 
 fn build_segment(disk: Disk) -> Option<webm::mux::Segment<Disk>> {

@@ -38,6 +38,9 @@ pub(crate) struct Frame {
     pub(crate) keyframe: bool,
     /// Arrival of its first packet, nanoseconds since the recording started.
     pub(crate) at_ns: u64,
+    /// Its RTP timestamp (the slot's, after the rewriter): the sender's
+    /// capture clock, evenly spaced where arrival times are not.
+    pub(crate) rtp_ts: u32,
 }
 
 /// Builds frames of one slot.
@@ -70,6 +73,7 @@ impl FrameBuilder {
                 data: piece.payload.to_vec(),
                 keyframe: true,
                 at_ns: piece.at_ns,
+                rtp_ts: piece.timestamp,
             }),
             Codec::Vp8 => self.push_vp8(piece, in_order),
         }
@@ -100,7 +104,7 @@ impl FrameBuilder {
         if !piece.marker {
             return None;
         }
-        let (_, at_ns, data) = self.current.take()?;
+        let (rtp_ts, at_ns, data) = self.current.take()?;
         // VP8 frame tag (RFC 6386, 9.1): bit 0 is 0 on a keyframe.
         let keyframe = data.first().is_some_and(|b| b & 1 == 0);
         if self.want_keyframe && !keyframe {
@@ -111,6 +115,7 @@ impl FrameBuilder {
             data,
             keyframe,
             at_ns,
+            rtp_ts,
         })
     }
 }
