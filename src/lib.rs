@@ -9,6 +9,10 @@
 //! - [`store`]: the append-only SQLite event log, replayed at start.
 //! - [`report`]: the attendance report (JSON, CSV, terminal table) computed
 //!   from a session alone.
+//! - [`speaking_log`]: who had the floor, presented, when, and how it ended;
+//!   as JSON, CSV and WebVTT chapters aligned to a recording.
+//! - [`minutes`]: the minutes (*biên bản*) as a PDF, and their Ed25519
+//!   signature over the PDF and the event log.
 //! - [`spreadsheet`]: the one CSV writer, guarded against formula injection.
 //! - [`config`]: the server configuration and the endpoint registries.
 //! - [`auth`]: signed tokens (JWT, HS256) and the roles they carry.
@@ -26,8 +30,10 @@ pub mod config;
 pub mod control;
 pub mod http;
 pub mod media;
+pub mod minutes;
 pub mod monitor;
 pub mod report;
 pub mod server;
+pub mod speaking_log;
 pub mod spreadsheet;
 pub mod store;

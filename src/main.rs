@@ -1,5 +1,6 @@
 //! The `diemcau` command line: run the server, check its configuration, mint
-//! tokens and join links, print a session's report.
+//! tokens and join links, print a session's record (attendance, speaking
+//! log, signed minutes) and check minutes against their signature.
 //!
 //! Every subcommand reads the config the way `serve` does and signs with the
 //! same secret, so the links it prints are accepted by a server that shares
@@ -105,14 +106,45 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = ".")]
         out: PathBuf,
     },
-    /// Print a session's attendance and floor report from the event log.
+    /// Print a session's record from the event log: the attendance report,
+    /// the speaking log, or the minutes (biên bản) as a signed PDF.
     Report {
         /// The session.
         #[arg(long, value_name = "ID")]
         session: String,
-        /// text, csv or json.
+        /// attendance, speaking-log or minutes [default: minutes for
+        /// --format pdf, speaking-log for --format vtt, else attendance].
+        #[arg(long, value_enum)]
+        kind: Option<ReportKind>,
+        /// text, csv or json; vtt (speaking-log: WebVTT chapters of a
+        /// recording); pdf (minutes).
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
+        /// With --format vtt: the recording file the chapters are aligned to
+        /// [default: the session's first recording].
+        #[arg(long, value_name = "NAME")]
+        recording: Option<String>,
+        /// Write to FILE instead of stdout; with --format pdf also FILE.sig,
+        /// the signature (the minutes key in the data dir, made if missing).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        files: Files,
+    },
+    /// Check minutes against their signature: exit 0 when the key is the
+    /// trusted one, the signature holds and the PDF is the one signed.
+    Verify {
+        /// The minutes PDF.
+        #[arg(value_name = "MINUTES.pdf")]
+        pdf: PathBuf,
+        /// The signature [default: MINUTES.pdf.sig].
+        #[arg(long, value_name = "FILE")]
+        signature: Option<PathBuf>,
+        /// The trusted public key (PEM, the JSON of GET
+        /// /api/minutes/public-key, or base64) [default: the minutes key in
+        /// the data dir, whose event log is then checked too].
+        #[arg(long, value_name = "FILE", conflicts_with = "data")]
+        public_key: Option<PathBuf>,
         #[command(flatten)]
         files: Files,
     },
@@ -140,6 +172,15 @@ enum ReportFormat {
     Text,
     Csv,
     Json,
+    Vtt,
+    Pdf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportKind {
+    Attendance,
+    SpeakingLog,
+    Minutes,
 }
 
 fn parse_ttl(text: &str) -> Result<Duration, String> {
@@ -162,6 +203,18 @@ enum CliError {
     Auth(#[from] AuthError),
     #[error(transparent)]
     Report(#[from] diemcau::report::ReportError),
+    #[error(transparent)]
+    Minutes(#[from] diemcau::minutes::MinutesError),
+    #[error(transparent)]
+    Key(#[from] diemcau::minutes::signature::KeyError),
+    /// The minutes do not check out (exit 1).
+    #[error("{0}")]
+    Verify(String),
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("writing CSV: {0}")]
     Csv(#[from] csv::Error),
     #[error("{0:#}")]
@@ -223,9 +276,25 @@ async fn main() -> ExitCode {
         } => invite(&session, format, ttl, &files),
         Command::Report {
             session,
+            kind,
             format,
+            recording,
+            out,
             files,
-        } => report(&session, format, &files),
+        } => report(
+            &session,
+            kind,
+            format,
+            recording.as_deref(),
+            out.as_deref(),
+            &files,
+        ),
+        Command::Verify {
+            pdf,
+            signature,
+            public_key,
+            files,
+        } => verify(&pdf, signature, public_key.as_deref(), &files),
         Command::Cert {
             names,
             ca,
@@ -383,19 +452,214 @@ fn registry_endpoint<'r>(
     }
 }
 
-/// Prints a session's attendance report from the store, so the record can
-/// be taken after the meeting without a running server.
-fn report(session: &str, format: ReportFormat, files: &Files) -> Result<(), CliError> {
+/// A value's name on the command line.
+fn name<T: ValueEnum>(value: &T) -> String {
+    value
+        .to_possible_value()
+        .map(|p| p.get_name().to_string())
+        .unwrap_or_default()
+}
+
+/// Prints a session's record from the store, so it can be taken after the
+/// meeting without a running server.
+fn report(
+    session: &str,
+    kind: Option<ReportKind>,
+    format: ReportFormat,
+    recording: Option<&str>,
+    out: Option<&Path>,
+    files: &Files,
+) -> Result<(), CliError> {
+    let kind = kind.unwrap_or(match format {
+        ReportFormat::Pdf => ReportKind::Minutes,
+        ReportFormat::Vtt => ReportKind::SpeakingLog,
+        _ => ReportKind::Attendance,
+    });
+    let allowed: &[ReportFormat] = match kind {
+        ReportKind::Attendance => &[ReportFormat::Text, ReportFormat::Csv, ReportFormat::Json],
+        ReportKind::SpeakingLog => &[
+            ReportFormat::Text,
+            ReportFormat::Csv,
+            ReportFormat::Json,
+            ReportFormat::Vtt,
+        ],
+        ReportKind::Minutes => &[ReportFormat::Pdf],
+    };
+    if !allowed.contains(&format) {
+        let names: Vec<String> = allowed.iter().map(name).collect();
+        return Err(CliError::Usage(format!(
+            "--kind {} is printed as {}, not --format {}",
+            name(&kind),
+            names.join(", "),
+            name(&format)
+        )));
+    }
+    if recording.is_some() && format != ReportFormat::Vtt {
+        return Err(CliError::Usage("--recording goes with --format vtt".into()));
+    }
     let (config, _) = config::load_effective(files.config.as_deref())?;
     let data_dir = files.data.as_ref().unwrap_or(&config.data_dir);
-    let format = match format {
-        ReportFormat::Text => "text",
-        ReportFormat::Csv => "csv",
-        ReportFormat::Json => "json",
+    let id = diemcau::control::SessionId(session.to_string());
+    let mut bytes = Vec::new();
+    match kind {
+        ReportKind::Attendance => {
+            diemcau::report::print_from_store(data_dir, &id, &name(&format), &mut bytes)?;
+        }
+        ReportKind::SpeakingLog => {
+            let log = diemcau::minutes::log_from_store(data_dir, session)?;
+            let speaking = diemcau::speaking_log::speaking_log(&log.events, now_millis());
+            bytes = match format {
+                ReportFormat::Csv => diemcau::speaking_log::to_csv(&speaking)?.into_bytes(),
+                ReportFormat::Json => {
+                    let mut json = serde_json::to_vec_pretty(&speaking)
+                        .map_err(|e| CliError::Usage(e.to_string()))?;
+                    json.push(b'\n');
+                    json
+                }
+                ReportFormat::Vtt => {
+                    let folder = data_dir.join("recordings").join(session);
+                    let starts = diemcau::speaking_log::recording_starts(&folder, &id);
+                    let window =
+                        diemcau::speaking_log::recording_window(&starts, recording, &speaking)
+                            .map_err(|e| {
+                                CliError::Verify(format!("{e} (in {})", folder.display()))
+                            })?;
+                    diemcau::speaking_log::to_vtt(&speaking, &window).into_bytes()
+                }
+                _ => diemcau::speaking_log::to_text(&speaking).into_bytes(),
+            };
+        }
+        ReportKind::Minutes => {
+            let log = diemcau::minutes::log_from_store(data_dir, session)?;
+            bytes = diemcau::minutes::render(&log)?;
+            if let Some(out) = out {
+                let key = diemcau::minutes::MinutesKey::load_or_create(data_dir)?;
+                let signed = key.sign(&id, &bytes, &log, now_millis());
+                let sig_path = sig_path_of(out);
+                let mut json = serde_json::to_vec_pretty(&signed)
+                    .map_err(|e| CliError::Usage(e.to_string()))?;
+                json.push(b'\n');
+                write_file(out, &bytes)?;
+                write_file(&sig_path, &json)?;
+                eprintln!(
+                    "wrote {} and its signature {}",
+                    out.display(),
+                    sig_path.display()
+                );
+                return Ok(());
+            }
+        }
+    }
+    match out {
+        Some(path) => write_file(path, &bytes),
+        None => {
+            use std::io::Write as _;
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&bytes)
+                .and_then(|()| stdout.flush())
+                .map_err(|source| CliError::Write {
+                    path: PathBuf::from("stdout"),
+                    source,
+                })
+        }
+    }
+}
+
+fn now_millis() -> diemcau::control::Millis {
+    diemcau::control::Millis(auth::now_secs().saturating_mul(1000))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    std::fs::write(path, bytes).map_err(|source| CliError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// `MINUTES.pdf` → `MINUTES.pdf.sig`.
+fn sig_path_of(pdf: &Path) -> PathBuf {
+    let mut name = pdf.as_os_str().to_owned();
+    name.push(".sig");
+    PathBuf::from(name)
+}
+
+/// Checks minutes against their signature and the trusted key; with the
+/// data dir's key, also against the data dir's event log when it holds the
+/// session. One line either way.
+fn verify(
+    pdf_path: &Path,
+    signature: Option<PathBuf>,
+    public_key: Option<&Path>,
+    files: &Files,
+) -> Result<(), CliError> {
+    use diemcau::minutes::{MinutesKey, MinutesSignature, PublicKey};
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|source| CliError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
     };
-    let session = diemcau::control::SessionId(session.to_string());
-    let mut out = std::io::stdout().lock();
-    diemcau::report::print_from_store(data_dir, &session, format, &mut out)?;
+    let sig_path = signature.unwrap_or_else(|| sig_path_of(pdf_path));
+    let pdf = read(pdf_path)?;
+    let signed: MinutesSignature = serde_json::from_slice(&read(&sig_path)?).map_err(|e| {
+        CliError::Verify(format!(
+            "{} is not a minutes signature: {e}",
+            sig_path.display()
+        ))
+    })?;
+    let (trusted, data_dir) = match public_key {
+        Some(path) => {
+            let text = String::from_utf8_lossy(&read(path)?).into_owned();
+            let key = PublicKey::parse(&text)
+                .map_err(|e| CliError::Verify(format!("{}: {e}", path.display())))?;
+            (key, None)
+        }
+        None => {
+            let (config, _) = config::load_effective(files.config.as_deref())?;
+            let data_dir = files.data.clone().unwrap_or(config.data_dir);
+            let key = MinutesKey::load(&data_dir)?.ok_or_else(|| {
+                CliError::Verify(format!(
+                    "no minutes key in {} ({}): give the data dir of the server that signed \
+                     (--data DIR) or its public key (--public-key FILE)",
+                    data_dir.display(),
+                    diemcau::minutes::KEY_FILE
+                ))
+            })?;
+            (key.public(), Some(data_dir))
+        }
+    };
+    signed
+        .verify(&pdf, &trusted)
+        .map_err(|e| CliError::Verify(format!("{}: {e}", pdf_path.display())))?;
+    let log_note = match &data_dir {
+        None => String::new(),
+        Some(dir) => match diemcau::minutes::log_from_store(dir, &signed.session) {
+            Ok(log) => {
+                signed
+                    .verify_log(&log)
+                    .map_err(|e| CliError::Verify(format!("{}: {e}", pdf_path.display())))?;
+                format!(
+                    "; its {} events match the event log in {}",
+                    signed.log_events,
+                    dir.display()
+                )
+            }
+            Err(_) => format!(
+                "; the event log ({} events) is not in {}",
+                signed.log_events,
+                dir.display()
+            ),
+        },
+    };
+    println!(
+        "ok: {} is the minutes of session {}, signed {} by Ed25519 key {}{}",
+        pdf_path.display(),
+        signed.session,
+        signed.signed_at,
+        signed.public_key,
+        log_note
+    );
     Ok(())
 }
 

@@ -196,7 +196,7 @@ fn split_secs<const N: usize>(spans_ms: [u64; N]) -> [u64; N] {
     out
 }
 
-fn rfc3339(t: Millis) -> String {
+pub(crate) fn rfc3339(t: Millis) -> String {
     let time = UNIX_EPOCH + Duration::from_millis(t.0);
     humantime::format_rfc3339_seconds(time).to_string()
 }
@@ -256,7 +256,7 @@ fn role_name(role: EndpointRole) -> &'static str {
     }
 }
 
-fn status_label(status: AttendanceStatus) -> &'static str {
+pub(crate) fn status_label(status: AttendanceStatus) -> &'static str {
     match status {
         AttendanceStatus::Absent => "vắng",
         AttendanceStatus::Connected => "đã kết nối",
@@ -266,7 +266,7 @@ fn status_label(status: AttendanceStatus) -> &'static str {
     }
 }
 
-fn phase_label(phase: Phase) -> &'static str {
+pub(crate) fn phase_label(phase: Phase) -> &'static str {
     match phase {
         Phase::Scheduled => "đã lên lịch",
         Phase::Open => "đang kiểm tra kỹ thuật",
@@ -276,7 +276,7 @@ fn phase_label(phase: Phase) -> &'static str {
 }
 
 /// `h:mm:ss`.
-fn clock(secs: u64) -> String {
+pub(crate) fn clock(secs: u64) -> String {
     format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 

@@ -128,6 +128,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
             config.limits.command_burst,
         )),
         recordings: Arc::new(config.data_dir.join("recordings")),
+        data_dir: Arc::new(config.data_dir.clone()),
     };
     let tls = front_door::tls_acceptor(&config.tls).context("setting up HTTPS")?;
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -96,6 +96,38 @@ pub enum StoreError {
     NotWal(String),
 }
 
+/// One session's log as stored: the events, and beside each its JSON as
+/// the row holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredLog {
+    /// The events, in seq order.
+    pub events: Vec<Event>,
+    /// Each event's stored JSON, in the same order.
+    pub payloads: Vec<String>,
+}
+
+impl StoredLog {
+    /// Keeps the first `n` events only: the log as it stood then.
+    pub fn truncate(&mut self, n: usize) {
+        self.events.truncate(n);
+        self.payloads.truncate(n);
+    }
+
+    /// The log's canonical bytes: each event's JSON as stored, in seq
+    /// order, each followed by one `\n`. The stored text rather than a
+    /// fresh serialisation, so that a later build that serialises an event
+    /// differently still hashes an old log to the same value.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let len = self.payloads.iter().map(|p| p.len() + 1).sum();
+        let mut out = Vec::with_capacity(len);
+        for payload in &self.payloads {
+            out.extend_from_slice(payload.as_bytes());
+            out.push(b'\n');
+        }
+        out
+    }
+}
+
 /// The event log.
 #[derive(Debug)]
 pub struct Store {
@@ -257,11 +289,19 @@ impl Store {
     /// Fails with [`StoreError::Corrupt`] at the first row that is not the
     /// event its columns say, or when a seq is missing.
     pub fn load(&self, session: &SessionId) -> Result<Vec<Event>, StoreError> {
+        Ok(self.load_log(session)?.events)
+    }
+
+    /// A session's log as [`load`](Store::load) reads it, with each event's
+    /// JSON exactly as it was stored: the bytes the minutes' signature
+    /// covers (see [`StoredLog::canonical_bytes`]).
+    pub fn load_log(&self, session: &SessionId) -> Result<StoredLog, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, at, kind, payload FROM events WHERE session_id = ?1 ORDER BY seq",
         )?;
         let mut rows = stmt.query([&session.0])?;
         let mut events = Vec::new();
+        let mut payloads = Vec::new();
         let mut expected: u64 = 1;
         while let Some(row) = rows.next()? {
             // Column types are read loosely so a damaged row becomes a
@@ -295,9 +335,10 @@ impl Store {
                 )));
             }
             events.push(event);
+            payloads.push(payload);
             expected += 1;
         }
-        Ok(events)
+        Ok(StoredLog { events, payloads })
     }
 
     /// One session rebuilt from its log; none when the store has no such
@@ -589,6 +630,45 @@ mod tests {
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .expect("pragma");
         assert_eq!(mode, "wal");
+    }
+
+    /// The minutes' signature covers the log as stored: each row's JSON
+    /// and a line feed, in seq order; a prefix of the log is a prefix of
+    /// those bytes.
+    #[test]
+    fn the_log_reads_back_as_stored_for_its_hash() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open_in(dir.path()).expect("open");
+        let id = SessionId("hop-1".into());
+        let (mut session, created) = Session::create(spec("hop-1"), T0).expect("spec");
+        let mut events = vec![created];
+        events.extend(session.apply(Command::Open, at(1)).expect("open"));
+        events.extend(session.apply(connect("30"), at(2)).expect("connect"));
+        store.append(&id, &events).expect("append");
+        let mut log = store.load_log(&id).expect("load");
+        assert_eq!(log.events, events);
+        let stored: Vec<String> = store
+            .conn
+            .prepare("SELECT payload FROM events WHERE session_id = 'hop-1' ORDER BY seq")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(log.payloads, stored);
+        let bytes = log.canonical_bytes();
+        assert_eq!(bytes, format!("{}\n", stored.join("\n")).into_bytes());
+        log.truncate(1);
+        assert_eq!(log.events.len(), 1);
+        assert_eq!(
+            log.canonical_bytes(),
+            format!("{}\n", stored[0]).into_bytes()
+        );
+        assert!(store
+            .load_log(&SessionId("khong-co".into()))
+            .expect("empty")
+            .payloads
+            .is_empty());
     }
 
     #[test]

@@ -435,6 +435,300 @@ fn report_prints_a_stored_session() {
     assert_clean_failure(&unknown, 1, "no session khong-co");
 }
 
+/// A stored meeting in `dir/data`: Hải Dương speaks, called on, then the
+/// session ends. Returns the data dir.
+fn stored_meeting(dir: &Path) -> PathBuf {
+    use diemcau::config::Registry;
+    use diemcau::control::{
+        Command as Cmd, GrantTarget, Millis, Rules, Session, SessionId, SessionSpec,
+    };
+    let data = dir.join("data");
+    let spec = SessionSpec {
+        id: SessionId("hop-1".into()),
+        title: "Hội nghị thường kỳ".into(),
+        endpoints: Registry::embedded().endpoint_infos(),
+        rules: Rules::default(),
+    };
+    let t0 = Millis(1_764_300_000_000);
+    let (mut session, created) = Session::create(spec, t0).expect("create");
+    let mut log = vec![created];
+    for (i, c) in [
+        Cmd::Connect {
+            endpoint: "30".into(),
+        },
+        Cmd::SetRepresentative {
+            endpoint: "30".into(),
+            name: "Nguyễn Minh Hùng".into(),
+            title: "Phó Chủ tịch UBND tỉnh".into(),
+            headcount: Some(20),
+        },
+        Cmd::Start,
+        Cmd::GrantFloor {
+            target: GrantTarget::Endpoint("30".into()),
+        },
+        Cmd::End,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        log.extend(
+            session
+                .apply(c, t0.plus_secs(60 * i as u64))
+                .expect("apply"),
+        );
+    }
+    let mut store = diemcau::store::Store::open_in(&data).expect("store");
+    store.append(&session.spec.id, &log).expect("append");
+    data
+}
+
+/// `report --format pdf --out` writes the minutes and their signature;
+/// `verify` accepts them, and refuses a one-byte change of the PDF, a
+/// changed signature, a signature moved to other minutes, and another
+/// server's key, each with its reason on one line.
+#[test]
+fn verify_accepts_signed_minutes_and_names_what_is_wrong() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = stored_meeting(dir.path());
+    let data_arg = data.to_str().expect("utf-8 path");
+    let made = run(
+        dir.path(),
+        &[
+            "report",
+            "--session",
+            "hop-1",
+            "--data",
+            data_arg,
+            "--format",
+            "pdf",
+            "--out",
+            "bien-ban.pdf",
+        ],
+    );
+    assert_eq!(made.code, Some(0), "{}", made.stderr);
+    assert!(made.stdout.is_empty(), "the PDF went to the file");
+    let pdf = std::fs::read(dir.path().join("bien-ban.pdf")).expect("the PDF");
+    assert!(pdf.starts_with(b"%PDF-"));
+    let sig_text = std::fs::read_to_string(dir.path().join("bien-ban.pdf.sig")).expect("sig");
+    let sig: serde_json::Value = serde_json::from_str(&sig_text).expect("JSON signature");
+    assert_eq!(sig["session"], "hop-1");
+    assert_eq!(sig["log_events"], 7, "{sig}");
+
+    let ok = run(dir.path(), &["verify", "bien-ban.pdf", "--data", data_arg]);
+    assert_eq!(ok.code, Some(0), "{}", ok.stderr);
+    assert!(
+        ok.stdout
+            .starts_with("ok: bien-ban.pdf is the minutes of session hop-1, signed "),
+        "{}",
+        ok.stdout
+    );
+    assert!(
+        ok.stdout.contains("its 7 events match the event log"),
+        "{}",
+        ok.stdout
+    );
+
+    // One byte of the PDF.
+    let mut changed = pdf.clone();
+    let at = changed.len() / 3;
+    changed[at] = changed[at].wrapping_add(1);
+    std::fs::write(dir.path().join("changed.pdf"), &changed).expect("write");
+    let refused = run(
+        dir.path(),
+        &[
+            "verify",
+            "changed.pdf",
+            "--signature",
+            "bien-ban.pdf.sig",
+            "--data",
+            data_arg,
+        ],
+    );
+    assert_clean_failure(&refused, 1, "PDF changed: its SHA-256 is ");
+
+    // The signature itself, or what it says, changed.
+    let mut bad = sig.clone();
+    let signature = bad["signature"].as_str().expect("base64").to_string();
+    let flipped = if signature.starts_with('A') { "B" } else { "A" };
+    bad["signature"] = format!("{flipped}{}", &signature[1..]).into();
+    let mut later = sig.clone();
+    later["signed_at"] = "2099-01-01T00:00:00Z".into();
+    let mut garbage = sig.clone();
+    garbage["signature"] = "không phải chữ ký".into();
+    for (name, value) in [
+        ("bad.sig", &bad),
+        ("later.sig", &later),
+        ("garbage.sig", &garbage),
+    ] {
+        std::fs::write(dir.path().join(name), value.to_string()).expect("write");
+        let refused = run(
+            dir.path(),
+            &[
+                "verify",
+                "bien-ban.pdf",
+                "--signature",
+                name,
+                "--data",
+                data_arg,
+            ],
+        );
+        assert_clean_failure(&refused, 1, "bad signature");
+    }
+
+    // Another server's key: named, whether given as a file or a data dir.
+    let other = dir.path().join("other");
+    let key = diemcau::minutes::MinutesKey::load_or_create(&other).expect("another key");
+    std::fs::write(dir.path().join("other.pem"), key.public().to_pem()).expect("write");
+    let refused = run(
+        dir.path(),
+        &["verify", "bien-ban.pdf", "--public-key", "other.pem"],
+    );
+    assert_clean_failure(&refused, 1, "wrong key: signed with ");
+    let refused = run(
+        dir.path(),
+        &[
+            "verify",
+            "bien-ban.pdf",
+            "--data",
+            other.to_str().expect("utf-8"),
+        ],
+    );
+    assert_clean_failure(&refused, 1, "wrong key");
+    // The right key as a file verifies without the data dir.
+    let own = diemcau::minutes::MinutesKey::load(&data)
+        .expect("readable")
+        .expect("made by report");
+    std::fs::write(dir.path().join("own.pem"), own.public().to_pem()).expect("write");
+    let ok = run(
+        dir.path(),
+        &["verify", "bien-ban.pdf", "--public-key", "own.pem"],
+    );
+    assert_eq!(ok.code, Some(0), "{}", ok.stderr);
+
+    // Nothing to trust, nothing to read, or not a signature.
+    let empty = dir.path().join("empty");
+    let refused = run(
+        dir.path(),
+        &[
+            "verify",
+            "bien-ban.pdf",
+            "--data",
+            empty.to_str().expect("utf-8"),
+        ],
+    );
+    assert_clean_failure(&refused, 1, "no minutes key in ");
+    assert!(
+        !empty.join(diemcau::minutes::KEY_FILE).exists(),
+        "verify makes no key"
+    );
+    let refused = run(dir.path(), &["verify", "missing.pdf", "--data", data_arg]);
+    assert_clean_failure(&refused, 1, "missing.pdf");
+    std::fs::write(dir.path().join("x.sig"), "not json").expect("write");
+    let refused = run(
+        dir.path(),
+        &[
+            "verify",
+            "bien-ban.pdf",
+            "--signature",
+            "x.sig",
+            "--data",
+            data_arg,
+        ],
+    );
+    assert_clean_failure(&refused, 1, "x.sig is not a minutes signature");
+    std::fs::write(dir.path().join("junk.pem"), "hello").expect("write");
+    let refused = run(
+        dir.path(),
+        &["verify", "bien-ban.pdf", "--public-key", "junk.pem"],
+    );
+    assert_clean_failure(&refused, 1, "not an Ed25519 public key");
+    let both = run(
+        dir.path(),
+        &[
+            "verify",
+            "bien-ban.pdf",
+            "--public-key",
+            "own.pem",
+            "--data",
+            data_arg,
+        ],
+    );
+    assert_eq!(both.code, Some(2), "{}", both.stderr);
+}
+
+/// `report --kind speaking-log` prints the turns; formats that do not fit
+/// the kind are a usage error.
+#[test]
+fn report_prints_the_speaking_log_and_refuses_formats_that_do_not_fit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = stored_meeting(dir.path());
+    let data_arg = data.to_str().expect("utf-8 path");
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["report", "--session", "hop-1", "--data", data_arg];
+        a.extend_from_slice(extra);
+        a
+    };
+    let text = run(dir.path(), &args(&["--kind", "speaking-log"]));
+    assert_eq!(text.code, Some(0), "{}", text.stderr);
+    assert!(
+        text.stdout
+            .contains("Hải Dương (30) — Nguyễn Minh Hùng, Phó Chủ tịch UBND tỉnh"),
+        "{}",
+        text.stdout
+    );
+    let csv = run(
+        dir.path(),
+        &args(&["--kind", "speaking-log", "--format", "csv"]),
+    );
+    assert_eq!(csv.code, Some(0), "{}", csv.stderr);
+    assert!(csv.stdout.starts_with("\u{feff}kind,"), "{}", csv.stdout);
+    assert!(csv.stdout.contains("\r\nfloor,"), "{}", csv.stdout);
+    let json = run(
+        dir.path(),
+        &args(&["--kind", "speaking-log", "--format", "json"]),
+    );
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(value["turns"][0]["end"], "session_ended");
+    assert_eq!(value["turns"][0]["duration_secs"], 60);
+
+    // No recording in the data dir: nothing to align chapters to.
+    let vtt = run(dir.path(), &args(&["--format", "vtt"]));
+    assert_clean_failure(&vtt, 1, "no recording");
+    for (extra, needle) in [
+        (
+            &["--kind", "attendance", "--format", "pdf"][..],
+            "--kind attendance is printed as text, csv, json",
+        ),
+        (
+            &["--kind", "minutes", "--format", "csv"][..],
+            "--kind minutes is printed as pdf",
+        ),
+        (
+            &["--kind", "speaking-log", "--recording", "a.webm"][..],
+            "--recording goes with --format vtt",
+        ),
+    ] {
+        let refused = run(dir.path(), &args(extra));
+        assert_clean_failure(&refused, 2, needle);
+    }
+    let unknown = run(
+        dir.path(),
+        &[
+            "report",
+            "--session",
+            "khong-co",
+            "--data",
+            data_arg,
+            "--format",
+            "pdf",
+            "--out",
+            "x.pdf",
+        ],
+    );
+    assert_clean_failure(&unknown, 1, "no session khong-co");
+    assert!(!dir.path().join("x.pdf").exists());
+}
+
 /// A `diemcau serve` started by a test in its own directory, with its log
 /// (stderr) in `serve.log` there; killed when dropped.
 struct Serving {

@@ -489,7 +489,7 @@ async fn who_reads_what() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let reads: [(&str, &[Who]); 6] = [
+    let reads: [(&str, &[Who]); 11] = [
         (
             "/api/sessions/{id}",
             &[Chair, Itself, Other, Technician, Viewer],
@@ -499,6 +499,16 @@ async fn who_reads_what() {
             &[Chair, Itself, Other, Technician, Viewer],
         ),
         ("/api/sessions/{id}/attendance", &[Chair, Technician]),
+        ("/api/sessions/{id}/speaking-log", &[Chair, Technician]),
+        (
+            "/api/sessions/{id}/speaking-log?format=csv",
+            &[Chair, Technician],
+        ),
+        ("/api/sessions/{id}/minutes.pdf", &[Chair, Technician]),
+        ("/api/sessions/{id}/minutes.pdf.sig", &[Chair, Technician]),
+        // Whoever holds the minutes must be able to check them: no token
+        // is asked for (nor looked at).
+        ("/api/minutes/public-key", &EVERYONE),
         (
             "/api/sessions",
             &[Chair, Itself, Other, Technician, Viewer, OtherSession],
@@ -711,10 +721,18 @@ async fn a_bound_token_cannot_tell_which_other_sessions_exist() {
         bound(Role::Viewer, None),
         bound(Role::Endpoint, Some(HAI_DUONG)),
     ];
-    let routes: [(Method, &str, Option<Value>); 12] = [
+    let routes: [(Method, &str, Option<Value>); 16] = [
         (Method::GET, "/api/sessions/{id}", None),
         (Method::GET, "/api/sessions/{id}/floor", None),
         (Method::GET, "/api/sessions/{id}/attendance", None),
+        (Method::GET, "/api/sessions/{id}/speaking-log", None),
+        (
+            Method::GET,
+            "/api/sessions/{id}/speaking-log?format=vtt&recording=x.webm",
+            None,
+        ),
+        (Method::GET, "/api/sessions/{id}/minutes.pdf", None),
+        (Method::GET, "/api/sessions/{id}/minutes.pdf.sig", None),
         (Method::GET, "/api/sessions/{id}/link-tests", None),
         (Method::POST, "/api/sessions/{id}/open", None),
         (Method::POST, "/api/sessions/{id}/floor/requests", None),

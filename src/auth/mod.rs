@@ -23,6 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 mod secret;
 mod turn;
 
+pub(crate) use secret::create_private_file;
 pub use secret::{load_or_create_secret, Secret, SECRET_ENV};
 pub use turn::{mint as mint_turn_credentials, IceServers};
 

@@ -99,31 +99,41 @@ fn read_secret(path: &Path) -> Result<Vec<u8>, AuthError> {
 }
 
 /// Writes a fresh secret to `path` unless another process got there first;
-/// true when this one did. The secret is written whole to a private
-/// temporary file, then linked into place: a reader never sees a
-/// half-written secret, and of two servers starting at once, both end up
-/// with the one that was linked first.
+/// true when this one did.
 fn create_secret(path: &Path) -> Result<bool, AuthError> {
-    let io = |source| AuthError::SecretIo {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
     let bytes: [u8; 32] = rand::random();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    create_private_file(path, format!("{hex}\n").as_bytes()).map_err(|source| AuthError::SecretIo {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes `content` to a new file at `path`, readable by its owner only,
+/// unless the file exists already; true when this call wrote it. The
+/// content goes whole to a private temporary file first, which is then
+/// linked into place, so nobody reads a half-written key and of two
+/// processes racing, both keep the first one linked. For the secret and
+/// the minutes' signing key.
+pub(crate) fn create_private_file(path: &Path, content: &[u8]) -> std::io::Result<bool> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let stem = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(
-        ".secret.{}.{:08x}",
+        ".{stem}.{}.{:08x}",
         std::process::id(),
         rand::random::<u32>()
     ));
-    let written = write_private(&tmp, format!("{hex}\n").as_bytes());
+    let written = write_private(&tmp, content);
     let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
     let _ = std::fs::remove_file(&tmp);
     match linked {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(io(e)),
+        Err(e) => Err(e),
     }
 }
 

@@ -15,6 +15,7 @@ pub mod extract;
 mod floor;
 mod link_test;
 mod links;
+mod minutes;
 pub mod monitoring;
 pub mod openapi;
 pub mod rate;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub command_rate: Arc<rate::CommandRate>,
     /// Where the media plane writes recordings (a folder per session).
     pub recordings: Arc<std::path::PathBuf>,
+    /// The data dir: the minutes' signing key lives there.
+    pub data_dir: Arc<std::path::PathBuf>,
 }
 
 /// The whole router.
@@ -138,6 +141,10 @@ fn described_routes() -> Vec<(String, MethodRouter<AppState>)> {
         (format!("{s}/start"), post(sessions::start)),
         (format!("{s}/end"), post(sessions::end)),
         (format!("{s}/attendance"), get(sessions::attendance)),
+        (format!("{s}/speaking-log"), get(minutes::speaking_log)),
+        (format!("{s}/minutes.pdf"), get(minutes::pdf)),
+        (format!("{s}/minutes.pdf.sig"), get(minutes::signature)),
+        ("/api/minutes/public-key".into(), get(minutes::public_key)),
         (format!("{s}/rollcall"), post(rollcall::start)),
         (format!("{s}/rollcall/confirm"), post(rollcall::confirm)),
         (format!("{s}/rollcall/close"), post(rollcall::close)),

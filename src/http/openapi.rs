@@ -3,10 +3,10 @@
 //! here are compared by a test, so the two cannot drift apart.
 
 use super::{
-    command, content, error, floor, link_test, links, monitoring, recording, registry, rollcall,
-    sessions, settings, view, whip,
+    command, content, error, floor, link_test, links, minutes, monitoring, recording, registry,
+    rollcall, sessions, settings, view, whip,
 };
-use crate::{control, report};
+use crate::{control, report, speaking_log};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -39,6 +39,7 @@ impl Modify for BearerAuth {
     paths(
         sessions::list, sessions::create, sessions::get,
         sessions::open, sessions::start, sessions::end, sessions::attendance,
+        minutes::speaking_log, minutes::pdf, minutes::signature, minutes::public_key,
         rollcall::start, rollcall::confirm, rollcall::close,
         floor::get, floor::request, floor::cancel, floor::grant, floor::deny,
         floor::revoke, floor::release, floor::reorder,
@@ -61,11 +62,15 @@ impl Modify for BearerAuth {
         settings::ModeBody, settings::SpeakingLimitBody, settings::RepresentativeBody,
         settings::MuteBody,
         registry::EndpointEntry, report::AttendanceReport, report::AttendanceRow,
+        speaking_log::SpeakingLog, speaking_log::Turn, speaking_log::Presentation,
+        speaking_log::ModeChange, speaking_log::RollCallRound, speaking_log::RecordingSpan,
+        crate::minutes::MinutesSignature, crate::minutes::signature::PublicKeyBody,
         control::Session, control::FloorState, control::ContentState, control::Event,
         control::Command,
     )),
     tags(
-        (name = "sessions", description = "Create and run sessions; the attendance report"),
+        (name = "sessions", description = "Create and run sessions; the attendance report and the speaking log"),
+        (name = "minutes", description = "The minutes (biên bản) as PDF, their Ed25519 signature over the PDF and the event log, and the public key that checks it"),
         (name = "rollcall", description = "Roll call"),
         (name = "floor", description = "Floor requests, grants and the queue"),
         (name = "recording", description = "The programme's recording: started and stopped by the chair, WebM files listed and downloaded by the chair and technicians"),

@@ -12,6 +12,7 @@ use super::sessions::read;
 use super::AppState;
 use crate::auth::Role;
 use crate::control::{Command, SessionId};
+use crate::speaking_log::is_recording_name;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -96,16 +97,6 @@ pub async fn list(
     }
     files.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Json(files))
-}
-
-/// A name the media plane writes: nothing that could leave the folder.
-fn is_recording_name(name: &str) -> bool {
-    name.len() <= 200
-        && name.ends_with(".webm")
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// One recording file, as `video/webm` (chair, technician). Ranges are

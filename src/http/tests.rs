@@ -52,6 +52,7 @@ async fn state(dir: &std::path::Path) -> (AppState, tokio::sync::watch::Sender<b
         monitoring: crate::server::monitoring::Monitoring::new(Default::default(), None),
         command_rate: Arc::new(super::rate::CommandRate::new(1000, 1000)),
         recordings: Arc::new(std::env::temp_dir().join("diemcau-no-recordings")),
+        data_dir: Arc::new(dir.to_path_buf()),
     };
     (state, stop)
 }

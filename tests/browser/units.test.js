@@ -11,6 +11,7 @@ import { vi } from '../../web/shared/lang-vi.js';
 import { en } from '../../web/shared/lang-en.js';
 import { parseStreamId } from '../../web/shared/rtc.js';
 import { contentOf, presenterOf } from '../../web/shared/present.js';
+import { describeRecording, fileSize, recordingOf } from '../../web/shared/recording.js';
 import { compareCodes, endpointsOf, queueOf, tally } from '../../web/shared/session.js';
 import { codeOfLink, health, normalize } from '../../web/monitor/links.js';
 import { describe, eventTime } from '../../web/monitor/events.js';
@@ -172,4 +173,27 @@ test('a token is renewed once less than a quarter of its lifetime is left', () =
   // Nothing to go by: no plan.
   assert.equal(refreshDelay(jwt({ role: 'chair' }), 0), null);
   assert.equal(refreshDelay('not a token', 0), null);
+});
+
+test('the recording badge follows the state; its events read as lines; sizes read for people', () => {
+  assert.equal(recordingOf(null), null);
+  assert.equal(recordingOf({ phase: 'live', recording: false }), null);
+  assert.equal(recordingOf({ phase: 'live', recording: true }), 'live');
+  // On before the meeting is live: nothing is written yet.
+  assert.equal(recordingOf({ phase: 'open', recording: true }), 'armed');
+  assert.deepEqual(describeRecording({ event: 'recording_started', by_chair: true }), { level: 'good', text: vi['recording.started'] });
+  assert.equal(describeRecording({ event: 'recording_started', by_chair: false }).text, vi['recording.started_auto']);
+  assert.equal(describeRecording({ event: 'recording_stopped', reason: 'chair' }).level, 'warn');
+  assert.equal(describeRecording({ event: 'recording_stopped', reason: 'session_ended' }).level, 'good');
+  const failed = describeRecording({ event: 'recording_stopped', reason: 'failed', detail: 'No space left on device' });
+  assert.deepEqual(failed, { level: 'bad', text: 'Ghi hình đã dừng: No space left on device' });
+  assert.match(describeRecording({ event: 'recording_stopped', reason: 'failed' }).text, /^Ghi hình đã dừng: \S/);
+  assert.equal(describeRecording({ event: 'floor_granted' }), null);
+  assert.equal(fileSize(0), '0 B');
+  assert.equal(fileSize(999), '999 B');
+  assert.equal(fileSize(12_345), '12 KB');
+  assert.equal(fileSize(3_456_789, 'vi'), '3,5 MB');
+  assert.equal(fileSize(3_456_789, 'en'), '3.5 MB');
+  assert.equal(fileSize(1_250_000_000, 'en'), '1.25 GB');
+  assert.equal(fileSize(undefined), '–');
 });

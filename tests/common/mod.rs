@@ -266,6 +266,12 @@ impl Server {
         false
     }
 
+    /// The server's data dir (`--data`): the store, the recordings, the
+    /// minutes key.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()

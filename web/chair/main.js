@@ -10,11 +10,13 @@ import { attach } from '../shared/media.js';
 import { MediaLink } from '../shared/rtc.js';
 import { offerTakeOver } from '../shared/takeover.js';
 import { PresentControl } from '../shared/present.js';
+import { recordingBadge } from '../shared/recording.js';
 import { chairCode, holdersOf, tally } from '../shared/session.js';
 import { ContentPanel } from './content.js';
 import { Grid } from './grid.js';
 import { Programme } from './programme.js';
 import { Queue } from './queue.js';
+import { RecordButton, RecordingAlert, RecordsPanel } from './records.js';
 import { RollCallPanel } from './rollcall.js';
 import { watchSpeakers } from './speakers.js';
 
@@ -37,12 +39,16 @@ function start({ api, signaling, feed }) {
   const rollcall = new RollCallPanel({ feed, run });
   const header = new Header({ api, feed, run });
   const content = new ContentPanel({ feed, run });
+  const record = new RecordButton({ feed, run });
+  const records = new RecordsPanel({ api, feed });
+  new RecordingAlert({ feed });
+  recordingBadge($('#rec-badge'), feed);
   const media = new ChairMedia({ signaling, feed, grid, programme, content });
   // The chair's own room presents like a site.
   const present = new PresentControl({ feed, run, me: () => chairCode(feed.state), link: () => media.link, container: $('#present-body'), quiet: true });
   media.contentTrack = () => present.track;
   // A handle for operators' debugging in the browser console (and the browser tests).
-  window.diemcau = { signaling, feed, media, present };
+  window.diemcau = { signaling, feed, media, present, records };
 
   const render = () => {
     const state = feed.state;
@@ -51,6 +57,8 @@ function start({ api, signaling, feed }) {
     show($('#grid'), hasSession);
     show(document.querySelector('.side'), hasSession);
     header.render(state);
+    record.render(state);
+    records.render(state);
     if (!hasSession) return;
     grid.render(state);
     programme.render(state);
@@ -86,7 +94,7 @@ function start({ api, signaling, feed }) {
   signaling.start();
 }
 
-/** The top bar: title, phase, attendance summary, mode, lifecycle, CSV. */
+/** The top bar: title, phase, attendance summary, mode, lifecycle, CSV (the record button is records.js's). */
 class Header {
   constructor({ api, feed, run }) {
     this.api = api;

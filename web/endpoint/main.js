@@ -12,6 +12,7 @@ import { icon } from '../shared/icons.js';
 import { attach, detach } from '../shared/media.js';
 import { MediaLink } from '../shared/rtc.js';
 import { PresentControl, presenterOf, siteName } from '../shared/present.js';
+import { recordingBadge } from '../shared/recording.js';
 import { offerTakeOver } from '../shared/takeover.js';
 import { attendanceOf, holdersOf, isMuted } from '../shared/session.js';
 import { Status } from '../shared/signaling.js';
@@ -48,6 +49,8 @@ function start({ api, signaling, feed }) {
   // A handle for operators' debugging in the browser console (and the browser tests).
   window.diemcau = { signaling, feed, media, selfTest, present };
   const offline = new OfflineNotice(signaling, media);
+  // Everyone at the site must see that the meeting is being recorded.
+  recordingBadge($('#rec-badge'), feed);
 
   const render = () => {
     const state = feed.state;

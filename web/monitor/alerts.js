@@ -1,12 +1,15 @@
 // The alert panel: the server's active alerts (from the `monitor` events on
 // the socket, re-read from `GET /api/alerts` when the socket is down and
 // now and then to stay in step), and below them a log of what happened:
-// alerts raised and cleared, changes of health, link tests, and sites the
-// session reports dropped or gone. Newest first, capped so a flapping link
-// cannot grow the page without bound.
+// alerts raised and cleared, changes of health, link tests, sites the
+// session reports dropped or gone, and the recording started and stopped.
+// Newest first, capped so a flapping link cannot grow the page without
+// bound. A recording that stopped by itself (the server could not write
+// it) stays among the active alerts until recording starts again.
 
 import { $, h } from '../shared/dom.js';
 import { t, timeOfDay } from '../shared/i18n.js';
+import { describeRecording } from '../shared/recording.js';
 import { describe, eventTime } from './events.js';
 
 const MAX_LOG = 200;
@@ -23,6 +26,8 @@ export class Alerts {
     this.count = $('#alert-count');
     this.active = new Map();
     this.log = [];
+    // The `recording_stopped` event of a recording that failed, while no new one runs.
+    this.recordingFailure = null;
     document.addEventListener('langchange', () => this.render());
   }
 
@@ -50,6 +55,11 @@ export class Alerts {
     if (ev.event === 'endpoint_dropped') this.add(ev.at, 'bad', t('alert.dropped', { who }));
     else if (ev.event === 'drop_grace_expired') this.add(ev.at, 'bad', t('alert.grace_expired', { who }));
     else if (ev.event === 'endpoint_left') this.add(ev.at, 'warn', t('alert.left', { who }));
+    else if (ev.event === 'recording_started' || ev.event === 'recording_stopped') {
+      this.recordingFailure = ev.event === 'recording_stopped' && ev.reason === 'failed' ? ev : null;
+      const line = describeRecording(ev);
+      this.add(ev.at, line.level, line.text);
+    }
   }
 
   add(at, level, text, title) {
@@ -70,12 +80,24 @@ export class Alerts {
         ),
       ),
     );
-    if (!active.length) this.list.replaceChildren(h('li', { class: 'muted none', text: t('monitor.no_alerts') }));
+    const failure = this.recordingFailure;
+    if (failure) {
+      this.list.prepend(
+        h(
+          'li',
+          { class: 'recording-failed', dataset: { level: 'bad', kind: 'recording' } },
+          h('span', { class: 'when', text: timeOfDay(failure.at) }),
+          h('span', { text: describeRecording(failure).text }),
+        ),
+      );
+    }
+    if (!active.length && !failure) this.list.replaceChildren(h('li', { class: 'muted none', text: t('monitor.no_alerts') }));
     this.logList.replaceChildren(
       ...this.log.map((e) =>
         h('li', { dataset: { level: e.level }, title: e.title || '' }, h('span', { class: 'when', text: timeOfDay(e.at) }), h('span', { text: e.text })),
       ),
     );
-    this.count.textContent = active.length ? `(${active.length})` : '';
+    const n = active.length + (failure ? 1 : 0);
+    this.count.textContent = n ? `(${n})` : '';
   }
 }

@@ -7,6 +7,7 @@ import { ApiError } from '../shared/api.js';
 import { boot } from '../shared/boot.js';
 import { $ } from '../shared/dom.js';
 import { t, timeOfDay } from '../shared/i18n.js';
+import { recordingBadge } from '../shared/recording.js';
 import { Status } from '../shared/signaling.js';
 import { Alerts } from './alerts.js';
 import { History, LinkChart } from './chart.js';
@@ -34,6 +35,7 @@ function start({ api, signaling, feed }) {
   const alerts = new Alerts(whoOf);
   const linkLog = new LinkLog();
   const siteVideo = new SiteVideo(signaling);
+  recordingBadge($('#rec-badge'), feed);
   // A handle for operators' debugging in the browser console (and the browser tests).
   window.diemcau = { signaling, feed, history, alerts, linkLog, tests, siteVideo };
   const changes = new Map();

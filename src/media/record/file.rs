@@ -326,7 +326,6 @@ fn write_segment(file: File, rx: Receiver<Message>, status: Arc<Mutex<FileStatus
             Err(e) => failure = Some(format!("writing a frame failed ({e})")),
         }
     }
-    drop(write);
     if let Some(what) = failure {
         fail(why(&what));
         drain(&rx);
