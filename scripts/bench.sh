@@ -37,6 +37,8 @@ if [ "${PIN:-0}" = 1 ]; then
   LOADGEN_CPU=(taskset -c 1)
 fi
 [ ${#COUNTS[@]} -gt 0 ] || COUNTS=(8 32 63)
+# shellcheck source=scripts/bench-tokens.sh
+. "$ROOT/scripts/bench-tokens.sh"
 export DIEMCAU_SECRET=${DIEMCAU_SECRET:-loadgen-bench-secret-not-for-production}
 
 for b in diemcau diemcau-loadgen udp-relay; do
@@ -86,13 +88,7 @@ bind_ip = "127.0.0.1"
 max_viewers_per_session = 500
 max_connections_per_token = 500
 EOF
-    "$BIN/diemcau" invite --session "$SESSION" --format csv \
-      --config "$work/diemcau.toml" --data "$work/data" > "$work/tokens.csv"
-    # The invite's chair link is bound to the session, which does not exist
-    # yet: creating it takes a chair token bound to none (a later chair row
-    # replaces the earlier one).
-    chair=$("$BIN/diemcau" token --role chair --config "$work/diemcau.toml" --data "$work/data")
-    printf 'chair,,session owner,#token=%s\r\n' "$chair" >> "$work/tokens.csv"
+    bench_tokens "$work"
 
     "${SERVER_CPU[@]}" "$BIN/diemcau" serve --config "$work/diemcau.toml" --data "$work/data" \
       --listen 127.0.0.1:0 --media-port 0 > "$work/serve.out" 2> "$work/serve.log" &

@@ -28,6 +28,8 @@ MEDIA_PORT=$((PORT + 1))
 OUT=${OUT:-$(mktemp -d -t diemcau-restart.XXXXXX)}
 N=${1:-63}
 SESSION=loadgen
+# shellcheck source=scripts/bench-tokens.sh
+. "$ROOT/scripts/bench-tokens.sh"
 export DIEMCAU_SECRET=${DIEMCAU_SECRET:-loadgen-bench-secret-not-for-production}
 
 for b in diemcau diemcau-loadgen; do
@@ -81,10 +83,7 @@ bind_ip = "127.0.0.1"
 max_viewers_per_session = 500
 max_connections_per_token = 500
 TOML
-  "$BIN/diemcau" invite --session "$SESSION" --format csv \
-    --config "$work/diemcau.toml" --data "$work/data" > "$work/tokens.csv"
-  chair=$("$BIN/diemcau" token --role chair --config "$work/diemcau.toml" --data "$work/data")
-  printf 'chair,,session owner,#token=%s\r\n' "$chair" >> "$work/tokens.csv"
+  bench_tokens "$work"
 
   start_server "$work"
   echo "run $run: $N endpoints, server pid $SERVER_PID, SIGKILL after ${KILL_AFTER}s" >&2

@@ -614,6 +614,19 @@ const CSV_HEADER: [&str; 12] = [
     "detail",
 ];
 
+/// A CSV row of `kind` that began at `started` and ended at `ended`
+/// (empty while it runs): its start, end and whole seconds filled in.
+fn span_row(kind: &str, started: Millis, ended: Option<Millis>) -> [String; 12] {
+    let mut row: [String; 12] = Default::default();
+    row[0] = kind.into();
+    row[1] = rfc3339(started);
+    row[2] = ended.map(rfc3339).unwrap_or_default();
+    row[3] = ended
+        .map(|e| (e.since(started) / 1000).to_string())
+        .unwrap_or_default();
+    row
+}
+
 /// The log as one CSV table for spreadsheets (see [`crate::spreadsheet`]):
 /// a row per turn (`floor`), presentation (`content`), change of mode
 /// (`mode`), roll call (`roll_call`) and recording (`recording`), in the
@@ -672,14 +685,7 @@ pub fn to_csv(log: &SpeakingLog) -> Result<String, csv::Error> {
         rows.push((m.at, row));
     }
     for rc in &log.roll_calls {
-        let mut row: [String; 12] = Default::default();
-        row[0] = "roll_call".into();
-        row[1] = rfc3339(rc.started_at);
-        row[2] = opt_at(rc.closed_at);
-        row[3] = rc
-            .closed_at
-            .map(|c| (c.since(rc.started_at) / 1000).to_string())
-            .unwrap_or_default();
+        let mut row = span_row("roll_call", rc.started_at, rc.closed_at);
         row[10] = rc.end.map(roll_call_end_name).unwrap_or("ongoing").into();
         row[11] = match rc.expected {
             Some(e) => format!("round {}: {}/{} answered", rc.round, rc.answered, e),
@@ -688,14 +694,7 @@ pub fn to_csv(log: &SpeakingLog) -> Result<String, csv::Error> {
         rows.push((rc.started_at, row));
     }
     for r in &log.recordings {
-        let mut row: [String; 12] = Default::default();
-        row[0] = "recording".into();
-        row[1] = rfc3339(r.started_at);
-        row[2] = opt_at(r.stopped_at);
-        row[3] = r
-            .stopped_at
-            .map(|s| (s.since(r.started_at) / 1000).to_string())
-            .unwrap_or_default();
+        let mut row = span_row("recording", r.started_at, r.stopped_at);
         row[10] = r.end.map(recording_end_name).unwrap_or("ongoing").into();
         row[11] = r.detail.clone().unwrap_or_else(|| {
             if r.by_chair {

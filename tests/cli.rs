@@ -351,39 +351,19 @@ fn invite_csv_keeps_registry_names_text() {
 /// the data dir alone, and names an unknown session clearly.
 #[test]
 fn report_prints_a_stored_session() {
-    use diemcau::config::Registry;
-    use diemcau::control::{Command as Cmd, Millis, Rules, Session, SessionId, SessionSpec};
+    use diemcau::control::Command as Cmd;
     let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let spec = SessionSpec {
-        id: SessionId("hop-1".into()),
-        title: "Hội nghị thường kỳ".into(),
-        endpoints: Registry::embedded().endpoint_infos(),
-        rules: Rules::default(),
-    };
-    let t0 = Millis(1_764_300_000_000);
-    let (mut session, created) = Session::create(spec, t0).expect("create");
-    let mut log = vec![created];
-    for (i, c) in [
-        Cmd::Open,
-        Cmd::Connect {
-            endpoint: "30".into(),
-        },
-        Cmd::Start,
-        Cmd::End,
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        log.extend(
-            session
-                .apply(c, t0.plus_secs(60 * i as u64))
-                .expect("apply"),
-        );
-    }
-    let mut store = diemcau::store::Store::open_in(&data).expect("store");
-    store.append(&session.spec.id, &log).expect("append");
-    drop(store);
+    let data = store_session(
+        dir.path(),
+        vec![
+            Cmd::Open,
+            Cmd::Connect {
+                endpoint: "30".into(),
+            },
+            Cmd::Start,
+            Cmd::End,
+        ],
+    );
     let data_arg = data.to_str().expect("utf-8 path");
 
     let text = run(
@@ -435,13 +415,11 @@ fn report_prints_a_stored_session() {
     assert_clean_failure(&unknown, 1, "no session khong-co");
 }
 
-/// A stored meeting in `dir/data`: Hải Dương speaks, called on, then the
-/// session ends. Returns the data dir.
-fn stored_meeting(dir: &Path) -> PathBuf {
+/// Session `hop-1` of the embedded registry in `dir/data`, made of
+/// `commands`, one a minute. Returns the data dir.
+fn store_session(dir: &Path, commands: Vec<diemcau::control::Command>) -> PathBuf {
     use diemcau::config::Registry;
-    use diemcau::control::{
-        Command as Cmd, GrantTarget, Millis, Rules, Session, SessionId, SessionSpec,
-    };
+    use diemcau::control::{Millis, Rules, Session, SessionId, SessionSpec};
     let data = dir.join("data");
     let spec = SessionSpec {
         id: SessionId("hop-1".into()),
@@ -452,25 +430,7 @@ fn stored_meeting(dir: &Path) -> PathBuf {
     let t0 = Millis(1_764_300_000_000);
     let (mut session, created) = Session::create(spec, t0).expect("create");
     let mut log = vec![created];
-    for (i, c) in [
-        Cmd::Connect {
-            endpoint: "30".into(),
-        },
-        Cmd::SetRepresentative {
-            endpoint: "30".into(),
-            name: "Nguyễn Minh Hùng".into(),
-            title: "Phó Chủ tịch UBND tỉnh".into(),
-            headcount: Some(20),
-        },
-        Cmd::Start,
-        Cmd::GrantFloor {
-            target: GrantTarget::Endpoint("30".into()),
-        },
-        Cmd::End,
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (i, c) in commands.into_iter().enumerate() {
         log.extend(
             session
                 .apply(c, t0.plus_secs(60 * i as u64))
@@ -480,6 +440,31 @@ fn stored_meeting(dir: &Path) -> PathBuf {
     let mut store = diemcau::store::Store::open_in(&data).expect("store");
     store.append(&session.spec.id, &log).expect("append");
     data
+}
+
+/// A stored meeting in `dir/data`: Hải Dương speaks, called on, then the
+/// session ends. Returns the data dir.
+fn stored_meeting(dir: &Path) -> PathBuf {
+    use diemcau::control::{Command as Cmd, GrantTarget};
+    store_session(
+        dir,
+        vec![
+            Cmd::Connect {
+                endpoint: "30".into(),
+            },
+            Cmd::SetRepresentative {
+                endpoint: "30".into(),
+                name: "Nguyễn Minh Hùng".into(),
+                title: "Phó Chủ tịch UBND tỉnh".into(),
+                headcount: Some(20),
+            },
+            Cmd::Start,
+            Cmd::GrantFloor {
+                target: GrantTarget::Endpoint("30".into()),
+            },
+            Cmd::End,
+        ],
+    )
 }
 
 /// `report --format pdf --out` writes the minutes and their signature;

@@ -467,6 +467,9 @@ const COMMANDS: &[&str] = &[
     "grant_content",
     "revoke_content",
     "release_content",
+    "start_recording",
+    "stop_recording",
+    "recording_failed",
     "tick",
 ];
 const FIELDS: &[&str] = &[

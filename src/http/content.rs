@@ -7,6 +7,7 @@ use super::caller::{role_name, Caller};
 use super::command::{run, Outcome};
 use super::error::{AppError, ErrorBody};
 use super::extract::{Body, OptionalBody, Path};
+use super::floor::EndpointBody;
 use super::sessions::read;
 use super::AppState;
 use crate::auth::Role;
@@ -15,16 +16,6 @@ use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
-
-/// `POST .../content/request` and `.../content/release`: the site, the
-/// caller's own when absent. `.../content/revoke`: a site whose request
-/// waits (turned down) or the presenter; the presenter when absent.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ContentBody {
-    /// Endpoint code.
-    pub endpoint: Option<String>,
-}
 
 /// `POST .../content/grant`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -68,14 +59,14 @@ fn site(
 /// chair's room get the token at once; any other request waits for the
 /// chair's grant.
 #[utoipa::path(post, path = "/api/sessions/{id}/content/request", tag = "content",
-    params(("id" = String, Path, description = "Session id")), request_body = ContentBody,
+    params(("id" = String, Path, description = "Session id")), request_body = EndpointBody,
     responses((status = 200, body = Outcome), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn request(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    OptionalBody(body): OptionalBody<ContentBody>,
+    OptionalBody(body): OptionalBody<EndpointBody>,
 ) -> Result<Json<Outcome>, AppError> {
     let id = SessionId(id);
     let endpoint = site(&state, &caller, &id, body.endpoint, "ask to present")?;
@@ -105,14 +96,14 @@ pub async fn grant(
 /// Takes the token back from the presenter; naming a site whose request
 /// waits turns that request down instead (chair).
 #[utoipa::path(post, path = "/api/sessions/{id}/content/revoke", tag = "content",
-    params(("id" = String, Path, description = "Session id")), request_body = ContentBody,
+    params(("id" = String, Path, description = "Session id")), request_body = EndpointBody,
     responses((status = 200, body = Outcome), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    OptionalBody(body): OptionalBody<ContentBody>,
+    OptionalBody(body): OptionalBody<EndpointBody>,
 ) -> Result<Json<Outcome>, AppError> {
     let command = Command::RevokeContent {
         endpoint: body.endpoint.map(EndpointCode),
@@ -123,14 +114,14 @@ pub async fn revoke(
 /// Stops presenting, or withdraws a waiting request: the site itself, or
 /// the chair for its own room.
 #[utoipa::path(post, path = "/api/sessions/{id}/content/release", tag = "content",
-    params(("id" = String, Path, description = "Session id")), request_body = ContentBody,
+    params(("id" = String, Path, description = "Session id")), request_body = EndpointBody,
     responses((status = 200, body = Outcome), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn release(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    OptionalBody(body): OptionalBody<ContentBody>,
+    OptionalBody(body): OptionalBody<EndpointBody>,
 ) -> Result<Json<Outcome>, AppError> {
     let id = SessionId(id);
     let endpoint = site(&state, &caller, &id, body.endpoint, "stop presenting")?;

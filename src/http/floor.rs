@@ -40,8 +40,11 @@ pub struct DenyBody {
     pub request_id: u32,
 }
 
-/// `POST .../floor/revoke` and `.../floor/release`: an endpoint, or all /
-/// the caller itself when absent.
+/// A body that may name an endpoint. `POST .../floor/revoke` and
+/// `.../floor/release`: an endpoint, or all / the caller itself when
+/// absent. `.../content/request` and `.../content/release`: the site, the
+/// caller's own when absent; `.../content/revoke`: a site whose request
+/// waits (turned down) or the presenter, the presenter when absent.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointBody {

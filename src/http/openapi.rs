@@ -57,7 +57,7 @@ impl Modify for BearerAuth {
         error::ErrorBody, command::Outcome,
         sessions::CreateSession, view::SessionSummary, view::PublicSession, view::PublicEndpoint,
         floor::RequestBody, floor::GrantBody, floor::DenyBody, floor::EndpointBody, floor::QueueBody,
-        content::ContentBody, content::ContentGrantBody, recording::RecordingFile,
+        content::ContentGrantBody, recording::RecordingFile,
         rollcall::StartBody, link_test::LinkTestBody,
         settings::ModeBody, settings::SpeakingLimitBody, settings::RepresentativeBody,
         settings::MuteBody,
