@@ -30,6 +30,17 @@ describe('ICE-TCP when UDP to the media port is blocked', { timeout: 180_000 }, 
     if (ns) ns.close();
   });
 
+  // The server runs in a namespace the browser cannot see into: a failure
+  // says what the server logged.
+  async function withServerLog(srv, wait) {
+    try {
+      return await wait();
+    } catch (err) {
+      err.message += `\n--- server log ---\n${srv.tail()}`;
+      throw err;
+    }
+  }
+
   test('the chair and a site meet over TCP', async () => {
     const { chairToken } = await server.liveSession('Họp qua ICE-TCP');
     const siteToken = await server.token('endpoint', { endpoint: '30' });
@@ -37,9 +48,9 @@ describe('ICE-TCP when UDP to the media port is blocked', { timeout: 180_000 }, 
     const chair = await browser.open(`${server.url}/chair#token=${chairToken}`, { name: 'chair' });
     const loaded = Date.now();
     const site = await browser.open(`${server.url}/endpoint#token=${siteToken}`, { name: 'site 30' });
-    await videoPlaying(site, '#chair-video');
+    await withServerLog(server, () => videoPlaying(site, '#chair-video'));
     console.log(`[figure] UDP blocked, ICE-TCP: page load → chair's picture playing at the site: ${Date.now() - loaded} ms`);
-    await videoPlaying(chair, '.tile[data-code="30"] video');
+    await withServerLog(server, () => videoPlaying(chair, '.tile[data-code="30"] video'));
     const { protocol } = await selectedPair(site);
     assert.equal(protocol, 'tcp');
   });

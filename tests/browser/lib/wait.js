@@ -6,7 +6,40 @@ export const WAIT_MS = Number(process.env.BROWSER_WAIT_MS || 45_000);
 
 async function explain(page, what, err) {
   const lines = (page.consoleLines || []).slice(-25).join('\n');
-  throw new Error(`${what}: ${err.message}\n--- page console ---\n${lines}`);
+  let link = '';
+  try {
+    link = await page.evaluate(linkSummary);
+  } catch (e) {
+    link = `(cannot read: ${e.message})`;
+  }
+  throw new Error(`${what}: ${err.message}\n--- page console ---\n${lines}\n--- page connection ---\n${link}`);
+}
+
+/**
+ * The page connection's states and candidate pairs, as lines: when a wait
+ * fails on a machine we cannot watch, this says whether ICE, DTLS or the
+ * media was missing.
+ */
+async function linkSummary() {
+  const link = window.diemcau && window.diemcau.media && window.diemcau.media.link;
+  if (!link || !link.pc) return 'no peer connection';
+  const pc = link.pc;
+  const out = [`connection ${pc.connectionState}, ice ${pc.iceConnectionState}, gathering ${pc.iceGatheringState}, signaling ${pc.signalingState}`];
+  const stats = await pc.getStats();
+  const candidate = (id) => {
+    const c = stats.get(id);
+    return c ? `${c.candidateType}/${c.protocol} ${c.address}:${c.port}` : id;
+  };
+  stats.forEach((s) => {
+    if (s.type === 'candidate-pair') {
+      out.push(`pair ${candidate(s.localCandidateId)} -> ${candidate(s.remoteCandidateId)}: ${s.state}, requests ${s.requestsSent}, responses ${s.responsesReceived}, bytes in ${s.bytesReceived}`);
+    } else if (s.type === 'inbound-rtp') {
+      out.push(`inbound ${s.kind} mid ${s.mid}: packets ${s.packetsReceived}, frames ${s.framesDecoded ?? '-'}`);
+    } else if (s.type === 'transport') {
+      out.push(`transport: dtls ${s.dtlsState}, ice ${s.iceState}`);
+    }
+  });
+  return out.join('\n');
 }
 
 const POLL_MS = 500;
