@@ -11,8 +11,8 @@
 //! the likely next speaker starts early). The ceiling follows the floor: a
 //! site called on is raised at once, together with the keyframe request.
 
-use super::driver::Driver;
 use super::router::{MediaKind, SlotKind};
+use super::sfu::Sfu;
 use super::PeerKind;
 use crate::config::MediaConfig;
 use crate::control::{EndpointCode, SessionId};
@@ -53,7 +53,7 @@ impl BitrateCaps {
     }
 }
 
-impl Driver {
+impl Sfu {
     /// Sends each connected publisher its ceiling; with `changed_only`,
     /// only to those whose ceiling differs from the last one sent.
     pub(super) fn send_bitrate_caps(&mut self, changed_only: bool, now: Instant) {

@@ -1,12 +1,12 @@
 //! Forwarding: which leg each publisher feeds, and the packets and
 //! keyframe requests that follow from it. Part of the media task
-//! ([`Driver`]); nothing here blocks or reads a clock.
+//! ([`Sfu`]); nothing here blocks or reads a clock.
 
-use super::driver::Driver;
 use super::engine::AUDIO_LEVEL_URI;
 use super::keyframe::VideoCodec;
 use super::rewrite::{Arrival, Verdict};
 use super::router::{source_for, Feed, MediaKind, SlotKind};
+use super::sfu::{Sfu, SfuEvent};
 use super::stats;
 use super::{PeerId, PeerKind};
 use crate::control::{EndpointCode, SessionId};
@@ -18,7 +18,7 @@ use rtc::rtcp::reception_report::ReceptionReport;
 use rtc::rtcp::sender_report::SenderReport;
 use std::time::Instant;
 
-impl Driver {
+impl Sfu {
     /// Gives the chair's connection, and every technician's, a tile
     /// (audio + video leg) per other participant of its session; new tiles
     /// go out in a server offer.
@@ -142,6 +142,9 @@ impl Driver {
                 }
             }
             peer.announce_tracks();
+            let id = peer.id;
+            self.events
+                .extend(peer.signals.drain(..).map(|s| SfuEvent::Signal(id, s)));
         }
         keyframes_wanted.extend(self.route_recording(session));
         let Some(state) = self.sessions.get(session) else {

@@ -2,14 +2,15 @@
 //!
 //! # Shape
 //!
-//! One task owns the media port (one UDP port: one socket, or one per
-//! interface address when bound to the wildcard) and every peer connection, built on the
-//! sans-IO core of webrtc-rs (the `rtc` crate): datagrams are handed to the
-//! right connection by ICE ufrag then remote address ([`demux`]), and every
-//! connection is driven with the time passed in ([`driver`]). One port for
-//! all clients, no task per connection — the same shape as the control
-//! plane, and the one the async `webrtc` crate cannot give (it binds a
-//! socket per connection). The async crate is used only by test peers.
+//! A pure core ([`sfu`]) holds every peer connection, built on the sans-IO
+//! core of webrtc-rs (the `rtc` crate): datagrams are handed to the right
+//! connection by ICE ufrag then remote address ([`demux`]), and every
+//! connection is driven with the time passed in. One task ([`driver`]) owns
+//! the media port (one UDP port: one socket, or one per interface address
+//! when bound to the wildcard) and drives the core. One port for all
+//! clients, no task per connection — the same shape as the control plane,
+//! and the one the async `webrtc` crate cannot give (it binds a socket per
+//! connection). The async crate is used only by test peers.
 //!
 //! # What it forwards
 //!
@@ -27,7 +28,9 @@
 //! # Layout
 //!
 //! - [`plane`]: the handle ([`MediaPlane`]) and the types at its boundary.
-//! - [`driver`]: the task and its run loop.
+//! - [`sfu`]: the core: every connection and the forwarding, driven with
+//!   the time passed in; no socket, no task (the contract is in its doc).
+//! - [`driver`]: the tokio shell: the task, the sockets, the clock.
 //! - [`signaling`]: creating, renegotiating and removing connections.
 //! - [`forwarding`]: routes, packets and keyframe requests between them.
 //! - [`port`]: the UDP sockets of the one media port, and the candidates.
@@ -59,6 +62,7 @@ mod rewrite;
 mod router;
 pub mod rtcp_tap;
 mod sdp;
+mod sfu;
 mod signaling;
 mod speaker;
 mod stats;

@@ -27,7 +27,6 @@ use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::mpsc;
 
 /// What a publisher's track negotiated: payload types and extension ids.
 #[derive(Debug, Default)]
@@ -142,7 +141,8 @@ pub(crate) struct Peer {
     pub(crate) session: SessionId,
     pub(crate) kind: PeerKind,
     pub(crate) pc: RTCPeerConnection,
-    pub(crate) signals: mpsc::Sender<Signal>,
+    /// Signals for the client not yet handed to the shell.
+    pub(crate) signals: Vec<Signal>,
     pub(crate) state: RTCPeerConnectionState,
     /// Mirrored from the stack's events (it has no getter).
     pub(crate) signaling: RTCSignalingState,
@@ -223,15 +223,15 @@ impl Peer {
         session: SessionId,
         kind: PeerKind,
         pc: RTCPeerConnection,
-        signals: mpsc::Sender<Signal>,
         video_mime: &'static str,
+        now: Instant,
     ) -> Peer {
         Peer {
             id,
             session,
             kind,
             pc,
-            signals,
+            signals: Vec::new(),
             state: RTCPeerConnectionState::New,
             signaling: RTCSignalingState::Stable,
             up: false,
@@ -244,7 +244,7 @@ impl Peer {
             keyframe_requests: 0,
             remote_candidates: Vec::new(),
             sent_to: None,
-            created: Instant::now(),
+            created: now,
             connected_once: false,
             last_heard: None,
             last_bytes: (0, 0),
@@ -457,9 +457,7 @@ impl Peer {
             return false;
         }
         self.offer_outstanding = true;
-        if self.signals.try_send(Signal::Offer(sdp)).is_err() {
-            tracing::warn!(peer = %self.id, "signal channel full or closed; offer not delivered");
-        }
+        self.signals.push(Signal::Offer(sdp));
         true
     }
 
@@ -499,13 +497,8 @@ impl Peer {
         if tracks == self.announced {
             return;
         }
-        if self
-            .signals
-            .try_send(Signal::Tracks(tracks.clone()))
-            .is_ok()
-        {
-            self.announced = tracks;
-        }
+        self.signals.push(Signal::Tracks(tracks.clone()));
+        self.announced = tracks;
     }
 
     /// Our current ICE username fragment, read back from the local SDP

@@ -1,11 +1,11 @@
 //! Signaling: creating, renegotiating and removing peer connections.
-//! Part of the media task ([`Driver`]).
+//! Part of the media task ([`Sfu`]).
 
-use super::driver::Driver;
 use super::engine::build_peer;
 use super::peer::{video_codec_for, Peer};
 use super::router::SlotKind;
 use super::sdp::with_candidates_everywhere;
+use super::sfu::{Sfu, SfuEvent, Transmit};
 use super::{LinkEvent, MediaError, Owner, PeerId, PeerKind, Signal, SignalPath};
 use crate::control::SessionId;
 use rtc::peer_connection::sdp::RTCSessionDescription;
@@ -13,7 +13,6 @@ use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::sansio::Protocol;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
-use tokio::sync::mpsc;
 
 /// How a peer leaves, and so which link event (if any) it raises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +25,7 @@ pub(super) enum Removal {
     Quiet,
 }
 
-impl Driver {
+impl Sfu {
     pub(super) fn accept_offer(
         &mut self,
         session: SessionId,
@@ -34,7 +33,7 @@ impl Driver {
         offer: &str,
         (path, owner): (SignalPath, Option<Owner>),
         now: Instant,
-    ) -> Result<(PeerId, String, mpsc::Receiver<Signal>), MediaError> {
+    ) -> Result<(PeerId, String), MediaError> {
         let previous = match &kind {
             PeerKind::Participant(code) => self
                 .sessions
@@ -58,16 +57,10 @@ impl Driver {
             return Err(too_many_candidates(self.limits.candidates));
         }
         let id = PeerId::random();
-        let mut pc = build_peer(
-            &self.candidates,
-            self.port.has_tcp(),
-            self.consent_timeout,
-            now,
-        )?;
+        let mut pc = build_peer(&self.candidates, self.tcp, self.consent_timeout, now)?;
         pc.set_remote_description(now, offer)
             .map_err(MediaError::stack)?;
-        let (signal_tx, signal_rx) = mpsc::channel(16);
-        let mut peer = Peer::new(id, session.clone(), kind.clone(), pc, signal_tx, video_mime);
+        let mut peer = Peer::new(id, session.clone(), kind.clone(), pc, video_mime, now);
         peer.path = path;
         peer.owner = owner;
         peer.remote_candidates = remote_candidates;
@@ -103,17 +96,15 @@ impl Driver {
         self.dirty.insert(id);
         if let Some(old) = previous {
             tracing::info!(peer = %old, successor = %id, "peer replaced");
-            if let Some(p) = self.peers.get(&old) {
-                // Full or gone, the page learns it anyway: its connection
-                // stops answering.
-                let _ = p.signals.try_send(Signal::Replaced);
-            }
+            // Full or gone, the page learns it anyway: its connection
+            // stops answering.
+            self.emit(SfuEvent::Signal(old, Signal::Replaced));
             self.remove_peer(old, Removal::Quiet, now);
         }
         self.ensure_tiles(&session);
         self.rebuild_routes(&session, now);
         tracing::info!(peer = %id, %session, ?kind, "peer accepted");
-        Ok((id, sdp, signal_rx))
+        Ok((id, sdp))
     }
 
     pub(super) fn accept_answer(
@@ -235,13 +226,19 @@ impl Driver {
             .cloned();
         let _ = peer.pc.close();
         while let Some(out) = peer.pc.poll_write() {
-            let _ = self.port.send(
-                &out.message,
-                out.transport.local_addr,
-                out.transport.peer_addr,
-                out.transport.transport_protocol,
-            );
+            self.transmits.push_back(Transmit {
+                from: out.transport.local_addr,
+                to: out.transport.peer_addr,
+                protocol: out.transport.transport_protocol,
+                data: out.message,
+            });
         }
+        self.events.extend(
+            peer.signals
+                .drain(..)
+                .map(|s| SfuEvent::Signal(id, s))
+                .chain([SfuEvent::PeerRemoved(id)]),
+        );
         self.demux.forget(&id);
         self.dirty.remove(&id);
         if let Some(state) = self.sessions.get_mut(&peer.session) {
@@ -249,16 +246,18 @@ impl Driver {
         }
         let session = peer.session.clone();
         match (how, reported) {
-            (Removal::Closed, Some(endpoint)) => self.emit(LinkEvent::Closed {
+            (Removal::Closed, Some(endpoint)) => self.emit(SfuEvent::Link(LinkEvent::Closed {
                 session,
                 endpoint,
                 peer: id,
-            }),
-            (Removal::Lost, Some(endpoint)) if peer.up => self.emit(LinkEvent::Lost {
-                session,
-                endpoint,
-                peer: id,
-            }),
+            })),
+            (Removal::Lost, Some(endpoint)) if peer.up => {
+                self.emit(SfuEvent::Link(LinkEvent::Lost {
+                    session,
+                    endpoint,
+                    peer: id,
+                }))
+            }
             _ => {}
         }
         self.rebuild_routes(&peer.session, now);
@@ -266,7 +265,7 @@ impl Driver {
     }
 }
 
-impl Driver {
+impl Sfu {
     /// Whether a new connection of `kind` fits the limits. A site's second
     /// connection replaces its first, so it needs no room of its own.
     fn admit(

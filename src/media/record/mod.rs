@@ -14,8 +14,9 @@ mod frames;
 mod tap;
 
 pub(crate) use file::FileStatus;
-use file::{RecordingFile, Track};
-use frames::Piece;
+use file::RecordingFile;
+pub(crate) use file::Track;
+pub(crate) use frames::Piece;
 
 use super::keyframe::VideoCodec;
 use super::rewrite::{Arrival, Rewriter, StreamTag, Verdict};
@@ -36,7 +37,7 @@ pub(crate) struct RecordLeg {
 
 /// A session's recording in progress.
 pub(crate) struct Recording {
-    file: RecordingFile,
+    file: Box<dyn RecordSink>,
     started: Instant,
     pub(crate) legs: Vec<RecordLeg>,
 }
@@ -52,15 +53,34 @@ pub(crate) fn file_name(session: &SessionId, wall: SystemTime) -> String {
     format!("{session}-{stamp}.webm")
 }
 
-impl Recording {
-    /// Starts a new file for `session` under `dir` (its own folder).
-    pub(crate) fn start(
-        dir: &Path,
-        session: &SessionId,
-        now: Instant,
-        wall: SystemTime,
-    ) -> io::Result<Recording> {
-        let folder = dir.join(&session.0);
+/// Where a recording's packets go. The media core only hands packets over;
+/// the server gives it files written on their own thread ([`FileRecorder`]),
+/// a test gives it memory.
+pub(crate) trait RecordSink: Send {
+    /// Queues one packet of `track`; never blocks.
+    fn offer(&self, track: Track, piece: Piece);
+    fn status(&self) -> FileStatus;
+    fn path(&self) -> &Path;
+    /// Ends the recording without waiting for it to be closed.
+    fn finish(self: Box<Self>);
+    /// Ends the recording and waits until it is closed.
+    fn finish_and_wait(self: Box<Self>) -> FileStatus;
+}
+
+/// Opens a session's next recording.
+pub(crate) trait Recorder: Send {
+    /// A new recording of `session`, starting at `wall`.
+    fn open(&self, session: &SessionId, wall: SystemTime) -> io::Result<Box<dyn RecordSink>>;
+}
+
+/// Recordings as WebM files, a folder per session under `dir`.
+pub(crate) struct FileRecorder {
+    pub(crate) dir: PathBuf,
+}
+
+impl Recorder for FileRecorder {
+    fn open(&self, session: &SessionId, wall: SystemTime) -> io::Result<Box<dyn RecordSink>> {
+        let folder = self.dir.join(&session.0);
         std::fs::create_dir_all(&folder)?;
         let mut path: PathBuf = folder.join(file_name(session, wall));
         // Two starts within a second (stop, start): the second gets a suffix.
@@ -80,6 +100,31 @@ impl Recording {
         let sidecar = serde_json::json!({ "session": session.0, "started_at": started_at });
         std::fs::write(path.with_extension("json"), sidecar.to_string())?;
         tracing::info!(%session, path = %path.display(), "recording started");
+        Ok(Box::new(file))
+    }
+}
+
+impl RecordSink for RecordingFile {
+    fn offer(&self, track: Track, piece: Piece) {
+        RecordingFile::offer(self, track, piece)
+    }
+    fn status(&self) -> FileStatus {
+        RecordingFile::status(self)
+    }
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn finish(self: Box<Self>) {
+        RecordingFile::finish(*self)
+    }
+    fn finish_and_wait(self: Box<Self>) -> FileStatus {
+        RecordingFile::finish_and_wait(*self)
+    }
+}
+
+impl Recording {
+    /// A recording into `sink`, its slots silent until routed.
+    pub(crate) fn start(sink: Box<dyn RecordSink>, now: Instant) -> Recording {
         let legs = Track::ALL
             .iter()
             .map(|&track| {
@@ -104,11 +149,11 @@ impl Recording {
                 }
             })
             .collect();
-        Ok(Recording {
-            file,
+        Recording {
+            file: sink,
             started: now,
             legs,
-        })
+        }
     }
 
     /// Sets a leg's source; a new one starts at its next keyframe.
@@ -183,12 +228,12 @@ impl Recording {
     }
 
     pub(crate) fn path(&self) -> &Path {
-        &self.file.path
+        self.file.path()
     }
 
     /// Ends it; the file is closed on its own thread.
     pub(crate) fn finish(self) {
-        tracing::info!(path = %self.file.path.display(), "recording stopped");
+        tracing::info!(path = %self.file.path().display(), "recording stopped");
         self.file.finish();
     }
 

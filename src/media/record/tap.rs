@@ -3,17 +3,18 @@
 
 use super::Recording;
 use crate::control::SessionId;
-use crate::media::driver::Driver;
 use crate::media::keyframe::VideoCodec;
 use crate::media::rewrite::StreamTag;
 use crate::media::router::{source_for, Feed};
+use crate::media::sfu::{Sfu, SfuEvent};
 use crate::media::{LinkEvent, PeerKind};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
-impl Driver {
+impl Sfu {
     /// Starts or ends `session`'s recording as its policy now says.
     pub(crate) fn follow_recording(&mut self, session: &SessionId, now: Instant) {
-        let Some(dir) = self.recordings.clone() else {
+        let wall = self.wall_clock(now);
+        let Some(recorder) = self.recorder.as_deref() else {
             return;
         };
         let Some(state) = self.sessions.get_mut(session) else {
@@ -21,20 +22,18 @@ impl Driver {
         };
         let wanted = state.policy.recording;
         match (wanted, state.recording.is_some()) {
-            (true, false) if !state.recording_failed => {
-                match Recording::start(&dir, session, now, SystemTime::now()) {
-                    Ok(recording) => state.recording = Some(recording),
-                    Err(e) => {
-                        state.recording_failed = true;
-                        let reason = format!("the recording could not be started: {e}");
-                        tracing::error!(%session, %reason);
-                        self.emit(LinkEvent::RecordingStopped {
-                            session: session.clone(),
-                            reason,
-                        });
-                    }
+            (true, false) if !state.recording_failed => match recorder.open(session, wall) {
+                Ok(sink) => state.recording = Some(Recording::start(sink, now)),
+                Err(e) => {
+                    state.recording_failed = true;
+                    let reason = format!("the recording could not be started: {e}");
+                    tracing::error!(%session, %reason);
+                    self.emit(SfuEvent::Link(LinkEvent::RecordingStopped {
+                        session: session.clone(),
+                        reason,
+                    }));
                 }
-            }
+            },
             (false, true) => {
                 if let Some(recording) = state.recording.take() {
                     recording.finish();
@@ -54,7 +53,7 @@ impl Driver {
         let Some(state) = self.sessions.get_mut(session) else {
             return Vec::new();
         };
-        let crate::media::driver::Session {
+        let crate::media::sfu::Session {
             policy,
             speaker,
             recording,
@@ -120,7 +119,10 @@ impl Driver {
             }
         }
         for (session, reason) in failed {
-            self.emit(LinkEvent::RecordingStopped { session, reason });
+            self.emit(SfuEvent::Link(LinkEvent::RecordingStopped {
+                session,
+                reason,
+            }));
         }
     }
 

@@ -1,0 +1,735 @@
+//! The SFU core: every peer connection and the forwarding between them,
+//! with no socket, no task and no clock of its own.
+//!
+//! # Contract
+//!
+//! The same as the control plane's and as quinn-proto's or str0m's: the
+//! caller owns the sockets and the timers, and drives the core with the
+//! time passed in.
+//!
+//! - Input: [`Sfu::handle_datagram`] for what arrived on the media port,
+//!   [`Sfu::handle_timeout`] when [`Sfu::poll_timeout`] says, and the
+//!   commands (`accept_offer`, `set_policy`, `close`…), each answered at
+//!   once.
+//! - Output: [`Sfu::poll_transmit`] until `None` (datagrams to send) and
+//!   [`Sfu::poll_event`] until `None` (link events, signals for the
+//!   clients, link statistics).
+//!
+//! Each input reads no clock: `now` is the caller's. Handling an input
+//! marks the connections it touched; polling pumps them (their events
+//! handled, their decrypted media routed to other connections' legs, their
+//! outgoing datagrams queued), so a batch of datagrams costs one pump per
+//! connection instead of one per datagram. Forwarding touches the
+//! receivers, so pumping repeats (bounded) until nothing is left.
+//!
+//! Recording is the one output that is not a datagram or an event: the
+//! core hands packets to a [`Recorder`]'s sink, which the shell backs with
+//! files written on their own thread.
+
+use super::bitrate::BitrateCaps;
+use super::demux::Demux;
+use super::peer::Peer;
+use super::record::{Recorder, Recording};
+use super::router::{Feed, MediaKind};
+use super::signaling::candidate_type;
+use super::signaling::Removal;
+use super::speaker::ActiveSpeaker;
+use super::stats::LinkStats;
+use super::{LinkEvent, MediaError, Owner, PeerId, PeerKind, Signal, SignalPath};
+use crate::config::MediaConfig;
+use crate::control::{EndpointCode, ForwardingPolicy, SessionId};
+use bytes::BytesMut;
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::message::RTCMessage;
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::sansio::Protocol;
+use rtc::shared::time::SystemInstant;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long a link may stay down (silent, or its connection failed) before
+/// it counts as lost: a congested provincial line can miss a beat.
+pub(super) const LOST_GRACE: Duration = Duration::from_secs(3);
+/// A link from which nothing at all arrived for this long — no consent
+/// check, no media, no RTCP — is down. A site sends audio many times a
+/// second and a receiver reports about every second, so silence this long
+/// is a cut link; consent (30 s) is far too slow to tell the chair.
+const SILENT_LINK: Duration = Duration::from_secs(5);
+/// A failed connection that nobody closed is dropped after this long.
+const FAILED_REAP: Duration = Duration::from_secs(60);
+pub(super) const STATS_PERIOD: Duration = Duration::from_secs(1);
+/// Bound on pump rounds per poll; anything left is flushed next time.
+const MAX_PUMP_ROUNDS: usize = 8;
+
+/// A datagram that arrived on the media port.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Datagram<'a> {
+    pub(crate) from: SocketAddr,
+    /// The advertised candidate it arrived on.
+    pub(crate) to: SocketAddr,
+    /// UDP, or TCP (ICE-TCP).
+    pub(crate) protocol: TransportProtocol,
+    pub(crate) data: &'a [u8],
+}
+
+/// A datagram to send.
+#[derive(Debug)]
+pub(crate) struct Transmit {
+    /// The candidate to send from.
+    pub(crate) from: SocketAddr,
+    pub(crate) to: SocketAddr,
+    pub(crate) protocol: TransportProtocol,
+    pub(crate) data: BytesMut,
+}
+
+/// What the core tells its shell, besides datagrams.
+#[derive(Debug)]
+pub(crate) enum SfuEvent {
+    /// A link came up, was lost or closed; a recording stopped.
+    Link(LinkEvent),
+    /// A message for a `/ws` client.
+    Signal(PeerId, Signal),
+    /// A connection is gone: its signals end here.
+    PeerRemoved(PeerId),
+    /// Once a second: every link's figures, and what was forwarded since
+    /// the last report as (packets, bytes) for audio and for video.
+    Stats {
+        links: Vec<LinkStats>,
+        forwarded: [(u64, u64); 2],
+    },
+}
+
+#[derive(Default)]
+pub(super) struct Session {
+    pub(super) policy: ForwardingPolicy,
+    pub(super) speaker: ActiveSpeaker,
+    /// The peer publishing each endpoint's media (the latest to join wins).
+    pub(super) publishers: HashMap<EndpointCode, PeerId>,
+    /// Endpoints under a link test: each gets its own media back on its
+    /// floor slot.
+    pub(super) loopback: HashSet<EndpointCode>,
+    /// The programme being written, while the policy says so.
+    pub(super) recording: Option<Recording>,
+    /// A recording failed (the disk is full, say): no new one until the
+    /// policy stops recording and starts again.
+    pub(super) recording_failed: bool,
+}
+
+/// Bounds on what clients may make the media plane hold.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ConnectionLimits {
+    pub(super) total: usize,
+    pub(super) per_session: usize,
+    pub(super) viewers_per_session: usize,
+    pub(super) per_token: usize,
+    pub(super) media_lines: usize,
+    pub(super) candidates: usize,
+    /// A connection not up by then is dropped.
+    pub(super) connect_within: Duration,
+}
+
+impl ConnectionLimits {
+    fn from_config(cfg: &MediaConfig) -> ConnectionLimits {
+        let n = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
+        ConnectionLimits {
+            total: n(cfg.max_connections),
+            per_session: n(cfg.max_connections_per_session),
+            viewers_per_session: n(cfg.max_viewers_per_session),
+            per_token: n(cfg.max_connections_per_token),
+            media_lines: n(cfg.max_media_lines),
+            candidates: n(cfg.max_candidates),
+            connect_within: Duration::from_secs(cfg.connect_timeout_secs.into()),
+        }
+    }
+}
+
+pub(super) type RouteKey = (SessionId, EndpointCode, Feed);
+
+/// Where the core's connections can be reached: the host candidates, and
+/// whether each also listens on TCP.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidates {
+    pub(crate) addresses: Vec<SocketAddr>,
+    pub(crate) tcp: bool,
+}
+
+pub(crate) struct Sfu {
+    /// The host candidates every connection advertises, one per socket.
+    pub(super) candidates: Vec<SocketAddr>,
+    pub(super) tcp: bool,
+    pub(super) consent_timeout: Duration,
+    pub(super) limits: ConnectionLimits,
+    pub(super) demux: Demux<PeerId>,
+    pub(super) peers: HashMap<PeerId, Peer>,
+    pub(super) sessions: HashMap<SessionId, Session>,
+    /// Which legs each publisher's track feeds, rebuilt when a policy,
+    /// a peer or the active speaker changes.
+    pub(super) routes: HashMap<RouteKey, Vec<(PeerId, usize)>>,
+    pub(super) dirty: HashSet<PeerId>,
+    pub(super) transmits: VecDeque<Transmit>,
+    pub(super) events: VecDeque<SfuEvent>,
+    /// The latest instant an input brought: pumping on a poll uses it.
+    now: Instant,
+    next_stats: Instant,
+    pub(super) started: Instant,
+    /// `started` on the wall clock.
+    started_wall: SystemTime,
+    pub(super) wall: SystemInstant,
+    pub(super) caps: BitrateCaps,
+    /// Opens recordings; none: this server does not record.
+    pub(super) recorder: Option<Box<dyn Recorder>>,
+}
+
+impl Sfu {
+    /// A core with no connections. `now` and `wall` are the same instant on
+    /// the monotonic and the wall clock.
+    pub(crate) fn new(
+        cfg: &MediaConfig,
+        candidates: Candidates,
+        recorder: Option<Box<dyn Recorder>>,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Sfu {
+        Sfu {
+            candidates: candidates.addresses,
+            tcp: candidates.tcp,
+            consent_timeout: Duration::from_secs(cfg.consent_timeout_secs.into()),
+            limits: ConnectionLimits::from_config(cfg),
+            demux: Demux::new(),
+            peers: HashMap::new(),
+            sessions: HashMap::new(),
+            routes: HashMap::new(),
+            dirty: HashSet::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            now,
+            next_stats: now + STATS_PERIOD,
+            started: now,
+            started_wall: wall,
+            wall: SystemInstant::now(now),
+            caps: BitrateCaps::from_config(cfg),
+            recorder,
+        }
+    }
+
+    /// The wall-clock time at `now`.
+    pub(super) fn wall_clock(&self, now: Instant) -> SystemTime {
+        self.started_wall + now.saturating_duration_since(self.started)
+    }
+
+    fn advance(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+    }
+
+    /// The next datagram to send, once every touched connection is pumped.
+    pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.transmits.is_empty() {
+            self.flush(self.now);
+        }
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the shell.
+    pub(crate) fn poll_event(&mut self) -> Option<SfuEvent> {
+        if self.events.is_empty() {
+            self.flush(self.now);
+        }
+        self.events.pop_front()
+    }
+
+    /// When [`Sfu::handle_timeout`] is due next.
+    pub(crate) fn poll_timeout(&self) -> Instant {
+        self.peers
+            .values()
+            .filter_map(|p| p.next_timeout)
+            .min()
+            .map_or(self.next_stats, |t| t.min(self.next_stats))
+    }
+
+    /// Time passed: connections' timers, and once a second the active
+    /// speakers, lost links, statistics and recordings.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        self.advance(now);
+        for peer in self.peers.values_mut() {
+            if peer.next_timeout.is_some_and(|t| t <= now) {
+                if let Err(err) = peer.pc.handle_timeout(now) {
+                    tracing::debug!(peer = %peer.id, %err, "timeout handling failed");
+                }
+                self.dirty.insert(peer.id);
+            }
+        }
+        if now >= self.next_stats {
+            self.tick(now);
+            self.next_stats = now + STATS_PERIOD;
+        }
+    }
+
+    /// The core stops: every connection closed, every recording finished
+    /// (waiting for its file to be closed).
+    pub(crate) fn shut_down(&mut self) {
+        for peer in self.peers.values_mut() {
+            let _ = peer.pc.close();
+        }
+        self.finish_recordings();
+    }
+
+    /// A datagram that arrived on the media port.
+    pub(crate) fn handle_datagram(&mut self, now: Instant, datagram: Datagram<'_>) {
+        self.advance(now);
+        let Datagram {
+            from,
+            to,
+            protocol,
+            data,
+        } = datagram;
+        let Some(id) = self.demux.route(data, from) else {
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let msg = TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                local_addr: to,
+                peer_addr: from,
+                ecn: None,
+                transport_protocol: protocol,
+            },
+            message: bytes::BytesMut::from(data),
+        };
+        // Only a verified address is a sign of life: a forged check naming
+        // this connection's ufrag reaches the stack, which drops it.
+        if peer.sent_to == Some(from) {
+            peer.last_heard = Some(now);
+        }
+        if let Err(err) = peer.pc.handle_read(msg) {
+            tracing::trace!(peer = %id, %err, "datagram refused");
+        }
+        let back = peer.down_since.is_some() && peer.state == RTCPeerConnectionState::Connected;
+        self.dirty.insert(id);
+        if back {
+            self.on_alive(id, now);
+        }
+    }
+
+    /// A link that is connected and heard from again: up, and reported up
+    /// if it had been reported lost.
+    fn on_alive(&mut self, id: PeerId, now: Instant) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        peer.down_since = None;
+        if peer.up {
+            return;
+        }
+        peer.up = true;
+        if let Some(endpoint) = peer.endpoint().cloned() {
+            let session = peer.session.clone();
+            self.emit(SfuEvent::Link(LinkEvent::Up {
+                session: session.clone(),
+                endpoint,
+                peer: id,
+            }));
+            self.rebuild_routes(&session, now);
+        }
+    }
+
+    /// Pumps dirty peers until quiet (bounded).
+    fn flush(&mut self, now: Instant) {
+        for _ in 0..MAX_PUMP_ROUNDS {
+            if self.dirty.is_empty() {
+                break;
+            }
+            let batch: Vec<PeerId> = self.dirty.drain().collect();
+            for id in batch {
+                self.pump(id, now);
+            }
+        }
+    }
+
+    fn pump(&mut self, id: PeerId, now: Instant) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let mut state_changes = Vec::new();
+        let mut tracks_opened = false;
+        while let Some(event) = peer.pc.poll_event() {
+            match event {
+                RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => {
+                    state_changes.push(state)
+                }
+                RTCPeerConnectionEvent::OnSignalingStateChangeEvent(state) => {
+                    peer.signaling = state
+                }
+                RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                    peer.on_track_open(&init);
+                    tracks_opened = true;
+                }
+                _ => {}
+            }
+        }
+        let mut media = Vec::new();
+        while let Some(msg) = peer.pc.poll_read() {
+            media.push(msg);
+        }
+        if peer.maybe_offer(now) {
+            if let Some(ufrag) = peer.local_ufrag() {
+                self.demux.register_ufrag(&ufrag, id);
+            }
+        }
+        self.events
+            .extend(peer.signals.drain(..).map(|s| SfuEvent::Signal(id, s)));
+        self.send_datagrams(id);
+        for state in state_changes {
+            self.on_state(id, state, now);
+        }
+        if tracks_opened {
+            if let Some(session) = self.peers.get(&id).map(|p| p.session.clone()) {
+                self.rebuild_routes(&session, now);
+            }
+        }
+        for msg in media {
+            match msg.message {
+                RTCMessage::RtpPacket(track_id, packet) => {
+                    self.forward(id, &track_id, packet, msg.now)
+                }
+                RTCMessage::RtcpPacket(_, packets) => self.on_rtcp(id, &packets, msg.now),
+                _ => {}
+            }
+        }
+        self.send_datagrams(id);
+    }
+
+    fn send_datagrams(&mut self, id: PeerId) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        while let Some(out) = peer.pc.poll_write() {
+            // The stack sends only to addresses it verified: route what
+            // comes back from them to this connection (see `demux`).
+            if peer.sent_to != Some(out.transport.peer_addr) {
+                peer.sent_to = Some(out.transport.peer_addr);
+                self.demux.learn(out.transport.peer_addr, &id);
+            }
+            self.transmits.push_back(Transmit {
+                from: out.transport.local_addr,
+                to: out.transport.peer_addr,
+                protocol: out.transport.transport_protocol,
+                data: out.message,
+            });
+        }
+        peer.next_timeout = peer.pc.poll_timeout();
+    }
+
+    /// Whether `id` is the peer carrying `endpoint` now: a replaced peer's
+    /// link events would contradict its successor's.
+    pub(super) fn is_publisher(
+        &self,
+        session: &SessionId,
+        endpoint: &EndpointCode,
+        id: PeerId,
+    ) -> bool {
+        self.sessions
+            .get(session)
+            .and_then(|s| s.publishers.get(endpoint))
+            == Some(&id)
+    }
+
+    pub(super) fn emit(&mut self, event: SfuEvent) {
+        self.events.push_back(event);
+    }
+
+    fn on_state(&mut self, id: PeerId, state: RTCPeerConnectionState, now: Instant) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        peer.state = state;
+        tracing::debug!(peer = %id, %state, "connection state");
+        match state {
+            RTCPeerConnectionState::Connected => {
+                peer.connected_once = true;
+                self.on_alive(id, now)
+            }
+            // A client that closes its connection says so in DTLS; that is
+            // a lost link too until its signaling says otherwise.
+            RTCPeerConnectionState::Disconnected
+            | RTCPeerConnectionState::Failed
+            | RTCPeerConnectionState::Closed => {
+                peer.down_since.get_or_insert(now);
+            }
+            _ => {}
+        }
+    }
+
+    /// The session's forwarding policy changed (after each commit).
+    pub(crate) fn set_policy(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        policy: ForwardingPolicy,
+    ) {
+        self.advance(now);
+        self.sessions.entry(session.clone()).or_default().policy = policy;
+        self.follow_recording(&session, now);
+        self.ensure_tiles(&session);
+        self.rebuild_routes(&session, now);
+    }
+
+    /// Starts or ends a link test: the endpoint gets its own media back.
+    pub(crate) fn set_loopback(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        endpoint: EndpointCode,
+        on: bool,
+    ) {
+        self.advance(now);
+        let state = self.sessions.entry(session.clone()).or_default();
+        let changed = if on {
+            state.loopback.insert(endpoint)
+        } else {
+            state.loopback.remove(&endpoint)
+        };
+        if changed {
+            self.rebuild_routes(&session, now);
+        }
+    }
+
+    /// A client's offer: a new connection, and the answer to send back.
+    pub(crate) fn handle_offer(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        kind: PeerKind,
+        offer: &str,
+        opener: (SignalPath, Option<Owner>),
+    ) -> Result<(PeerId, String), MediaError> {
+        self.advance(now);
+        self.accept_offer(session, kind, offer, opener, now)
+    }
+
+    /// A client's answer to the server's offer.
+    pub(crate) fn handle_answer(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        sdp: String,
+    ) -> Result<(), MediaError> {
+        self.advance(now);
+        self.accept_answer(peer, sdp, now)
+    }
+
+    /// A client's new offer on its connection; returns the answer.
+    pub(crate) fn handle_renegotiation(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        offer: &str,
+    ) -> Result<String, MediaError> {
+        self.advance(now);
+        self.renegotiate(peer, offer, now)
+    }
+
+    /// A trickled client candidate, JSON of `RTCIceCandidateInit`.
+    pub(crate) fn handle_candidate(&mut self, peer: PeerId, json: &str) -> Result<(), MediaError> {
+        self.add_candidate(peer, json)
+    }
+
+    /// Restarts ICE on a `/ws` connection: a server offer follows.
+    pub(crate) fn restart_ice(&mut self, peer: PeerId) -> Result<(), MediaError> {
+        match self.peers.get_mut(&peer) {
+            Some(p) if p.path == SignalPath::Http => Err(MediaError::InvalidState(
+                "a WHIP/WHEP peer cannot be renegotiated".into(),
+            )),
+            Some(p) => {
+                p.pc.restart_ice();
+                p.wants_offer = true;
+                self.dirty.insert(peer);
+                Ok(())
+            }
+            None => Err(MediaError::UnknownPeer),
+        }
+    }
+
+    /// A technician's console names the sites whose tiles it shows.
+    pub(crate) fn set_watching(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        sites: BTreeSet<EndpointCode>,
+    ) -> Result<(), MediaError> {
+        self.advance(now);
+        self.watch(peer, sites, now)
+    }
+
+    /// Closes a connection on request (WHIP DELETE, a client that left).
+    pub(crate) fn close(&mut self, now: Instant, peer: PeerId) -> Result<(), MediaError> {
+        self.advance(now);
+        self.remove_known(peer, Removal::Closed, now)
+    }
+
+    /// Drops a connection whose signaling vanished: its link is lost.
+    pub(crate) fn drop_peer(&mut self, now: Instant, peer: PeerId) -> Result<(), MediaError> {
+        self.advance(now);
+        self.remove_known(peer, Removal::Lost, now)
+    }
+
+    /// The session and kind of a connection.
+    pub(crate) fn describe(&self, peer: PeerId) -> Result<(SessionId, PeerKind), MediaError> {
+        self.peers
+            .get(&peer)
+            .map(|p| (p.session.clone(), p.kind.clone()))
+            .ok_or(MediaError::UnknownPeer)
+    }
+
+    /// Once a second: active speakers, lost links, link stats, recordings.
+    fn tick(&mut self, now: Instant) {
+        self.check_recordings();
+        let mut changed = Vec::new();
+        for (id, state) in self.sessions.iter_mut() {
+            if state.policy.floor_follows_active_speaker
+                && state.speaker.decide(&state.policy.audible)
+            {
+                changed.push(id.clone());
+            }
+        }
+        for session in changed {
+            self.rebuild_routes(&session, now);
+        }
+
+        let mut lost = Vec::new();
+        let mut reap = Vec::new();
+        for peer in self.peers.values_mut() {
+            let silent = peer
+                .last_heard
+                .is_some_and(|t| now.saturating_duration_since(t) >= SILENT_LINK);
+            if silent && peer.down_since.is_none() {
+                peer.down_since = peer.last_heard.map(|t| t + SILENT_LINK);
+            }
+            let Some(since) = peer.down_since else {
+                continue;
+            };
+            let down_for = now.saturating_duration_since(since);
+            if peer.up && down_for >= LOST_GRACE {
+                peer.up = false;
+                if let Some(endpoint) = peer.endpoint().cloned() {
+                    lost.push((peer.id, peer.session.clone(), endpoint));
+                }
+            }
+            let dead = matches!(
+                peer.state,
+                RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
+            );
+            if dead && down_for >= FAILED_REAP {
+                reap.push(peer.id);
+            }
+        }
+        for peer in self.peers.values() {
+            // An offer costs memory (about half a MiB); one whose client
+            // never checks in would hold it for nothing.
+            let never_up = self.limits.connect_within;
+            if !peer.connected_once && now.saturating_duration_since(peer.created) >= never_up {
+                tracing::info!(peer = %peer.id, "never came up; dropped");
+                reap.push(peer.id);
+            }
+        }
+        for (id, session, endpoint) in lost {
+            if self.is_publisher(&session, &endpoint, id) {
+                self.emit(SfuEvent::Link(LinkEvent::Lost {
+                    session,
+                    endpoint,
+                    peer: id,
+                }));
+            }
+        }
+        for id in reap {
+            // Reaped twice (failed and never up) is removed once.
+            if self.peers.contains_key(&id) {
+                self.remove_peer(id, Removal::Quiet, now);
+            }
+        }
+        // Repeated every second: a browser takes the latest estimate as its
+        // ceiling, and one lost report must not leave a stale one.
+        self.send_bitrate_caps(false, now);
+        self.publish_stats(now);
+    }
+
+    fn publish_stats(&mut self, now: Instant) {
+        let period = STATS_PERIOD.as_secs_f64();
+        let mut out = Vec::with_capacity(self.peers.len());
+        // Counted here once a second rather than per packet: a metrics
+        // update per forwarded packet would cost a lookup on the hot path.
+        let mut forwarded = [(0u64, 0u64); 2];
+        for peer in self.peers.values_mut() {
+            for leg in &mut peer.legs {
+                let i = usize::from(leg.kind == MediaKind::Video);
+                forwarded[i].0 += leg.packets.saturating_sub(leg.reported.0);
+                forwarded[i].1 += leg.bytes.saturating_sub(leg.reported.1);
+                leg.reported = (leg.packets, leg.bytes);
+            }
+            let bytes_in: u64 = peer.inbound.iter().map(|t| t.stats.bytes).sum();
+            let bytes_out: u64 = peer.legs.iter().map(|l| l.bytes).sum();
+            let (prev_in, prev_out) = peer.last_bytes;
+            peer.bitrate = (
+                ((bytes_in.saturating_sub(prev_in)) as f64 * 8.0 / period) as u64,
+                ((bytes_out.saturating_sub(prev_out)) as f64 * 8.0 / period) as u64,
+            );
+            peer.last_bytes = (bytes_in, bytes_out);
+            let content_in: u64 = peer
+                .inbound
+                .iter()
+                .filter(|t| t.feed == Feed::Content)
+                .map(|t| t.stats.bytes)
+                .sum();
+            let content_bitrate =
+                (content_in.saturating_sub(peer.last_content_bytes) as f64 * 8.0 / period) as u64;
+            peer.last_content_bytes = content_in;
+            let losses: Vec<f64> = peer
+                .inbound
+                .iter_mut()
+                .map(|t| t.stats.take_loss())
+                .collect();
+            peer.loss_up = losses.iter().copied().fold(0.0, f64::max);
+            let candidate_type = peer
+                .sent_to
+                .map(|a| candidate_type(&peer.remote_candidates, a));
+            let reported: Vec<_> = peer
+                .legs
+                .iter()
+                .map(|l| l.downstream)
+                .filter(|d| d.is_fresh(now))
+                .collect();
+            let rtts: Vec<f64> = reported.iter().filter_map(|d| d.rtt_ms).collect();
+            out.push(LinkStats {
+                peer: peer.id,
+                session: peer.session.clone(),
+                endpoint: peer.endpoint().cloned(),
+                state: peer.state.to_string(),
+                candidate_type,
+                rtt_ms: (!rtts.is_empty()).then(|| rtts.iter().sum::<f64>() / rtts.len() as f64),
+                loss_up: peer.loss_up,
+                loss_down: reported.iter().map(|d| d.loss).fold(0.0, f64::max),
+                jitter_up_ms: peer
+                    .inbound
+                    .iter()
+                    .map(|t| t.stats.jitter_ms(t.clock_rate))
+                    .fold(0.0, f64::max),
+                jitter_down_ms: reported.iter().map(|d| d.jitter_ms).fold(0.0, f64::max),
+                bitrate_in: peer.bitrate.0,
+                bitrate_out: peer.bitrate.1,
+                content_bitrate_in: content_bitrate,
+                packets_forwarded: peer.legs.iter().map(|l| l.packets).sum(),
+                packets_received: peer.inbound.iter().map(|t| t.stats.received()).sum(),
+                keyframe_requests: peer.keyframe_requests,
+            });
+        }
+        out.sort_by(|a, b| (&a.session, &a.endpoint).cmp(&(&b.session, &b.endpoint)));
+        self.emit(SfuEvent::Stats {
+            links: out,
+            forwarded,
+        });
+    }
+}
