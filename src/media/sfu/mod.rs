@@ -733,3 +733,8 @@ impl Sfu {
         });
     }
 }
+
+#[cfg(test)]
+mod harness;
+#[cfg(test)]
+mod tests;
