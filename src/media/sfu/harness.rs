@@ -423,14 +423,13 @@ impl Client {
             }
         }
         while let Some(msg) = self.pc.poll_read() {
-            match msg.message {
-                RTCMessage::RtpPacket(_, p) => self.received.push(Received {
+            if let RTCMessage::RtpPacket(_, p) = msg.message {
+                self.received.push(Received {
                     ssrc: p.header.ssrc,
                     seq: p.header.sequence_number,
                     timestamp: p.header.timestamp,
                     payload: p.payload,
-                }),
-                _ => {}
+                });
             }
         }
     }
