@@ -27,7 +27,7 @@
 pub mod auth;
 pub mod cert;
 pub mod config;
-pub mod control;
+pub use diemcau_control as control;
 pub mod http;
 pub mod media;
 pub mod minutes;

@@ -4,9 +4,9 @@
 
 use super::{
     command, content, error, floor, link_test, links, minutes, monitoring, recording, registry,
-    rollcall, sessions, settings, view, whip,
+    rollcall, schemas, sessions, settings, view, whip,
 };
-use crate::{control, report, speaking_log};
+use crate::{report, speaking_log};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -65,8 +65,8 @@ impl Modify for BearerAuth {
         speaking_log::SpeakingLog, speaking_log::Turn, speaking_log::Presentation,
         speaking_log::ModeChange, speaking_log::RollCallRound, speaking_log::RecordingSpan,
         crate::minutes::MinutesSignature, crate::minutes::signature::PublicKeyBody,
-        control::Session, control::FloorState, control::ContentState, control::Event,
-        control::Command,
+        schemas::SessionSchema, schemas::FloorStateSchema, schemas::ContentStateSchema,
+        schemas::EventSchema, schemas::CommandSchema,
     )),
     tags(
         (name = "sessions", description = "Create and run sessions; the attendance report and the speaking log"),

@@ -1,10 +1,10 @@
 //! OpenAPI schemas of the control plane's types. Control stays free of
 //! HTTP concerns (no utoipa derives there), so the edge describes its
-//! types here, by hand, next to the only place that needs them. The
+//! types here, by hand, each as a `…Schema` type named as the control
+//! type is, next to the only place that needs them. The
 //! shapes follow the serde attributes in `src/control/`; the tests at the
 //! end hold the command and event names to what serde sends.
 
-use crate::control::{Command, ContentState, Event, FloorState, Session};
 use std::borrow::Cow;
 use utoipa::openapi::schema::{
     AdditionalProperties, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
@@ -143,7 +143,11 @@ fn floor_request() -> RefOr<Schema> {
     )
 }
 
-impl PartialSchema for FloorState {
+/// The OpenAPI schema of [`crate::control::FloorState`] (written here: the control plane
+/// knows nothing of HTTP).
+pub struct FloorStateSchema;
+
+impl PartialSchema for FloorStateSchema {
     fn schema() -> RefOr<Schema> {
         object(
             "The floor: every request, the queue and the holders",
@@ -170,13 +174,17 @@ impl PartialSchema for FloorState {
     }
 }
 
-impl ToSchema for FloorState {
+impl ToSchema for FloorStateSchema {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("FloorState")
     }
 }
 
-impl PartialSchema for ContentState {
+/// The OpenAPI schema of [`crate::control::ContentState`] (written here: the control plane
+/// knows nothing of HTTP).
+pub struct ContentStateSchema;
+
+impl PartialSchema for ContentStateSchema {
     fn schema() -> RefOr<Schema> {
         object(
             "The content token: who presents (its second video fills every site's content slot) and who waits to",
@@ -216,13 +224,17 @@ impl PartialSchema for ContentState {
     }
 }
 
-impl ToSchema for ContentState {
+impl ToSchema for ContentStateSchema {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("ContentState")
     }
 }
 
-impl PartialSchema for Session {
+/// The OpenAPI schema of [`crate::control::Session`] (written here: the control plane
+/// knows nothing of HTTP).
+pub struct SessionSchema;
+
+impl PartialSchema for SessionSchema {
     fn schema() -> RefOr<Schema> {
         object(
             "A session's whole state (chair, technician, endpoint tokens)",
@@ -309,7 +321,7 @@ impl PartialSchema for Session {
     }
 }
 
-impl ToSchema for Session {
+impl ToSchema for SessionSchema {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("Session")
     }
@@ -351,7 +363,11 @@ const EVENTS: &[&str] = &[
     "recording_stopped",
 ];
 
-impl PartialSchema for Event {
+/// The OpenAPI schema of [`crate::control::Event`] (written here: the control plane
+/// knows nothing of HTTP).
+pub struct EventSchema;
+
+impl PartialSchema for EventSchema {
     fn schema() -> RefOr<Schema> {
         object(
             "One logged change: `at`, the `event` name, and that event's fields (endpoint, request, round, mode, …)",
@@ -363,7 +379,7 @@ impl PartialSchema for Event {
     }
 }
 
-impl ToSchema for Event {
+impl ToSchema for EventSchema {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("Event")
     }
@@ -399,7 +415,11 @@ const COMMANDS: &[&str] = &[
     "stop_recording",
 ];
 
-impl PartialSchema for Command {
+/// The OpenAPI schema of [`crate::control::Command`] (written here: the control plane
+/// knows nothing of HTTP).
+pub struct CommandSchema;
+
+impl PartialSchema for CommandSchema {
     fn schema() -> RefOr<Schema> {
         object(
             "A command as sent on the WebSocket (`{\"type\":\"command\",\"id\":…,\"command\":{…}}`): the `command` name and its fields, e.g. `{\"command\":\"request_floor\",\"endpoint\":\"30\",\"topic\":\"…\"}`, `{\"command\":\"grant_floor\",\"target\":{\"request\":1}}` or `{\"target\":{\"endpoint\":\"30\"}}`, `{\"command\":\"set_mode\",\"mode\":\"open\"}`, `{\"command\":\"set_muted\",\"endpoint\":\"30\",\"muted\":true}`, `{\"command\":\"request_content\",\"endpoint\":\"30\"}`, `{\"command\":\"revoke_content\"}`. The same role rules as REST apply.",
@@ -413,7 +433,7 @@ impl PartialSchema for Command {
     }
 }
 
-impl ToSchema for Command {
+impl ToSchema for CommandSchema {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("Command")
     }

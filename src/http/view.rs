@@ -83,8 +83,10 @@ pub struct PublicSession {
     /// Endpoints and their status.
     pub endpoints: Vec<PublicEndpoint>,
     /// The floor.
+    #[schema(value_type = super::schemas::FloorStateSchema)]
     pub floor: FloorState,
     /// Who presents, and who waits to.
+    #[schema(value_type = super::schemas::ContentStateSchema)]
     pub content: ContentState,
     /// Roll calls, oldest first.
     #[schema(value_type = Vec<Object>)]

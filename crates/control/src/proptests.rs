@@ -212,7 +212,7 @@ proptest! {
             // The media plane records exactly while the meeting is live
             // and recording is on; nothing is recorded before or after.
             prop_assert_eq!(s.policy().recording, s.phase == Phase::Live && s.recording);
-            if record && s.phase == Phase::Live && log.iter().filter(|e| matches!(e.kind, crate::control::EventKind::RecordingStopped { .. })).count() == 0 {
+            if record && s.phase == Phase::Live && log.iter().filter(|e| matches!(e.kind, crate::EventKind::RecordingStopped { .. })).count() == 0 {
                 prop_assert!(s.recording, "a session set to record went live without recording");
             }
             if s.policy().floor.is_some() {
