@@ -13,16 +13,15 @@
 
 use super::port::{MediaPort, READ_BUFFER};
 use super::record::FileRecorder;
-use super::sfu::{Candidates, Datagram, Sfu, SfuEvent};
-use super::stats::LinkStats;
-use super::{LinkEvent, MediaError, Owner, PeerId, PeerKind, Signal, SignalPath};
+use super::{LinkEvent, LinkStats, MediaError, Owner, PeerId, PeerKind, Signal, SignalPath};
 use crate::config::MediaConfig;
 use crate::control::{EndpointCode, ForwardingPolicy, SessionId};
 use crate::monitor::metrics;
+use diemcau_sfu::{Candidates, Config, Datagram, Sfu, SfuEvent};
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 
 /// Datagrams read per wakeup before the loop looks at commands and timers.
@@ -119,7 +118,7 @@ pub(crate) async fn spawn(
     let (ev_tx, ev_rx) = mpsc::channel(1024);
     let recorder = recordings.map(|dir| Box::new(FileRecorder { dir }) as _);
     let sfu = Sfu::new(
-        cfg,
+        &core_config(cfg),
         Candidates {
             addresses: candidates.clone(),
             tcp: port.has_tcp(),
@@ -138,6 +137,24 @@ pub(crate) async fn spawn(
     tracing::info!(?candidates, "media plane listening");
     tokio::spawn(driver.run(cmd_rx));
     Ok((cmd_tx, candidates, ev_rx))
+}
+
+/// The core's share of the `[media]` section.
+fn core_config(cfg: &MediaConfig) -> Config {
+    let n = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
+    Config {
+        consent_timeout: Duration::from_secs(cfg.consent_timeout_secs.into()),
+        connect_timeout: Duration::from_secs(cfg.connect_timeout_secs.into()),
+        max_connections: n(cfg.max_connections),
+        max_connections_per_session: n(cfg.max_connections_per_session),
+        max_viewers_per_session: n(cfg.max_viewers_per_session),
+        max_connections_per_token: n(cfg.max_connections_per_token),
+        max_media_lines: n(cfg.max_media_lines),
+        max_candidates: n(cfg.max_candidates),
+        grid_bitrate_kbps: cfg.grid_bitrate_kbps,
+        programme_bitrate_kbps: cfg.programme_bitrate_kbps,
+        content_bitrate_kbps: cfg.content_bitrate_kbps,
+    }
 }
 
 impl Driver {

@@ -7,7 +7,8 @@
 //! to the file without a buffer of ours, so that after the server is
 //! killed the file plays up to its last complete cluster.
 
-use super::frames::{Codec, FrameBuilder, Piece};
+use super::frames::{Codec, FrameBuilder};
+use diemcau_sfu::record::{FileStatus, Piece, Track};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -62,25 +63,16 @@ impl TrackClock {
     }
 }
 
-/// The programme's five recorded slots, in track order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Track {
-    ChairAudio,
-    ChairVideo,
-    FloorAudio,
-    FloorVideo,
-    Content,
+/// What the file makes of each recorded slot.
+trait TrackInFile {
+    fn codec(self) -> Codec;
+    fn index(self) -> usize;
+    fn clock_rate(self) -> u64;
+    /// The Matroska track number (1-based).
+    fn number(self) -> u64;
 }
 
-impl Track {
-    pub(crate) const ALL: [Track; 5] = [
-        Track::ChairAudio,
-        Track::ChairVideo,
-        Track::FloorAudio,
-        Track::FloorVideo,
-        Track::Content,
-    ];
-
+impl TrackInFile for Track {
     fn codec(self) -> Codec {
         match self {
             Track::ChairAudio | Track::FloorAudio => Codec::Opus,
@@ -99,7 +91,6 @@ impl Track {
         }
     }
 
-    /// The Matroska track number (1-based).
     fn number(self) -> u64 {
         self as u64 + 1
     }
@@ -108,19 +99,6 @@ impl Track {
 /// One packet for the writer. The recording ends when the media task
 /// drops its sender: the writer writes what is queued, then closes.
 type Message = (Track, Piece);
-
-/// What the writer reports.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct FileStatus {
-    pub(crate) frames: u64,
-    /// Packets the queue had no room for.
-    pub(crate) dropped: u64,
-    /// Audio frames dropped because no picture came to write them with.
-    pub(crate) audio_without_video: u64,
-    /// Why writing stopped, if it failed (the disk is full, say).
-    pub(crate) failed: Option<String>,
-    pub(crate) finished: bool,
-}
 
 /// A recording file being written.
 pub(crate) struct RecordingFile {

@@ -9,7 +9,7 @@
 //! holds two tables of 65,536 entries per stream (megabytes for each of the
 //! five slots); the rewriter already delivers packets in order.
 
-use bytes::Bytes;
+use diemcau_sfu::record::Piece;
 use rtc::rtp::codec::vp8::Vp8Packet;
 use rtc::rtp::packetizer::Depacketizer;
 
@@ -18,17 +18,6 @@ use rtc::rtp::packetizer::Depacketizer;
 pub(crate) enum Codec {
     Opus,
     Vp8,
-}
-
-/// One RTP packet of a recorded slot, as the writer needs it.
-#[derive(Debug, Clone)]
-pub(crate) struct Piece {
-    pub(crate) seq: u16,
-    pub(crate) timestamp: u32,
-    pub(crate) marker: bool,
-    pub(crate) payload: Bytes,
-    /// Arrival, nanoseconds since the recording started.
-    pub(crate) at_ns: u64,
 }
 
 /// A frame ready for the file.
@@ -123,6 +112,7 @@ impl FrameBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     /// A VP8 packet: descriptor (S bit, partition 0), then `body`.
     fn vp8(seq: u16, timestamp: u32, start: bool, marker: bool, body: &[u8]) -> Piece {

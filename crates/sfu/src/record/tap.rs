@@ -2,12 +2,12 @@
 //! its slots routed as a viewer's, its failures reported.
 
 use super::Recording;
-use crate::control::SessionId;
-use crate::media::keyframe::VideoCodec;
-use crate::media::rewrite::StreamTag;
-use crate::media::router::{source_for, Feed};
-use crate::media::sfu::{Sfu, SfuEvent};
-use crate::media::{LinkEvent, PeerKind};
+use crate::keyframe::VideoCodec;
+use crate::rewrite::StreamTag;
+use crate::router::{source_for, Feed};
+use crate::sfu::{Sfu, SfuEvent};
+use crate::{LinkEvent, PeerKind};
+use diemcau_control::SessionId;
 use std::time::Instant;
 
 impl Sfu {
@@ -49,11 +49,11 @@ impl Sfu {
     pub(crate) fn route_recording(
         &mut self,
         session: &SessionId,
-    ) -> Vec<(crate::control::EndpointCode, Feed)> {
+    ) -> Vec<(diemcau_control::EndpointCode, Feed)> {
         let Some(state) = self.sessions.get_mut(session) else {
             return Vec::new();
         };
-        let crate::media::sfu::Session {
+        let crate::sfu::Session {
             policy,
             speaker,
             recording,
@@ -70,7 +70,7 @@ impl Sfu {
             };
             let source = source_for(policy, speaker.current(), &PeerKind::Viewer, &slot, kind);
             if recording.set_source(index, source.clone()) {
-                if let (Some(src), crate::media::router::MediaKind::Video) = (source, kind) {
+                if let (Some(src), crate::router::MediaKind::Video) = (source, kind) {
                     wanted.push((src, slot.feed(kind)));
                 }
             }
@@ -84,7 +84,7 @@ impl Sfu {
     pub(crate) fn record(
         &mut self,
         session: &SessionId,
-        from: &crate::control::EndpointCode,
+        from: &diemcau_control::EndpointCode,
         feed: Feed,
         tag: StreamTag,
         packet: &rtc::rtp::Packet,

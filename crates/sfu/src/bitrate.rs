@@ -13,9 +13,9 @@
 
 use super::router::{MediaKind, SlotKind};
 use super::sfu::Sfu;
+use super::Config;
 use super::PeerKind;
-use crate::config::MediaConfig;
-use crate::control::{EndpointCode, SessionId};
+use diemcau_control::{EndpointCode, SessionId};
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use std::collections::HashSet;
@@ -33,7 +33,7 @@ pub(crate) struct BitrateCaps {
 }
 
 impl BitrateCaps {
-    pub(crate) fn from_config(cfg: &MediaConfig) -> Self {
+    pub(crate) fn from_config(cfg: &Config) -> Self {
         BitrateCaps {
             grid_bps: u64::from(cfg.grid_bitrate_kbps) * 1000,
             programme_bps: u64::from(cfg.programme_bitrate_kbps) * 1000,
@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn the_programme_gets_the_higher_ceiling() {
-        let caps = BitrateCaps::from_config(&MediaConfig::default());
+        let caps = BitrateCaps::from_config(&Config::default());
         assert_eq!(caps.for_publisher(false, false), 300_000);
         assert_eq!(caps.for_publisher(true, false), 2_500_000);
         assert_eq!(caps.for_publisher(true, true), 4_000_000);

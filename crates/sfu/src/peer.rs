@@ -11,7 +11,7 @@ use super::rewrite::{Rewriter, StreamTag, Translation};
 use super::router::{Feed, MediaKind, SlotKind};
 use super::stats::{Downstream, Inbound};
 use super::{MediaError, Owner, PeerId, PeerKind, Signal, SignalPath, TrackInfo};
-use crate::control::{EndpointCode, SessionId};
+use diemcau_control::{EndpointCode, SessionId};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8,

@@ -5,12 +5,12 @@
 //! a second.
 
 use super::{Candidates, Datagram, Sfu, SfuEvent};
-use crate::config::MediaConfig;
-use crate::control::{EndpointCode, ForwardingPolicy, SessionId};
-use crate::media::record::{FileStatus, Piece, RecordSink, Recorder, Track};
-use crate::media::router::{MediaKind, SlotKind};
-use crate::media::{LinkEvent, PeerId, PeerKind, Signal, SignalPath};
+use crate::record::{FileStatus, Piece, RecordSink, Recorder, Track};
+use crate::router::{MediaKind, SlotKind};
+use crate::Config;
+use crate::{LinkEvent, PeerId, PeerKind, Signal, SignalPath};
 use bytes::Bytes;
+use diemcau_control::{EndpointCode, ForwardingPolicy, SessionId};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{
@@ -154,7 +154,7 @@ impl Net {
         let now = Instant::now();
         let server: SocketAddr = SERVER.parse().expect("an address");
         let sfu = Sfu::new(
-            &MediaConfig::default(),
+            &Config::default(),
             Candidates {
                 addresses: vec![server],
                 tcp: false,

@@ -3,11 +3,11 @@
 //! fake clock, no socket.
 
 use super::harness::{code, Net, Received, Tape, VP8_KEYFRAME};
-use crate::control::{ForwardingPolicy, Reception};
-use crate::media::keyframe::PLI_INTERVAL;
-use crate::media::record::Track;
-use crate::media::router::{MediaKind, SlotKind};
-use crate::media::{LinkEvent, Signal};
+use crate::keyframe::PLI_INTERVAL;
+use crate::record::Track;
+use crate::router::{MediaKind, SlotKind};
+use crate::{LinkEvent, Signal};
+use diemcau_control::{ForwardingPolicy, Reception};
 use std::collections::BTreeSet;
 use std::time::Duration;
 

@@ -479,11 +479,11 @@ mod tests {
 #[cfg(test)]
 mod fuzz {
     use super::*;
-    use crate::control::EndpointCode;
-    use crate::media::keyframe::VideoCodec;
-    use crate::media::speaker::ActiveSpeaker;
-    use crate::media::stats::{downstream, Inbound};
+    use crate::keyframe::VideoCodec;
+    use crate::speaker::ActiveSpeaker;
+    use crate::stats::{downstream, Inbound};
     use bytes::Bytes;
+    use diemcau_control::EndpointCode;
     use proptest::collection::vec;
     use proptest::prelude::*;
     use rtc::rtcp::payload_feedbacks::full_intra_request::{FirEntry, FullIntraRequest};

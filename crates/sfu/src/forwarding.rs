@@ -9,7 +9,7 @@ use super::router::{source_for, Feed, MediaKind, SlotKind};
 use super::sfu::{Sfu, SfuEvent};
 use super::stats;
 use super::{PeerId, PeerKind};
-use crate::control::{EndpointCode, SessionId};
+use diemcau_control::{EndpointCode, SessionId};
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;

@@ -31,7 +31,7 @@ pub enum MediaError {
     /// The endpoint already publishes through another peer (WHIP refuses
     /// a second one rather than cut the first off).
     #[error("endpoint {0} already has a live peer")]
-    AlreadyPublishing(crate::control::EndpointCode),
+    AlreadyPublishing(diemcau_control::EndpointCode),
     /// A limit on connections was reached; the client may try later.
     #[error("{0}")]
     TooMany(String),

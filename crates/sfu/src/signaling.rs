@@ -7,7 +7,7 @@ use super::router::SlotKind;
 use super::sdp::with_candidates_everywhere;
 use super::sfu::{Sfu, SfuEvent, Transmit};
 use super::{LinkEvent, MediaError, Owner, PeerId, PeerKind, Signal, SignalPath};
-use crate::control::SessionId;
+use diemcau_control::SessionId;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::sansio::Protocol;

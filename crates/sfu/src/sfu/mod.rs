@@ -35,10 +35,10 @@ use super::signaling::candidate_type;
 use super::signaling::Removal;
 use super::speaker::ActiveSpeaker;
 use super::stats::LinkStats;
+use super::Config;
 use super::{LinkEvent, MediaError, Owner, PeerId, PeerKind, Signal, SignalPath};
-use crate::config::MediaConfig;
-use crate::control::{EndpointCode, ForwardingPolicy, SessionId};
 use bytes::BytesMut;
+use diemcau_control::{EndpointCode, ForwardingPolicy, SessionId};
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::state::RTCPeerConnectionState;
@@ -65,28 +65,28 @@ const MAX_PUMP_ROUNDS: usize = 8;
 
 /// A datagram that arrived on the media port.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Datagram<'a> {
-    pub(crate) from: SocketAddr,
+pub struct Datagram<'a> {
+    pub from: SocketAddr,
     /// The advertised candidate it arrived on.
-    pub(crate) to: SocketAddr,
+    pub to: SocketAddr,
     /// UDP, or TCP (ICE-TCP).
-    pub(crate) protocol: TransportProtocol,
-    pub(crate) data: &'a [u8],
+    pub protocol: TransportProtocol,
+    pub data: &'a [u8],
 }
 
 /// A datagram to send.
 #[derive(Debug)]
-pub(crate) struct Transmit {
+pub struct Transmit {
     /// The candidate to send from.
-    pub(crate) from: SocketAddr,
-    pub(crate) to: SocketAddr,
-    pub(crate) protocol: TransportProtocol,
-    pub(crate) data: BytesMut,
+    pub from: SocketAddr,
+    pub to: SocketAddr,
+    pub protocol: TransportProtocol,
+    pub data: BytesMut,
 }
 
 /// What the core tells its shell, besides datagrams.
 #[derive(Debug)]
-pub(crate) enum SfuEvent {
+pub enum SfuEvent {
     /// A link came up, was lost or closed; a recording stopped.
     Link(LinkEvent),
     /// A message for a `/ws` client.
@@ -96,7 +96,9 @@ pub(crate) enum SfuEvent {
     /// Once a second: every link's figures, and what was forwarded since
     /// the last report as (packets, bytes) for audio and for video.
     Stats {
+        /// Every connection's figures, by session and endpoint.
         links: Vec<LinkStats>,
+        /// (packets, bytes) of audio, then of video.
         forwarded: [(u64, u64); 2],
     },
 }
@@ -131,16 +133,15 @@ pub(super) struct ConnectionLimits {
 }
 
 impl ConnectionLimits {
-    fn from_config(cfg: &MediaConfig) -> ConnectionLimits {
-        let n = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
+    fn from_config(cfg: &Config) -> ConnectionLimits {
         ConnectionLimits {
-            total: n(cfg.max_connections),
-            per_session: n(cfg.max_connections_per_session),
-            viewers_per_session: n(cfg.max_viewers_per_session),
-            per_token: n(cfg.max_connections_per_token),
-            media_lines: n(cfg.max_media_lines),
-            candidates: n(cfg.max_candidates),
-            connect_within: Duration::from_secs(cfg.connect_timeout_secs.into()),
+            total: cfg.max_connections,
+            per_session: cfg.max_connections_per_session,
+            viewers_per_session: cfg.max_viewers_per_session,
+            per_token: cfg.max_connections_per_token,
+            media_lines: cfg.max_media_lines,
+            candidates: cfg.max_candidates,
+            connect_within: cfg.connect_timeout,
         }
     }
 }
@@ -150,12 +151,12 @@ pub(super) type RouteKey = (SessionId, EndpointCode, Feed);
 /// Where the core's connections can be reached: the host candidates, and
 /// whether each also listens on TCP.
 #[derive(Debug, Clone)]
-pub(crate) struct Candidates {
-    pub(crate) addresses: Vec<SocketAddr>,
-    pub(crate) tcp: bool,
+pub struct Candidates {
+    pub addresses: Vec<SocketAddr>,
+    pub tcp: bool,
 }
 
-pub(crate) struct Sfu {
+pub struct Sfu {
     /// The host candidates every connection advertises, one per socket.
     pub(super) candidates: Vec<SocketAddr>,
     pub(super) tcp: bool,
@@ -185,8 +186,8 @@ pub(crate) struct Sfu {
 impl Sfu {
     /// A core with no connections. `now` and `wall` are the same instant on
     /// the monotonic and the wall clock.
-    pub(crate) fn new(
-        cfg: &MediaConfig,
+    pub fn new(
+        cfg: &Config,
         candidates: Candidates,
         recorder: Option<Box<dyn Recorder>>,
         now: Instant,
@@ -195,7 +196,7 @@ impl Sfu {
         Sfu {
             candidates: candidates.addresses,
             tcp: candidates.tcp,
-            consent_timeout: Duration::from_secs(cfg.consent_timeout_secs.into()),
+            consent_timeout: cfg.consent_timeout,
             limits: ConnectionLimits::from_config(cfg),
             demux: Demux::new(),
             peers: HashMap::new(),
@@ -224,7 +225,7 @@ impl Sfu {
     }
 
     /// The next datagram to send, once every touched connection is pumped.
-    pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
         if self.transmits.is_empty() {
             self.flush(self.now);
         }
@@ -232,7 +233,7 @@ impl Sfu {
     }
 
     /// The next event for the shell.
-    pub(crate) fn poll_event(&mut self) -> Option<SfuEvent> {
+    pub fn poll_event(&mut self) -> Option<SfuEvent> {
         if self.events.is_empty() {
             self.flush(self.now);
         }
@@ -240,7 +241,7 @@ impl Sfu {
     }
 
     /// When [`Sfu::handle_timeout`] is due next.
-    pub(crate) fn poll_timeout(&self) -> Instant {
+    pub fn poll_timeout(&self) -> Instant {
         self.peers
             .values()
             .filter_map(|p| p.next_timeout)
@@ -250,7 +251,7 @@ impl Sfu {
 
     /// Time passed: connections' timers, and once a second the active
     /// speakers, lost links, statistics and recordings.
-    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
         for peer in self.peers.values_mut() {
             if peer.next_timeout.is_some_and(|t| t <= now) {
@@ -268,7 +269,7 @@ impl Sfu {
 
     /// The core stops: every connection closed, every recording finished
     /// (waiting for its file to be closed).
-    pub(crate) fn shut_down(&mut self) {
+    pub fn shut_down(&mut self) {
         for peer in self.peers.values_mut() {
             let _ = peer.pc.close();
         }
@@ -276,7 +277,7 @@ impl Sfu {
     }
 
     /// A datagram that arrived on the media port.
-    pub(crate) fn handle_datagram(&mut self, now: Instant, datagram: Datagram<'_>) {
+    pub fn handle_datagram(&mut self, now: Instant, datagram: Datagram<'_>) {
         self.advance(now);
         let Datagram {
             from,
@@ -465,12 +466,7 @@ impl Sfu {
     }
 
     /// The session's forwarding policy changed (after each commit).
-    pub(crate) fn set_policy(
-        &mut self,
-        now: Instant,
-        session: SessionId,
-        policy: ForwardingPolicy,
-    ) {
+    pub fn set_policy(&mut self, now: Instant, session: SessionId, policy: ForwardingPolicy) {
         self.advance(now);
         self.sessions.entry(session.clone()).or_default().policy = policy;
         self.follow_recording(&session, now);
@@ -479,7 +475,7 @@ impl Sfu {
     }
 
     /// Starts or ends a link test: the endpoint gets its own media back.
-    pub(crate) fn set_loopback(
+    pub fn set_loopback(
         &mut self,
         now: Instant,
         session: SessionId,
@@ -499,7 +495,7 @@ impl Sfu {
     }
 
     /// A client's offer: a new connection, and the answer to send back.
-    pub(crate) fn handle_offer(
+    pub fn handle_offer(
         &mut self,
         now: Instant,
         session: SessionId,
@@ -512,7 +508,7 @@ impl Sfu {
     }
 
     /// A client's answer to the server's offer.
-    pub(crate) fn handle_answer(
+    pub fn handle_answer(
         &mut self,
         now: Instant,
         peer: PeerId,
@@ -523,7 +519,7 @@ impl Sfu {
     }
 
     /// A client's new offer on its connection; returns the answer.
-    pub(crate) fn handle_renegotiation(
+    pub fn handle_renegotiation(
         &mut self,
         now: Instant,
         peer: PeerId,
@@ -534,12 +530,12 @@ impl Sfu {
     }
 
     /// A trickled client candidate, JSON of `RTCIceCandidateInit`.
-    pub(crate) fn handle_candidate(&mut self, peer: PeerId, json: &str) -> Result<(), MediaError> {
+    pub fn handle_candidate(&mut self, peer: PeerId, json: &str) -> Result<(), MediaError> {
         self.add_candidate(peer, json)
     }
 
     /// Restarts ICE on a `/ws` connection: a server offer follows.
-    pub(crate) fn restart_ice(&mut self, peer: PeerId) -> Result<(), MediaError> {
+    pub fn restart_ice(&mut self, peer: PeerId) -> Result<(), MediaError> {
         match self.peers.get_mut(&peer) {
             Some(p) if p.path == SignalPath::Http => Err(MediaError::InvalidState(
                 "a WHIP/WHEP peer cannot be renegotiated".into(),
@@ -555,7 +551,7 @@ impl Sfu {
     }
 
     /// A technician's console names the sites whose tiles it shows.
-    pub(crate) fn set_watching(
+    pub fn set_watching(
         &mut self,
         now: Instant,
         peer: PeerId,
@@ -566,19 +562,19 @@ impl Sfu {
     }
 
     /// Closes a connection on request (WHIP DELETE, a client that left).
-    pub(crate) fn close(&mut self, now: Instant, peer: PeerId) -> Result<(), MediaError> {
+    pub fn close(&mut self, now: Instant, peer: PeerId) -> Result<(), MediaError> {
         self.advance(now);
         self.remove_known(peer, Removal::Closed, now)
     }
 
     /// Drops a connection whose signaling vanished: its link is lost.
-    pub(crate) fn drop_peer(&mut self, now: Instant, peer: PeerId) -> Result<(), MediaError> {
+    pub fn drop_peer(&mut self, now: Instant, peer: PeerId) -> Result<(), MediaError> {
         self.advance(now);
         self.remove_known(peer, Removal::Lost, now)
     }
 
     /// The session and kind of a connection.
-    pub(crate) fn describe(&self, peer: PeerId) -> Result<(SessionId, PeerKind), MediaError> {
+    pub fn describe(&self, peer: PeerId) -> Result<(SessionId, PeerKind), MediaError> {
         self.peers
             .get(&peer)
             .map(|p| (p.session.clone(), p.kind.clone()))

@@ -6,7 +6,7 @@
 //! the receiver reports a subscriber sends back about our legs.
 
 use super::PeerId;
-use crate::control::{EndpointCode, SessionId};
+use diemcau_control::{EndpointCode, SessionId};
 use rtc::rtcp::reception_report::ReceptionReport;
 use serde::Serialize;
 use std::time::{Duration, Instant};

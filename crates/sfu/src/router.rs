@@ -5,7 +5,7 @@
 //! no allowed source stays silent, whatever the client does.
 
 use super::PeerKind;
-use crate::control::{EndpointCode, ForwardingPolicy};
+use diemcau_control::{EndpointCode, ForwardingPolicy};
 
 /// Audio or video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -143,7 +143,7 @@ fn content_for(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::{Mode, Reception};
+    use diemcau_control::{Mode, Reception};
 
     fn code(s: &str) -> EndpointCode {
         EndpointCode::from(s)
@@ -315,7 +315,7 @@ mod tests {
     /// silent, every leg that carries its picture still does.
     #[test]
     fn a_muted_floor_holder_feeds_video_legs_only() {
-        use crate::control::{
+        use diemcau_control::{
             Command, EndpointInfo, EndpointRole, GrantTarget, Millis, Rules, Session, SessionId,
             SessionSpec,
         };

@@ -4,7 +4,7 @@
 //! moves only to someone clearly louder than the current speaker, so a
 //! cough does not flip every screen in the country.
 
-use crate::control::EndpointCode;
+use diemcau_control::EndpointCode;
 use std::collections::{BTreeSet, HashMap};
 
 /// Average loudness (127 − dBov) below which nobody is speaking.
