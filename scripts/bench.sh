@@ -6,7 +6,7 @@
 #
 # Environment: RUNS (default 3), DURATION (20s), FLOOR_EVERY (3s),
 # OUT (directory for the JSON reports and logs; default a new temp dir),
-# BIN (default target/release; build with `cargo build --release --bins`),
+# BIN (default target/release; build with `cargo build --release --workspace --bins`),
 # PIN=1 to give the bridge and the relay CPU 0 and the generator CPU 1
 # (taskset), so that on a 2-core machine the two sides stop taking turns
 # on the same core. RECORD=1 has the server record the programme during
@@ -42,7 +42,7 @@ fi
 export DIEMCAU_SECRET=${DIEMCAU_SECRET:-loadgen-bench-secret-not-for-production}
 
 for b in diemcau diemcau-loadgen udp-relay; do
-  [ -x "$BIN/$b" ] || { echo "missing $BIN/$b: cargo build --release --bins" >&2; exit 1; }
+  [ -x "$BIN/$b" ] || { echo "missing $BIN/$b: cargo build --release --workspace --bins" >&2; exit 1; }
 done
 mkdir -p "$OUT"
 

@@ -11,7 +11,7 @@
 # Environment: RUNS (default 3), DURATION (traffic time, default 40s),
 # KILL_AFTER (seconds after the generator starts, default 20), PORT (HTTP,
 # default 18480; the media port is PORT+1), OUT (directory for the reports),
-# BIN (default target/release; build with `cargo build --release --bins`).
+# BIN (default target/release; build with `cargo build --release --workspace --bins`).
 #
 # Loopback only. Ports are fixed because a restarted server must be found
 # where its clients left it.
@@ -33,7 +33,7 @@ SESSION=loadgen
 export DIEMCAU_SECRET=${DIEMCAU_SECRET:-loadgen-bench-secret-not-for-production}
 
 for b in diemcau diemcau-loadgen; do
-  [ -x "$BIN/$b" ] || { echo "missing $BIN/$b: cargo build --release --bins" >&2; exit 1; }
+  [ -x "$BIN/$b" ] || { echo "missing $BIN/$b: cargo build --release --workspace --bins" >&2; exit 1; }
 done
 mkdir -p "$OUT"
 

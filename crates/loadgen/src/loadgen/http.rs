@@ -1,20 +1,17 @@
-//! A small HTTP/1.1 client for loopback servers.
+//! The generator's HTTP client (reqwest) for loopback servers.
 //!
-//! WHIP, WHEP and the REST calls are a handful of requests per peer; a
-//! client this size keeps the generator free of an HTTP stack and makes the
-//! loopback rule easy to enforce: every address is checked before a socket
-//! is opened.
+//! WHIP, WHEP and the REST calls are a handful of requests per peer. The
+//! loopback rule is enforced here: a server URL and every `Location` are
+//! checked before a request is sent, and redirects are not followed.
 
 use crate::error::LoadError;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// One exchange may take this long, connect to last byte.
 const EXCHANGE_LIMIT: Duration = Duration::from_secs(15);
 /// Answers larger than this are refused (an SDP answer is a few KiB).
-const MAX_RESPONSE: usize = 4 << 20;
+const MAX_RESPONSE: u64 = 4 << 20;
 
 /// A loopback HTTP server.
 #[derive(Debug, Clone)]
@@ -22,6 +19,7 @@ pub struct Server {
     addr: SocketAddr,
     /// Path prefix from the URL, without a trailing slash.
     prefix: String,
+    client: reqwest::Client,
 }
 
 /// An HTTP answer.
@@ -84,9 +82,15 @@ impl Server {
             ))
         })?;
         let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .map_err(|e| LoadError::Setup(format!("no HTTP client: {e}")))?;
         Ok(Server {
             addr: host_addr(authority)?,
             prefix: path.trim_end_matches('/').to_string(),
+            client,
         })
     }
 
@@ -134,85 +138,39 @@ impl Server {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Response, LoadError> {
-        let mut stream = TcpStream::connect(self.addr).await?;
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            self.addr,
-            body.len()
-        );
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|e| LoadError::Http(format!("{method}: {e}")))?;
+        let url = format!("http://{}{path}", self.addr);
+        let mut request = self.client.request(method, url).body(body.to_vec());
         for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
+            request = request.header(*name, *value);
         }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(body).await?;
-        let mut raw = Vec::new();
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
-                break;
-            }
-            raw.extend_from_slice(chunk.get(..n).unwrap_or_default());
-            if raw.len() > MAX_RESPONSE {
-                return Err(LoadError::Http(format!(
-                    "{method} {path}: answer too large"
-                )));
-            }
+        let answer = request.send().await.map_err(http_error)?;
+        let status = answer.status().as_u16();
+        let headers = answer
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        if answer.content_length().is_some_and(|n| n > MAX_RESPONSE) {
+            return Err(LoadError::Http(format!("{path}: answer too large")));
         }
-        parse_response(&raw)
+        let body = answer.bytes().await.map_err(http_error)?.to_vec();
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
-fn parse_response(raw: &[u8]) -> Result<Response, LoadError> {
-    let bad = |why: &str| LoadError::Http(format!("malformed answer: {why}"));
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| bad("no end of headers"))?;
-    let head = std::str::from_utf8(raw.get(..end).unwrap_or_default())
-        .map_err(|_| bad("headers are not UTF-8"))?;
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse::<u16>().ok())
-        .ok_or_else(|| bad("no status"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let rest = raw.get(end + 4..).unwrap_or_default();
-    let chunked = headers.iter().any(|(n, v)| {
-        n.eq_ignore_ascii_case("transfer-encoding") && v.to_ascii_lowercase().contains("chunked")
-    });
-    let body = if chunked {
-        dechunk(rest).ok_or_else(|| bad("broken chunked body"))?
-    } else {
-        rest.to_vec()
-    };
-    Ok(Response {
-        status,
-        headers,
-        body,
-    })
-}
-
-fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    // Each round consumes one chunk, so the count of rounds is bounded by the length.
-    for _ in 0..=rest.len() {
-        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(rest.get(..line_end)?).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        if size == 0 {
-            return Some(out);
-        }
-        let data = rest.get(line_end + 2..line_end + 2 + size)?;
-        out.extend_from_slice(data);
-        rest = rest.get(line_end + 2 + size + 2..)?;
-    }
-    None
+fn http_error(err: reqwest::Error) -> LoadError {
+    LoadError::Http(err.to_string())
 }
 
 #[cfg(test)]
@@ -246,17 +204,5 @@ mod tests {
             Some("/whip/a/r1")
         );
         assert!(s.is_some_and(|s| s.location_path("http://127.0.0.1:9/r").is_err()));
-    }
-
-    /// Plain and chunked bodies both parse.
-    #[test]
-    fn answers_parse() {
-        let plain = b"HTTP/1.1 201 Created\r\nLocation: /r/1\r\nContent-Length: 3\r\n\r\nv=0";
-        let r = parse_response(plain).ok();
-        assert_eq!(r.as_ref().map(|r| r.status), Some(201));
-        assert_eq!(r.as_ref().and_then(|r| r.header("location")), Some("/r/1"));
-        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nv=0\r\n2\r\n\r\n\r\n0\r\n\r\n";
-        let r = parse_response(chunked).ok();
-        assert_eq!(r.map(|r| r.body), Some(b"v=0\r\n".to_vec()));
     }
 }

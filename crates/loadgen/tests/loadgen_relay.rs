@@ -104,6 +104,24 @@ fn two_endpoints_through_the_relay_report_packets_and_latency() {
     assert!(run["keyframe_requests"].as_u64().unwrap_or(0) >= 1);
 }
 
+/// The server's binary, built beside this test by `cargo test --workspace`
+/// (it belongs to another package of the workspace, so cargo names no
+/// path for it).
+fn server_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the target directory");
+    let bin = dir.join(format!("diemcau{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "no server binary at {}: run `cargo build --workspace --bins` first",
+        bin.display()
+    );
+    bin
+}
+
 /// The signing secret the server and the CLI share in the next test.
 const SECRET: &str = "loadgen-test-secret";
 
@@ -118,13 +136,16 @@ fn two_endpoints_through_diemcau_report_programme_latency_and_floor_keyframe() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     let config = dir.path().join("diemcau.toml");
-    let registry = concat!(env!("CARGO_MANIFEST_DIR"), "/config/endpoints-63.toml");
+    let registry = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../config/endpoints-63.toml"
+    );
     let text = format!(
         "listen = \"127.0.0.1:0\"\ndata_dir = {data:?}\nregistry = {registry:?}\n\
          [media]\nudp_port = 0\nbind_ip = \"127.0.0.1\"\n"
     );
     std::fs::write(&config, text).expect("config written");
-    let diemcau = env!("CARGO_BIN_EXE_diemcau");
+    let diemcau = server_binary();
     let files = [
         "--config",
         config.to_str().expect("UTF-8 path"),
@@ -132,7 +153,7 @@ fn two_endpoints_through_diemcau_report_programme_latency_and_floor_keyframe() {
         data.to_str().expect("UTF-8 path"),
     ];
 
-    let invite = Command::new(diemcau)
+    let invite = Command::new(&diemcau)
         .args(["invite", "--session", "loadgen", "--format", "csv"])
         .args(files)
         .env("DIEMCAU_SECRET", SECRET)
@@ -141,7 +162,7 @@ fn two_endpoints_through_diemcau_report_programme_latency_and_floor_keyframe() {
     assert!(invite.status.success(), "diemcau invite failed");
     // The invite's chair link is bound to the session, which does not
     // exist yet: a chair token bound to none creates it.
-    let chair = Command::new(diemcau)
+    let chair = Command::new(&diemcau)
         .args(["token", "--role", "chair"])
         .args(files)
         .env("DIEMCAU_SECRET", SECRET)
@@ -155,7 +176,7 @@ fn two_endpoints_through_diemcau_report_programme_latency_and_floor_keyframe() {
     let tokens = dir.path().join("tokens.csv");
     std::fs::write(&tokens, csv).expect("tokens written");
 
-    let mut child = Command::new(diemcau)
+    let mut child = Command::new(&diemcau)
         .args(["serve", "--listen", "127.0.0.1:0", "--media-port", "0"])
         .args(files)
         .env("DIEMCAU_SECRET", SECRET)

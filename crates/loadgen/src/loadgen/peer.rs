@@ -7,7 +7,7 @@ use crate::error::LoadError;
 use crate::payload::Kind;
 use crate::publisher::{KeyframeRequests, MediaOut};
 use crate::recorder::Recorder;
-use diemcau::media::rtcp_tap::{asks_keyframe, RtcpTap, TAP_SLOT};
+use diemcau_sfu::rtcp_tap::{asks_keyframe, RtcpTap, TAP_SLOT};
 use rtc::interceptor::Slot;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};

@@ -155,7 +155,11 @@ fn whip_target(args: &Args, url: &str) -> Result<run::Target, LoadError> {
                 args.endpoints
             )));
         }
-        Some(diemcau::Console::new(server.clone(), &args.session, chair))
+        Some(Box::new(diemcau::Console::new(
+            server.clone(),
+            &args.session,
+            chair,
+        )))
     } else {
         None
     };

@@ -71,7 +71,7 @@ pub enum Target {
         /// Who publishes and views with what.
         tokens: Box<Tokens>,
         /// The chair's REST console (`--diemcau`).
-        console: Option<Console>,
+        console: Option<Box<Console>>,
         /// Receive-only audio + video pairs offered by each viewer.
         whep_slots: usize,
     },
