@@ -197,10 +197,6 @@ async fn negotiate(
         .ok_or_else(|| {
             AppError::bad_request("malformed_sdp", "the body is not an SDP offer (v=0 …)")
         })?;
-    if let Some(policy) = state.core.policy(&id) {
-        let current = policy.borrow().clone();
-        state.media.set_policy(&id, current);
-    }
     let (peer, answer, _signals) = state
         .media
         .accept_offer_via(&id, kind, offer, SignalPath::Http, Some(caller.owner))

@@ -20,8 +20,8 @@ use crate::control::{
 };
 use crate::store::{Store, StoreError};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{broadcast, watch, Notify};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use tokio::sync::{broadcast, Notify};
 
 /// How many published events a slow subscriber may fall behind before it
 /// misses some (it then gets a fresh snapshot instead).
@@ -58,15 +58,21 @@ pub struct Published {
 
 struct Entry {
     session: Session,
-    policy: watch::Sender<ForwardingPolicy>,
+    /// The policy last handed to the sink.
+    policy: ForwardingPolicy,
 }
 
 impl Entry {
     fn new(session: Session) -> Entry {
-        let (policy, _) = watch::channel(session.policy());
+        let policy = session.policy();
         Entry { session, policy }
     }
 }
+
+/// Where every session's forwarding policy goes: called after each commit
+/// that changes it, under the core's lock, so policies arrive in the order
+/// of their commits. It must not block (the media plane's queues a command).
+pub type PolicySink = Box<dyn Fn(&SessionId, &ForwardingPolicy) + Send + Sync>;
 
 struct Inner {
     store: Store,
@@ -79,6 +85,7 @@ pub struct Core {
     inner: Mutex<Inner>,
     events: broadcast::Sender<Published>,
     changed: Notify,
+    policies: OnceLock<PolicySink>,
 }
 
 /// What a successful command produced.
@@ -103,6 +110,7 @@ impl Core {
             inner: Mutex::new(Inner { store, sessions }),
             events,
             changed: Notify::new(),
+            policies: OnceLock::new(),
         })
     }
 
@@ -131,9 +139,9 @@ impl Core {
         }
         gauges::timed_append(&mut inner.store, session.id(), &events)?;
         self.publish(session.id(), 0, &events);
-        inner
-            .sessions
-            .insert(session.id().clone(), Entry::new(session.clone()));
+        let entry = Entry::new(session.clone());
+        self.hand_over(session.id(), &entry.policy);
+        inner.sessions.insert(session.id().clone(), entry);
         gauges::refresh(inner.sessions.values().map(|e| &e.session));
         drop(inner);
         self.changed.notify_one();
@@ -176,12 +184,11 @@ impl Core {
         if !events.is_empty() {
             gauges::timed_append(&mut inner.store, id, &events).map_err(CoreError::from)?;
             self.publish(id, before, &events);
-            entry.policy.send_if_modified(|p| {
-                let policy = next.policy();
-                let changed = *p != policy;
-                *p = policy;
-                changed
-            });
+            let policy = next.policy();
+            if policy != entry.policy {
+                self.hand_over(id, &policy);
+                entry.policy = policy;
+            }
             entry.session = next;
             self.changed.notify_one();
         }
@@ -244,10 +251,23 @@ impl Core {
         self.events.subscribe()
     }
 
-    /// The forwarding policy of a session, kept current: the media plane
-    /// watches it and applies each new value.
-    pub fn policy(&self, id: &SessionId) -> Option<watch::Receiver<ForwardingPolicy>> {
-        self.lock().sessions.get(id).map(|e| e.policy.subscribe())
+    /// Sets where forwarding policies go (once: the media plane) and hands
+    /// it every session's current one.
+    pub fn set_policy_sink(&self, sink: PolicySink) {
+        let inner = self.lock();
+        if self.policies.set(sink).is_err() {
+            tracing::warn!("a second policy sink was refused");
+            return;
+        }
+        for (id, entry) in &inner.sessions {
+            self.hand_over(id, &entry.policy);
+        }
+    }
+
+    fn hand_over(&self, id: &SessionId, policy: &ForwardingPolicy) {
+        if let Some(sink) = self.policies.get() {
+            sink(id, policy);
+        }
     }
 
     /// The earliest deadline of any session.

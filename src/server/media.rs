@@ -2,16 +2,17 @@
 //! flows in, link events flow out as attendance commands.
 //!
 //! The plane never decides policy, and the control plane never sees a
-//! packet: these two tasks are the only coupling between them.
+//! packet: the core's policy sink (called after each commit that changes
+//! a policy) and the task that applies link events are the only coupling
+//! between them.
 
 use super::clock;
 use super::core::{Core, CoreError};
 use crate::config::MediaConfig;
 use crate::control::{Command, RejectionCode, SessionId};
 use crate::media::{LinkEvent, MediaError, MediaPlane};
-use std::collections::HashSet;
 use std::sync::Arc;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 /// Binds the media socket and starts the tasks that connect the plane to
 /// the core. They end when the server stops.
@@ -22,60 +23,12 @@ pub async fn start(
     stop: watch::Receiver<bool>,
 ) -> Result<MediaPlane, MediaError> {
     let (media, events) = MediaPlane::start_recording_into(config, Some(recordings)).await?;
-    tokio::spawn(follow_policies(core.clone(), media.clone(), stop.clone()));
+    let plane = media.clone();
+    core.set_policy_sink(Box::new(move |session, policy| {
+        plane.set_policy(session, policy.clone())
+    }));
     tokio::spawn(apply_link_events(core, events, stop));
     Ok(media)
-}
-
-/// Watches the policy of every session, including those created later
-/// (first seen through their `created` event).
-async fn follow_policies(core: Arc<Core>, media: MediaPlane, mut stop: watch::Receiver<bool>) {
-    let mut published = core.subscribe();
-    let mut watched = HashSet::new();
-    let tasks_stop = stop.clone();
-    let watch_all = |watched: &mut HashSet<SessionId>| {
-        for session in core.sessions() {
-            watch_session(&core, &media, session.id(), watched, &tasks_stop);
-        }
-    };
-    watch_all(&mut watched);
-    loop {
-        tokio::select! {
-            next = published.recv() => match next {
-                Ok(p) => watch_session(&core, &media, &p.session, &mut watched, &tasks_stop),
-                Err(broadcast::error::RecvError::Lagged(_)) => watch_all(&mut watched),
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
-            _ = stop.changed() => return,
-        }
-    }
-}
-
-fn watch_session(
-    core: &Core,
-    media: &MediaPlane,
-    id: &SessionId,
-    watched: &mut HashSet<SessionId>,
-    stop: &watch::Receiver<bool>,
-) {
-    if watched.contains(id) {
-        return;
-    }
-    let Some(mut policy) = core.policy(id) else {
-        return;
-    };
-    watched.insert(id.clone());
-    let (media, id, mut stop) = (media.clone(), id.clone(), stop.clone());
-    tokio::spawn(async move {
-        loop {
-            let current = policy.borrow_and_update().clone();
-            media.set_policy(&id, current);
-            tokio::select! {
-                changed = policy.changed() => if changed.is_err() { return },
-                _ = stop.changed() => return,
-            }
-        }
-    });
 }
 
 /// Turns link events into `connect`, `disconnect` and `leave`.

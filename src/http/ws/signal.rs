@@ -192,10 +192,6 @@ impl MediaLink {
                 return Ok(());
             }
         }
-        if let Some(policy) = ctx.state.core.policy(id) {
-            let current = policy.borrow().clone();
-            self.media.set_policy(id, current);
-        }
         // A page restarting its connection on the same socket: the old
         // peer goes quietly (a participant's is replaced inside the plane).
         // Its signals stop being relayed first, so the page is not told
