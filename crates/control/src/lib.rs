@@ -27,6 +27,7 @@ mod floor;
 mod policy;
 mod rejection;
 mod rollcall;
+mod rules;
 mod session;
 mod types;
 

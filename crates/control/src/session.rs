@@ -1,5 +1,6 @@
-//! A chaired session: the state, the rules that decide which events a
-//! command produces, and the fold that applies them.
+//! A chaired session: the state, the dispatch of each command to the rule
+//! that decides which events it produces (the rules live in `rules`, one
+//! file per concept), and the fold that applies them.
 //!
 //! `apply` is split in two on purpose. `decide` only reads the state and
 //! returns events or a rejection; `fold` only writes the state and never
@@ -7,16 +8,14 @@
 //! accepted once is rebuilt exactly, even if the rules change later.
 
 use super::attendance::{Attendance, Representative};
-use super::command::{Command, GrantTarget};
-use super::content::{ContentEnd, ContentRule, ContentState};
-use super::event::{Event, EventKind, RecordingEnd, RollCallEnd};
+use super::command::Command;
+use super::content::ContentState;
+use super::event::{Event, EventKind};
 use super::floor::{FloorState, RequestState};
 use super::policy::{ForwardingPolicy, Reception};
 use super::rejection::{Rejection, RejectionCode as Code};
 use super::rollcall::RollCall;
-use super::types::{
-    EndpointCode, EndpointRole, Millis, Mode, Phase, RequestId, SessionId, SessionSpec,
-};
+use super::types::{EndpointCode, EndpointRole, Millis, Mode, Phase, SessionId, SessionSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -229,39 +228,7 @@ impl Session {
         Ok(events)
     }
 
-    /// The earliest time a [`Command::Tick`] has something to do.
-    pub fn next_deadline(&self) -> Option<Millis> {
-        let mut next: Option<Millis> = None;
-        let mut consider = |t: Millis| next = Some(next.map_or(t, |n| n.min(t)));
-        if self.phase == Phase::Ended {
-            return None;
-        }
-        if let Some(rc) = self.running_roll_call() {
-            consider(rc.deadline);
-        }
-        let lead = u64::from(self.spec.rules.warning_lead_secs) * 1000;
-        for r in self.floor.holder_requests() {
-            if let Some(exp) = r.expires_at {
-                if !r.warned && lead > 0 {
-                    consider(Millis(exp.0.saturating_sub(lead)));
-                }
-                if !r.time_up {
-                    consider(exp);
-                }
-            }
-        }
-        let grace = u64::from(self.spec.rules.drop_grace_secs) * 1000;
-        for a in self.attendance.values() {
-            if a.status == super::AttendanceStatus::Dropped && !a.grace_expired {
-                if let Some(lost) = a.last_lost_at {
-                    consider(lost.plus_ms(grace));
-                }
-            }
-        }
-        next
-    }
-
-    fn endpoint(&self, code: &EndpointCode) -> Result<&Attendance, Rejection> {
+    pub(crate) fn endpoint(&self, code: &EndpointCode) -> Result<&Attendance, Rejection> {
         self.attendance.get(code).ok_or_else(|| {
             Rejection::new(
                 Code::UnknownEndpoint,
@@ -270,7 +237,7 @@ impl Session {
         })
     }
 
-    fn provincial_up(&self, code: &EndpointCode) -> Result<&Attendance, Rejection> {
+    pub(crate) fn provincial_up(&self, code: &EndpointCode) -> Result<&Attendance, Rejection> {
         let a = self.endpoint(code)?;
         if a.endpoint.role == EndpointRole::Central {
             return Err(Rejection::new(
@@ -287,7 +254,7 @@ impl Session {
         Ok(a)
     }
 
-    fn require_phase(&self, allowed: &[Phase], what: &str) -> Result<(), Rejection> {
+    pub(crate) fn require_phase(&self, allowed: &[Phase], what: &str) -> Result<(), Rejection> {
         if allowed.contains(&self.phase) {
             Ok(())
         } else {
@@ -298,692 +265,54 @@ impl Session {
         }
     }
 
-    fn pending(&self, id: RequestId) -> Result<&super::FloorRequest, Rejection> {
-        let r = self.floor.request(id).ok_or_else(|| {
-            Rejection::new(Code::UnknownRequest, format!("no floor request {id}"))
-        })?;
-        if r.state != RequestState::Pending {
-            return Err(Rejection::new(
-                Code::RequestNotPending,
-                format!("floor request {id} is no longer pending"),
-            ));
-        }
-        Ok(r)
-    }
-
-    fn expires_at(&self, now: Millis) -> Option<Millis> {
-        self.floor
-            .speaking_limit_secs
-            .map(|s| now.plus_secs(u64::from(s)))
-    }
-
-    /// Ends everything an endpoint has on the floor: its grant and its request.
-    fn clear_floor_of(&self, code: &EndpointCode) -> Vec<EventKind> {
-        let mut out = Vec::new();
-        if let Some(r) = self.floor.held_by(code) {
-            out.push(EventKind::FloorReleased {
-                request: r.id,
-                endpoint: code.clone(),
-            });
-        }
-        if let Some(r) = self.floor.pending_of(code) {
-            out.push(EventKind::FloorRequestCancelled { request: r.id });
-        }
-        out
-    }
-
+    /// Which rule a command answers to. The rules themselves live with
+    /// their concept under `rules`, each reading in one place.
     fn decide(&self, command: &Command, now: Millis) -> Result<Vec<EventKind>, Rejection> {
-        use Phase::*;
         match command {
-            Command::Open => {
-                self.require_phase(&[Scheduled], "open")?;
-                Ok(vec![EventKind::Opened])
-            }
-            Command::Start => {
-                self.require_phase(&[Scheduled, Open], "start")?;
-                let mut out = vec![EventKind::Started];
-                if self.spec.rules.record && !self.recording {
-                    out.push(EventKind::RecordingStarted { by_chair: false });
-                }
-                Ok(out)
-            }
-            Command::End => {
-                self.require_phase(&[Scheduled, Open, Live], "end")?;
-                let mut out = Vec::new();
-                if let Some(rc) = self.running_roll_call() {
-                    out.push(self.close_roll_call(rc, RollCallEnd::SessionEnded));
-                }
-                for r in self.floor.holder_requests() {
-                    out.push(EventKind::FloorReleased {
-                        request: r.id,
-                        endpoint: r.endpoint.clone(),
-                    });
-                }
-                for id in &self.floor.queue {
-                    out.push(EventKind::FloorRequestCancelled { request: *id });
-                }
-                // Said before `ended`, so the log reads as the meeting
-                // closing its business rather than a fix-up afterwards.
-                out.extend(self.content_lapses(|_| Some(ContentEnd::SessionEnded)));
-                if self.recording {
-                    out.push(EventKind::RecordingStopped {
-                        reason: RecordingEnd::SessionEnded,
-                        detail: None,
-                    });
-                }
-                out.push(EventKind::Ended);
-                Ok(out)
-            }
-            Command::Connect { endpoint } => {
-                self.require_phase(&[Scheduled, Open, Live], "connect")?;
-                if self.endpoint(endpoint)?.is_up() {
-                    return Err(Rejection::new(
-                        Code::AlreadyConnected,
-                        format!("endpoint {endpoint} is already connected"),
-                    ));
-                }
-                Ok(vec![EventKind::EndpointConnected {
-                    endpoint: endpoint.clone(),
-                }])
-            }
-            Command::Disconnect { endpoint } => {
-                self.require_phase(&[Scheduled, Open, Live], "disconnect")?;
-                if !self.endpoint(endpoint)?.is_up() {
-                    return Err(Rejection::new(
-                        Code::NotConnected,
-                        format!("endpoint {endpoint} is not connected"),
-                    ));
-                }
-                // The floor and the queue are kept through a short drop; they
-                // are cleared only when the grace runs out (see Tick).
-                Ok(vec![EventKind::EndpointDropped {
-                    endpoint: endpoint.clone(),
-                }])
-            }
-            Command::Leave { endpoint } => {
-                self.require_phase(&[Scheduled, Open, Live], "leave")?;
-                let a = self.endpoint(endpoint)?;
-                if !(a.is_up() || a.status == super::AttendanceStatus::Dropped) {
-                    return Err(Rejection::new(
-                        Code::NotConnected,
-                        format!("endpoint {endpoint} is not connected"),
-                    ));
-                }
-                let mut out = self.clear_floor_of(endpoint);
-                out.push(EventKind::EndpointLeft {
-                    endpoint: endpoint.clone(),
-                });
-                Ok(out)
-            }
+            Command::Open => self.decide_open(),
+            Command::Start => self.decide_start(),
+            Command::End => self.decide_end(),
+            Command::Connect { endpoint } => self.decide_connect(endpoint),
+            Command::Disconnect { endpoint } => self.decide_disconnect(endpoint),
+            Command::Leave { endpoint } => self.decide_leave(endpoint),
             Command::SetRepresentative {
                 endpoint,
                 name,
                 title,
                 headcount,
-            } => {
-                self.require_phase(&[Scheduled, Open, Live], "set the representative")?;
-                self.endpoint(endpoint)?;
-                let name = name.trim();
-                let title = title.trim();
-                if name.is_empty()
-                    || name.chars().count() > MAX_NAME_CHARS
-                    || title.chars().count() > MAX_NAME_CHARS
-                {
-                    return Err(Rejection::new(
-                        Code::InvalidValue,
-                        "name must be 1-200 characters and title at most 200",
-                    ));
-                }
-                if headcount.is_some_and(|h| h > MAX_HEADCOUNT) {
-                    return Err(Rejection::new(
-                        Code::InvalidValue,
-                        format!("headcount must be at most {MAX_HEADCOUNT}"),
-                    ));
-                }
-                // Saying again what is already recorded records nothing: a
-                // page that resends its form costs no event and no fsync.
-                let current = self.endpoint(endpoint)?;
-                let unchanged = current
-                    .representative
-                    .as_ref()
-                    .is_some_and(|r| r.name == name && r.title == title)
-                    && current.headcount == *headcount;
-                if unchanged {
-                    return Ok(Vec::new());
-                }
-                Ok(vec![EventKind::RepresentativeSet {
-                    endpoint: endpoint.clone(),
-                    name: name.to_string(),
-                    title: title.to_string(),
-                    headcount: *headcount,
-                }])
-            }
+            } => self.decide_set_representative(endpoint, name, title, *headcount),
             Command::StartRollCall { deadline_secs } => {
-                self.require_phase(&[Open, Live], "start a roll call")?;
-                if self.running_roll_call().is_some() {
-                    return Err(Rejection::new(
-                        Code::RollCallRunning,
-                        "a roll call is already running",
-                    ));
-                }
-                let secs = deadline_secs.unwrap_or(self.spec.rules.roll_call_secs);
-                if !ROLL_CALL_RANGE.contains(&secs) {
-                    return Err(Rejection::new(
-                        Code::InvalidValue,
-                        "roll-call deadline must be 5-3600 seconds",
-                    ));
-                }
-                Ok(vec![EventKind::RollCallStarted {
-                    round: self.roll_calls.len() as u32 + 1,
-                    deadline: now.plus_secs(u64::from(secs)),
-                }])
+                self.decide_start_roll_call(*deadline_secs, now)
             }
-            Command::ConfirmRollCall { endpoint } => {
-                let rc = self.running_roll_call().ok_or_else(|| {
-                    Rejection::new(Code::RollCallNotRunning, "no roll call is running")
-                })?;
-                self.provincial_up(endpoint)?;
-                if rc.confirmed.contains(endpoint) {
-                    return Err(Rejection::new(
-                        Code::AlreadyConfirmed,
-                        format!("endpoint {endpoint} already answered"),
-                    ));
-                }
-                Ok(vec![EventKind::RollCallConfirmed {
-                    round: rc.round,
-                    endpoint: endpoint.clone(),
-                }])
-            }
-            Command::CloseRollCall => {
-                let rc = self.running_roll_call().ok_or_else(|| {
-                    Rejection::new(Code::RollCallNotRunning, "no roll call is running")
-                })?;
-                Ok(vec![self.close_roll_call(rc, RollCallEnd::Closed)])
-            }
-            Command::RequestFloor { endpoint, topic } => {
-                self.require_phase(&[Live], "request the floor")?;
-                self.provincial_up(endpoint)?;
-                if self.floor.held_by(endpoint).is_some() {
-                    return Err(Rejection::new(
-                        Code::AlreadyHolding,
-                        format!("endpoint {endpoint} already holds the floor"),
-                    ));
-                }
-                if self.floor.pending_of(endpoint).is_some() {
-                    return Err(Rejection::new(
-                        Code::AlreadyRequested,
-                        format!("endpoint {endpoint} already has a pending request"),
-                    ));
-                }
-                let topic = topic.trim();
-                if topic.chars().count() > MAX_TOPIC_CHARS {
-                    return Err(Rejection::new(
-                        Code::InvalidValue,
-                        "topic must be at most 200 characters",
-                    ));
-                }
-                Ok(vec![EventKind::FloorRequested {
-                    request: RequestId(self.floor.next_id),
-                    endpoint: endpoint.clone(),
-                    topic: topic.to_string(),
-                }])
-            }
-            Command::CancelFloorRequest { request } => {
-                self.pending(*request)?;
-                Ok(vec![EventKind::FloorRequestCancelled { request: *request }])
-            }
-            Command::GrantFloor { target } => {
-                self.require_phase(&[Live], "grant the floor")?;
-                let (request, endpoint, called_on) = match target {
-                    GrantTarget::Request(id) => {
-                        let r = self.pending(*id)?;
-                        (r.id, r.endpoint.clone(), false)
-                    }
-                    GrantTarget::Endpoint(code) => match self.floor.pending_of(code) {
-                        Some(r) => (r.id, code.clone(), false),
-                        None => (RequestId(self.floor.next_id), code.clone(), true),
-                    },
-                };
-                self.provincial_up(&endpoint)?;
-                if self.floor.held_by(&endpoint).is_some() {
-                    return Err(Rejection::new(
-                        Code::AlreadyHolding,
-                        format!("endpoint {endpoint} already holds the floor"),
-                    ));
-                }
-                // With the floor full, the new grant replaces the oldest
-                // holder: the chair giving the floor is the decision.
-                let max = self.spec.rules.max_floor_holders as usize;
-                let excess = (self.floor.holders.len() + 1).saturating_sub(max);
-                let mut out: Vec<EventKind> = self
-                    .floor
-                    .holder_requests()
-                    .take(excess)
-                    .map(|r| EventKind::FloorRevoked {
-                        request: r.id,
-                        endpoint: r.endpoint.clone(),
-                        automatic: false,
-                    })
-                    .collect();
-                out.push(EventKind::FloorGranted {
-                    request,
-                    endpoint,
-                    called_on,
-                    expires_at: self.expires_at(now),
-                });
-                Ok(out)
-            }
-            Command::DenyFloor { request } => {
-                self.pending(*request)?;
-                Ok(vec![EventKind::FloorDenied { request: *request }])
-            }
-            Command::RevokeFloor { endpoint } => {
-                let holders: Vec<_> = self
-                    .floor
-                    .holder_requests()
-                    .filter(|r| endpoint.as_ref().is_none_or(|e| &r.endpoint == e))
-                    .map(|r| EventKind::FloorRevoked {
-                        request: r.id,
-                        endpoint: r.endpoint.clone(),
-                        automatic: false,
-                    })
-                    .collect();
-                if holders.is_empty() {
-                    return Err(match endpoint {
-                        Some(e) => Rejection::new(
-                            Code::NotHolder,
-                            format!("endpoint {e} does not hold the floor"),
-                        ),
-                        None => Rejection::new(Code::FloorEmpty, "nobody holds the floor"),
-                    });
-                }
-                Ok(holders)
-            }
-            Command::ReleaseFloor { endpoint } => {
-                let r = self.floor.held_by(endpoint).ok_or_else(|| {
-                    Rejection::new(
-                        Code::NotHolder,
-                        format!("endpoint {endpoint} does not hold the floor"),
-                    )
-                })?;
-                Ok(vec![EventKind::FloorReleased {
-                    request: r.id,
-                    endpoint: endpoint.clone(),
-                }])
-            }
-            Command::ReorderQueue { order } => {
-                self.require_phase(&[Live], "reorder the queue")?;
-                let mut given = order.clone();
-                given.sort();
-                let mut queued = self.floor.queue.clone();
-                queued.sort();
-                if given != queued {
-                    return Err(Rejection::new(
-                        Code::BadQueueOrder,
-                        "the new order must name each pending request exactly once",
-                    ));
-                }
-                Ok(vec![EventKind::QueueReordered {
-                    order: order.clone(),
-                }])
-            }
-            Command::SetMode { mode } => {
-                self.require_phase(&[Scheduled, Open, Live], "change the mode")?;
-                if *mode == self.mode {
-                    return Ok(Vec::new());
-                }
-                Ok(vec![EventKind::ModeChanged { mode: *mode }])
-            }
+            Command::ConfirmRollCall { endpoint } => self.decide_confirm_roll_call(endpoint),
+            Command::CloseRollCall => self.decide_close_roll_call(),
+            Command::RequestFloor { endpoint, topic } => self.decide_request_floor(endpoint, topic),
+            Command::CancelFloorRequest { request } => self.decide_cancel_floor_request(*request),
+            Command::GrantFloor { target } => self.decide_grant_floor(target, now),
+            Command::DenyFloor { request } => self.decide_deny_floor(*request),
+            Command::RevokeFloor { endpoint } => self.decide_revoke_floor(endpoint.as_ref()),
+            Command::ReleaseFloor { endpoint } => self.decide_release_floor(endpoint),
+            Command::ReorderQueue { order } => self.decide_reorder_queue(order),
+            Command::SetMode { mode } => self.decide_set_mode(*mode),
             Command::SetSpeakingLimit {
                 seconds,
                 auto_revoke,
-            } => {
-                self.require_phase(&[Scheduled, Open, Live], "set the speaking limit")?;
-                if seconds.is_some_and(|s| !SPEAKING_LIMIT_RANGE.contains(&s)) {
-                    return Err(Rejection::new(
-                        Code::InvalidValue,
-                        "speaking limit must be 10-7200 seconds",
-                    ));
-                }
-                let auto_revoke = auto_revoke.unwrap_or(self.floor.auto_revoke);
-                if *seconds == self.floor.speaking_limit_secs
-                    && auto_revoke == self.floor.auto_revoke
-                {
-                    return Ok(Vec::new());
-                }
-                Ok(vec![EventKind::SpeakingLimitSet {
-                    seconds: *seconds,
-                    auto_revoke,
-                }])
-            }
-            Command::SetMuted { endpoint, muted } => {
-                let what = if *muted { "mute" } else { "unmute" };
-                self.require_phase(&[Scheduled, Open, Live], &format!("{what} an endpoint"))?;
-                // Not connected is fine: the chair may silence a site known
-                // to be noisy before its link comes up.
-                let a = self.endpoint(endpoint)?;
-                if a.endpoint.role == EndpointRole::Central {
-                    return Err(Rejection::new(
-                        Code::CentralEndpoint,
-                        "the chair's site cannot be muted",
-                    ));
-                }
-                if self.muted.contains(endpoint) == *muted {
-                    return Ok(Vec::new());
-                }
-                let endpoint = endpoint.clone();
-                Ok(vec![if *muted {
-                    EventKind::EndpointMuted { endpoint }
-                } else {
-                    EventKind::EndpointUnmuted { endpoint }
-                }])
-            }
-            Command::RequestContent { endpoint } => self.request_content(endpoint),
-            Command::GrantContent { endpoint } => self.grant_content(endpoint),
-            Command::RevokeContent { endpoint } => self.revoke_content(endpoint.as_ref()),
-            Command::ReleaseContent { endpoint } => self.release_content(endpoint),
-            Command::StartRecording => {
-                self.require_phase(&[Open, Live], "start recording")?;
-                Ok(if self.recording {
-                    Vec::new()
-                } else {
-                    vec![EventKind::RecordingStarted { by_chair: true }]
-                })
-            }
-            Command::StopRecording | Command::RecordingFailed { .. } => {
-                self.require_phase(&[Open, Live], "stop recording")?;
-                let (reason, detail) = match command {
-                    Command::RecordingFailed { reason } => (
-                        RecordingEnd::Failed,
-                        Some(reason.chars().take(500).collect()),
-                    ),
-                    _ => (RecordingEnd::Chair, None),
-                };
-                Ok(if self.recording {
-                    vec![EventKind::RecordingStopped { reason, detail }]
-                } else {
-                    Vec::new()
-                })
-            }
+            } => self.decide_set_speaking_limit(*seconds, *auto_revoke),
+            Command::SetMuted { endpoint, muted } => self.decide_set_muted(endpoint, *muted),
+            Command::RequestContent { endpoint } => self.decide_request_content(endpoint),
+            Command::GrantContent { endpoint } => self.decide_grant_content(endpoint),
+            Command::RevokeContent { endpoint } => self.decide_revoke_content(endpoint.as_ref()),
+            Command::ReleaseContent { endpoint } => self.decide_release_content(endpoint),
+            Command::StartRecording => self.decide_start_recording(),
+            Command::StopRecording => self.decide_stop_recording(None),
+            Command::RecordingFailed { reason } => self.decide_stop_recording(Some(reason)),
             Command::Tick => Ok(self.due(now)),
         }
     }
 
-    /// The checks every new presenter passes: a live session, a site of
-    /// it that is connected and not presenting already.
-    fn content_site(&self, code: &EndpointCode, what: &str) -> Result<(), Rejection> {
-        self.require_phase(&[Phase::Live], what)?;
-        if !self.endpoint(code)?.is_up() {
-            return Err(Rejection::new(
-                Code::NotConnected,
-                format!("endpoint {code} is not connected"),
-            ));
-        }
-        if self.content.is_presenter(code) {
-            return Err(Rejection::new(
-                Code::AlreadyPresenting,
-                format!("endpoint {code} is already presenting"),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Whether `code` may hold the token under `content_ends_with_floor`:
-    /// granting it to a site the rule would take it from at once would
-    /// be a grant in name only.
-    fn may_present(&self, code: &EndpointCode) -> Result<(), Rejection> {
-        let central = self.central() == Some(code);
-        if self.spec.rules.content_ends_with_floor && !central && self.floor.held_by(code).is_none()
-        {
-            return Err(Rejection::new(
-                Code::NotHolder,
-                format!(
-                    "endpoint {code} does not hold the floor, and in this session a \
-                     presentation ends with the floor: give it the floor first"
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    fn request_content(&self, code: &EndpointCode) -> Result<Vec<EventKind>, Rejection> {
-        self.content_site(code, "ask to present")?;
-        let central = self.central() == Some(code);
-        let holds_floor = self.floor.held_by(code).is_some();
-        // The chair's own room asking is the chair deciding, so it may
-        // replace a presenter; a floor holder only takes a free token, as
-        // replacing another site is the chair's call.
-        let starts_now = self.spec.rules.content_rule == ContentRule::FloorOrChair
-            && (central || (holds_floor && self.content.presenter.is_none()));
-        if starts_now {
-            let mut out = Vec::new();
-            if let Some(current) = self.content.presenter_code() {
-                out.push(EventKind::ContentRevoked {
-                    endpoint: current.clone(),
-                    reason: ContentEnd::Replaced,
-                });
-            }
-            out.push(EventKind::ContentGranted {
-                endpoint: code.clone(),
-                by_chair: false,
-            });
-            return Ok(out);
-        }
-        if self.content.is_pending(code) {
-            return Err(Rejection::new(
-                Code::AlreadyRequested,
-                format!("endpoint {code} has already asked to present"),
-            ));
-        }
-        Ok(vec![EventKind::ContentRequested {
-            endpoint: code.clone(),
-        }])
-    }
-
-    fn grant_content(&self, code: &EndpointCode) -> Result<Vec<EventKind>, Rejection> {
-        self.content_site(code, "grant the content token")?;
-        self.may_present(code)?;
-        let mut out = Vec::new();
-        if let Some(current) = self.content.presenter_code() {
-            out.push(EventKind::ContentRevoked {
-                endpoint: current.clone(),
-                reason: ContentEnd::Replaced,
-            });
-        }
-        out.push(EventKind::ContentGranted {
-            endpoint: code.clone(),
-            by_chair: true,
-        });
-        Ok(out)
-    }
-
-    fn revoke_content(&self, code: Option<&EndpointCode>) -> Result<Vec<EventKind>, Rejection> {
-        self.require_phase(&[Phase::Live], "revoke the content token")?;
-        let Some(code) = code else {
-            let current = self
-                .content
-                .presenter_code()
-                .ok_or_else(|| Rejection::new(Code::NoPresenter, "nobody is presenting"))?;
-            return Ok(vec![EventKind::ContentRevoked {
-                endpoint: current.clone(),
-                reason: ContentEnd::Chair,
-            }]);
-        };
-        self.endpoint(code)?;
-        if self.content.is_presenter(code) {
-            Ok(vec![EventKind::ContentRevoked {
-                endpoint: code.clone(),
-                reason: ContentEnd::Chair,
-            }])
-        } else if self.content.is_pending(code) {
-            Ok(vec![EventKind::ContentRequestCancelled {
-                endpoint: code.clone(),
-                reason: ContentEnd::Chair,
-            }])
-        } else {
-            Err(Rejection::new(
-                Code::NotPresenter,
-                format!("endpoint {code} is not presenting and has not asked to"),
-            ))
-        }
-    }
-
-    fn release_content(&self, code: &EndpointCode) -> Result<Vec<EventKind>, Rejection> {
-        self.require_phase(&[Phase::Live], "stop presenting")?;
-        self.endpoint(code)?;
-        if self.content.is_presenter(code) {
-            Ok(vec![EventKind::ContentReleased {
-                endpoint: code.clone(),
-            }])
-        } else if self.content.is_pending(code) {
-            Ok(vec![EventKind::ContentRequestCancelled {
-                endpoint: code.clone(),
-                reason: ContentEnd::Withdrawn,
-            }])
-        } else {
-            Err(Rejection::new(
-                Code::NotPresenter,
-                format!("endpoint {code} is not presenting and has not asked to"),
-            ))
-        }
-    }
-
-    /// Appends what `kinds` cost the content token: whatever command took
-    /// a presenter's floor or link, the token goes in the same decision,
-    /// so no path (revoke, release, grace, auto-revoke, a full floor, a
-    /// drop) can leave a presenter the rules no longer allow. The check
-    /// runs on the state after `kinds`, which keeps it to one place
-    /// instead of one per command.
-    fn with_content_lapses(&self, mut kinds: Vec<EventKind>, now: Millis) -> Vec<EventKind> {
-        let idle = self.content.presenter.is_none() && self.content.pending.is_empty();
-        if kinds.is_empty() || idle {
-            return kinds;
-        }
-        let mut after = self.clone();
-        for kind in &kinds {
-            after.fold(&Event {
-                at: now,
-                kind: kind.clone(),
-            });
-        }
-        kinds.extend(after.content_lapses(|code| after.content_lapse(code)));
-        kinds
-    }
-
-    /// Why `code` may no longer present or wait to, if it may not.
-    fn content_lapse(&self, code: &EndpointCode) -> Option<ContentEnd> {
-        use super::AttendanceStatus as S;
-        if self.phase != Phase::Live {
-            return Some(ContentEnd::SessionEnded);
-        }
-        match self.attendance.get(code).map(|a| a.status) {
-            Some(S::Connected | S::Present) => None,
-            Some(S::Left) => Some(ContentEnd::Left),
-            _ => Some(ContentEnd::Dropped),
-        }
-    }
-
-    /// The events ending the token and the requests that `lapse` says
-    /// must end; the floor rule binds the presenter only.
-    fn content_lapses(
-        &self,
-        lapse: impl Fn(&EndpointCode) -> Option<ContentEnd>,
-    ) -> Vec<EventKind> {
-        let mut out = Vec::new();
-        if let Some(code) = self.content.presenter_code() {
-            let reason = lapse(code).or_else(|| {
-                self.may_present(code)
-                    .is_err()
-                    .then_some(ContentEnd::FloorLost)
-            });
-            if let Some(reason) = reason {
-                out.push(EventKind::ContentRevoked {
-                    endpoint: code.clone(),
-                    reason,
-                });
-            }
-        }
-        for r in &self.content.pending {
-            if let Some(reason) = lapse(&r.endpoint) {
-                out.push(EventKind::ContentRequestCancelled {
-                    endpoint: r.endpoint.clone(),
-                    reason,
-                });
-            }
-        }
-        out
-    }
-
-    fn close_roll_call(&self, rc: &RollCall, reason: RollCallEnd) -> EventKind {
-        let missing = self
-            .attendance
-            .values()
-            .filter(|a| a.endpoint.role == EndpointRole::Provincial)
-            .map(|a| &a.endpoint.code)
-            .filter(|c| !rc.confirmed.contains(*c))
-            .cloned()
-            .collect();
-        EventKind::RollCallClosed {
-            round: rc.round,
-            reason,
-            present: rc.confirmed.iter().cloned().collect(),
-            missing,
-        }
-    }
-
-    /// Everything whose time has come.
-    fn due(&self, now: Millis) -> Vec<EventKind> {
-        let mut out = Vec::new();
-        if self.phase == Phase::Ended {
-            return out;
-        }
-        if let Some(rc) = self.running_roll_call() {
-            if rc.deadline <= now {
-                out.push(self.close_roll_call(rc, RollCallEnd::Deadline));
-            }
-        }
-        let lead = u64::from(self.spec.rules.warning_lead_secs) * 1000;
-        for r in self.floor.holder_requests() {
-            let Some(exp) = r.expires_at else { continue };
-            let endpoint = r.endpoint.clone();
-            if exp <= now {
-                if self.floor.auto_revoke {
-                    out.push(EventKind::FloorRevoked {
-                        request: r.id,
-                        endpoint,
-                        automatic: true,
-                    });
-                } else if !r.time_up {
-                    out.push(EventKind::SpeakingTimeUp {
-                        request: r.id,
-                        endpoint,
-                    });
-                }
-            } else if !r.warned && lead > 0 && exp.0.saturating_sub(lead) <= now.0 {
-                out.push(EventKind::SpeakingTimeWarning {
-                    request: r.id,
-                    endpoint,
-                });
-            }
-        }
-        let grace = u64::from(self.spec.rules.drop_grace_secs) * 1000;
-        for a in self.attendance.values() {
-            let lapsed = a.status == super::AttendanceStatus::Dropped
-                && !a.grace_expired
-                && a.last_lost_at.is_some_and(|t| t.plus_ms(grace) <= now);
-            if lapsed {
-                out.extend(self.clear_floor_of(&a.endpoint.code));
-                out.push(EventKind::DropGraceExpired {
-                    endpoint: a.endpoint.code.clone(),
-                });
-            }
-        }
-        out
-    }
-
     /// Applies one event. Never fails: `decide` already checked it, and a
     /// replayed log must rebuild whatever was accepted when it was written.
-    fn fold(&mut self, event: &Event) {
+    pub(crate) fn fold(&mut self, event: &Event) {
         let at = event.at.max(self.last_event_at);
         let live = self.phase == Phase::Live;
         for a in self.attendance.values_mut() {
