@@ -86,7 +86,9 @@ impl Sfu {
         let Some(state) = self.sessions.get(session) else {
             return;
         };
-        self.routes.retain(|(s, _, _), _| s != session);
+        let peers = &self.peers;
+        self.routes
+            .retain(|(p, _), _| peers.get(p).is_some_and(|p| p.session != *session));
         let mut keyframes_wanted = Vec::new();
         for peer in self.peers.values_mut() {
             if peer.session != *session {
@@ -134,9 +136,9 @@ impl Sfu {
                         keyframes_wanted.push((src.clone(), feed));
                     }
                 }
-                if let Some(src) = source {
+                if let Some(publisher) = source.and_then(|src| state.publishers.get(&src)) {
                     self.routes
-                        .entry((session.clone(), src, feed))
+                        .entry((*publisher, feed))
                         .or_default()
                         .push((peer.id, index));
                 }
@@ -229,11 +231,10 @@ impl Sfu {
         let kind = track.kind;
         let feed = track.feed;
         let codecs = track.codecs.clone();
-        let session = peer.session.clone();
         if kind == MediaKind::Audio {
             if let Some(id) = codecs.extension_id(AUDIO_LEVEL_URI) {
                 if let Some(ext) = packet.header.extensions.iter().find(|e| e.id == id) {
-                    if let Some(state) = self.sessions.get_mut(&session) {
+                    if let Some(state) = self.sessions.get_mut(&peer.session) {
                         state.speaker.on_level(&endpoint, &ext.payload);
                     }
                 }
@@ -242,24 +243,27 @@ impl Sfu {
         let video_codec = codecs
             .mime(packet.header.payload_type)
             .map_or(VideoCodec::Other, VideoCodec::from_mime);
-        let mut need_keyframe = self.record(
-            &session,
-            &endpoint,
-            feed,
-            tag,
-            &packet,
-            video_codec,
-            newest,
-            now,
-        );
-        let key = (session, endpoint.clone(), feed);
-        let Some(targets) = self.routes.get(&key).cloned() else {
-            if need_keyframe {
-                self.request_keyframe(from, feed, now);
-            }
-            return;
-        };
-        for (to, index) in targets {
+        let mut need_keyframe = false;
+        if self.recordings_live > 0 {
+            let session = peer.session.clone();
+            need_keyframe = self.record(
+                &session,
+                &endpoint,
+                feed,
+                tag,
+                &packet,
+                video_codec,
+                newest,
+                now,
+            );
+        }
+        // The route table is read in place: the legs it names belong to
+        // other entries of `peers`, and nothing here changes the table.
+        let targets = self
+            .routes
+            .get(&(from, feed))
+            .map_or(&[][..], Vec::as_slice);
+        for &(to, index) in targets {
             let Some(receiver) = self.peers.get_mut(&to) else {
                 continue;
             };

@@ -44,6 +44,15 @@ impl Sfu {
         }
     }
 
+    /// Counts the sessions being recorded, after a recording starts or ends.
+    pub(crate) fn count_recordings(&mut self) {
+        self.recordings_live = self
+            .sessions
+            .values()
+            .filter(|s| s.recording.is_some())
+            .count();
+    }
+
     /// Points the recording's slots at what a viewer would get; returns the
     /// publishers whose feed a switched slot now waits a keyframe from.
     pub(crate) fn route_recording(
@@ -135,5 +144,6 @@ impl Sfu {
                 tracing::info!(path = %path.display(), frames = status.frames, "recording closed");
             }
         }
+        self.recordings_live = 0;
     }
 }

@@ -45,6 +45,7 @@ use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::sansio::Protocol;
 use rtc::shared::time::SystemInstant;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
@@ -146,7 +147,8 @@ impl ConnectionLimits {
     }
 }
 
-pub(super) type RouteKey = (SessionId, EndpointCode, Feed);
+/// A publisher's connection and one of its feeds: what a route starts from.
+pub(super) type RouteKey = (PeerId, Feed);
 
 /// Where the core's connections can be reached: the host candidates, and
 /// whether each also listens on TCP.
@@ -163,12 +165,18 @@ pub struct Sfu {
     pub(super) consent_timeout: Duration,
     pub(super) limits: ConnectionLimits,
     pub(super) demux: Demux<PeerId>,
-    pub(super) peers: HashMap<PeerId, Peer>,
+    // Keyed by ids the server draws at random, so a fast hasher is safe
+    // here; maps keyed by what clients send (addresses, ufrags) keep
+    // SipHash.
+    pub(super) peers: FxHashMap<PeerId, Peer>,
     pub(super) sessions: HashMap<SessionId, Session>,
     /// Which legs each publisher's track feeds, rebuilt when a policy,
     /// a peer or the active speaker changes.
-    pub(super) routes: HashMap<RouteKey, Vec<(PeerId, usize)>>,
-    pub(super) dirty: HashSet<PeerId>,
+    pub(super) routes: FxHashMap<RouteKey, Vec<(PeerId, usize)>>,
+    pub(super) dirty: FxHashSet<PeerId>,
+    /// Sessions being recorded now: while none is, a packet costs no
+    /// lookup for the recording.
+    pub(super) recordings_live: usize,
     pub(super) transmits: VecDeque<Transmit>,
     pub(super) events: VecDeque<SfuEvent>,
     /// The latest instant an input brought: pumping on a poll uses it.
@@ -199,10 +207,11 @@ impl Sfu {
             consent_timeout: cfg.consent_timeout,
             limits: ConnectionLimits::from_config(cfg),
             demux: Demux::new(),
-            peers: HashMap::new(),
+            peers: FxHashMap::default(),
             sessions: HashMap::new(),
-            routes: HashMap::new(),
-            dirty: HashSet::new(),
+            routes: FxHashMap::default(),
+            dirty: FxHashSet::default(),
+            recordings_live: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             now,
@@ -470,6 +479,7 @@ impl Sfu {
         self.advance(now);
         self.sessions.entry(session.clone()).or_default().policy = policy;
         self.follow_recording(&session, now);
+        self.count_recordings();
         self.ensure_tiles(&session);
         self.rebuild_routes(&session, now);
     }
