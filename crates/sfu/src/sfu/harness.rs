@@ -173,6 +173,19 @@ impl Net {
         }
     }
 
+    /// A network with `sites` joined, in order.
+    pub(super) fn with_sites(sites: &[&str]) -> Net {
+        let mut net = Net::new();
+        net.join_all(sites);
+        net
+    }
+
+    pub(super) fn join_all(&mut self, sites: &[&str]) {
+        for s in sites {
+            self.join(s);
+        }
+    }
+
     /// A site that publishes audio and video and receives the chair, the
     /// floor and the content slots; connected before it returns.
     pub(super) fn join(&mut self, name: &str) -> PeerId {

@@ -56,11 +56,8 @@ fn assert_continuous(packets: &[Received]) {
 
 #[test]
 fn the_floor_switches_at_a_keyframe_and_its_leg_runs_on_without_a_gap() {
-    let mut net = Net::new();
     let sites = ["00", "A", "B", "C"];
-    for s in sites {
-        net.join(s);
-    }
+    let mut net = Net::with_sites(&sites);
     net.set_policy(policy(Some("A"), &["00", "A"], &sites));
     net.talk(&["A", "B"], 5, true);
     let floor = net.on_leg("C", &SlotKind::Floor, MediaKind::Video);
@@ -99,11 +96,8 @@ fn the_floor_switches_at_a_keyframe_and_its_leg_runs_on_without_a_gap() {
 
 #[test]
 fn audio_leaves_the_server_only_for_whom_the_policy_lets_hear_it() {
-    let mut net = Net::new();
     let sites = ["00", "A", "B"];
-    for s in sites {
-        net.join(s);
-    }
+    let mut net = Net::with_sites(&sites);
     // A holds the floor but may not be heard (a lecture, say): its picture
     // goes out, its voice does not.
     net.set_policy(policy(Some("A"), &["00"], &sites));
@@ -128,11 +122,8 @@ fn audio_leaves_the_server_only_for_whom_the_policy_lets_hear_it() {
 
 #[test]
 fn keyframe_requests_reach_the_source_at_most_once_per_interval() {
-    let mut net = Net::new();
     let sites = ["00", "A", "B"];
-    for s in sites {
-        net.join(s);
-    }
+    let mut net = Net::with_sites(&sites);
     net.set_policy(policy(Some("A"), &["00", "A"], &sites));
     net.talk(&["A"], 3, true);
     net.advance(PLI_INTERVAL);
@@ -165,11 +156,8 @@ fn keyframe_requests_reach_the_source_at_most_once_per_interval() {
 
 #[test]
 fn a_link_test_sends_a_site_its_own_media_on_its_floor_slot_alone() {
-    let mut net = Net::new();
     let sites = ["00", "A", "B"];
-    for s in sites {
-        net.join(s);
-    }
+    let mut net = Net::with_sites(&sites);
     net.set_policy(policy(None, &["00"], &sites));
     let session = net.session.clone();
     let now = net.now;
@@ -192,11 +180,8 @@ fn a_link_test_sends_a_site_its_own_media_on_its_floor_slot_alone() {
 
 #[test]
 fn a_viewer_receives_the_programme_only() {
-    let mut net = Net::new();
     let sites = ["00", "A", "B"];
-    for s in sites {
-        net.join(s);
-    }
+    let mut net = Net::with_sites(&sites);
     net.watch("viewer");
     net.set_policy(policy(Some("A"), &["00", "A"], &sites));
     net.talk(&["00", "A", "B"], 4, true);
@@ -243,11 +228,8 @@ fn the_chair_is_offered_a_tile_for_each_site_that_joins() {
 
 #[test]
 fn a_silent_link_is_lost_after_its_grace_and_up_again_when_heard() {
-    let mut net = Net::new();
     let sites = ["00", "A"];
-    for s in sites {
-        net.join(s);
-    }
+    let mut net = Net::with_sites(&sites);
     net.set_policy(policy(None, &["00"], &sites));
     net.talk(&["A"], 2, true);
     assert!(net
@@ -281,11 +263,9 @@ fn a_silent_link_is_lost_after_its_grace_and_up_again_when_heard() {
 #[test]
 fn the_recording_takes_the_programme_as_a_viewer_does_and_switches_at_a_keyframe() {
     let tape = Tape::default();
-    let mut net = Net::recording_onto(&tape);
     let sites = ["00", "A", "B"];
-    for s in sites {
-        net.join(s);
-    }
+    let mut net = Net::recording_onto(&tape);
+    net.join_all(&sites);
     let mut recorded = policy(Some("A"), &["00", "A"], &sites);
     recorded.recording = true;
     net.set_policy(recorded.clone());
