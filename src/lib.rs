@@ -34,6 +34,7 @@ pub mod minutes;
 pub mod monitor;
 pub mod report;
 pub mod server;
+pub mod service;
 pub mod speaking_log;
 pub mod spreadsheet;
 pub mod store;

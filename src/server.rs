@@ -6,16 +6,12 @@
 //! Only then is the listener bound and its address printed: a script (or a
 //! test) that reads `diemcau listening on …` can use the server at once.
 
-pub mod clock;
-mod core;
 mod front_door;
-mod gauges;
 mod logging;
 mod media;
-pub mod monitoring;
 mod timer;
 
-pub use self::core::{Core, CoreError, Executed, Published};
+use crate::service::{clock, monitoring, Core};
 
 use crate::auth::{self, Claims, Keys, Role};
 use crate::config::{self, Config};

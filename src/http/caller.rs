@@ -113,7 +113,7 @@ impl Caller {
     pub fn ice_servers(&self, state: &AppState) -> Vec<crate::config::IceServer> {
         state
             .ice_servers
-            .for_client(&self.label(), crate::server::clock::now_secs())
+            .for_client(&self.label(), crate::service::clock::now_secs())
     }
 }
 

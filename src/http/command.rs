@@ -7,7 +7,7 @@ use super::caller::Caller;
 use super::error::AppError;
 use super::AppState;
 use crate::control::{Command, Event, EventKind, SessionId};
-use crate::server::clock;
+use crate::service::clock;
 use serde::Serialize;
 use utoipa::ToSchema;
 

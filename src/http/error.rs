@@ -14,7 +14,7 @@
 //!   goes to the log, not to the client).
 
 use crate::control::RejectionCode;
-use crate::server::CoreError;
+use crate::service::CoreError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;

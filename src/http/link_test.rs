@@ -9,7 +9,7 @@ use super::AppState;
 use crate::auth::Role;
 use crate::control::{EndpointCode, Phase, SessionId};
 use crate::monitor::{LinkTestResult, LinkTestRun, LINK_TEST_SECS};
-use crate::server::clock;
+use crate::service::clock;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

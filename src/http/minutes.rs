@@ -12,7 +12,7 @@ use super::AppState;
 use crate::control::SessionId;
 use crate::minutes::signature::PublicKeyBody;
 use crate::minutes::{self, MinutesKey, MinutesSignature};
-use crate::server::clock;
+use crate::service::clock;
 use crate::speaking_log::{self, is_recording_name, ChapterError, SpeakingLog};
 use crate::store::StoredLog;
 use axum::extract::State;

@@ -10,7 +10,7 @@ use super::AppState;
 use crate::auth::Role;
 use crate::control::{Command, Mode, SessionId, SessionSpec};
 use crate::report;
-use crate::server::clock;
+use crate::service::clock;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -7,7 +7,7 @@ use crate::auth::{Claims, Keys, Role};
 use crate::config::{Limits, Registry, RegistryEntry};
 use crate::control::Rules;
 use crate::control::{EndpointCode, EndpointRole};
-use crate::server::Core;
+use crate::service::Core;
 use crate::store::Store;
 use axum::body::Body;
 use axum::extract::ws::Message;
@@ -49,7 +49,7 @@ async fn state(dir: &std::path::Path) -> (AppState, tokio::sync::watch::Sender<b
         .expect("media plane")
         .0,
         ice_servers: Arc::new(crate::auth::IceServers::default()),
-        monitoring: crate::server::monitoring::Monitoring::new(Default::default(), None),
+        monitoring: crate::service::monitoring::Monitoring::new(Default::default(), None),
         command_rate: Arc::new(super::rate::CommandRate::new(1000, 1000)),
         recordings: Arc::new(std::env::temp_dir().join("diemcau-no-recordings")),
         data_dir: Arc::new(dir.to_path_buf()),
@@ -63,7 +63,7 @@ fn token(role: Role, endpoint: Option<&str>) -> String {
         endpoint.map(Into::into),
         None,
         Duration::from_secs(600),
-        crate::server::clock::now_secs(),
+        crate::service::clock::now_secs(),
     );
     Keys::new(SECRET).mint(&claims).expect("mint")
 }
@@ -267,7 +267,7 @@ async fn endpoint_tokens_must_carry_the_current_link_key() {
             Some("30".into()),
             None,
             Duration::from_secs(600),
-            crate::server::clock::now_secs(),
+            crate::service::clock::now_secs(),
         );
         claims.key = key.map(str::to_string);
         Keys::new(SECRET).mint(&claims).expect("mint")

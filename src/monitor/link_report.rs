@@ -6,7 +6,7 @@ use super::history::worse;
 use super::links::LinkView;
 use super::sample::{LinkId, LinkState};
 use crate::control::{EndpointCode, Millis, SessionId};
-use crate::media::{LinkStats, PeerId};
+use diemcau_sfu::{LinkStats, PeerId};
 use serde::Serialize;
 
 /// One link as `GET /api/links` shows it: one flat record, the monitor's

@@ -8,7 +8,7 @@
 use super::report::ClientFigures;
 use super::sample::{LinkId, LinkSample, LinkState};
 use crate::control::Millis;
-use crate::media::LinkStats;
+use diemcau_sfu::LinkStats;
 
 /// The link a peer carries: `"<session>/<code>"` for an endpoint (the chair
 /// is its central endpoint), the peer id for a viewer.

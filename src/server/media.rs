@@ -6,11 +6,11 @@
 //! a policy) and the task that applies link events are the only coupling
 //! between them.
 
-use super::clock;
-use super::core::{Core, CoreError};
 use crate::config::MediaConfig;
 use crate::control::{Command, RejectionCode, SessionId};
 use crate::media::{LinkEvent, MediaError, MediaPlane};
+use crate::service::clock;
+use crate::service::{Core, CoreError};
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 

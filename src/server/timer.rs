@@ -6,8 +6,8 @@
 //! bring the next deadline closer), and it goes back to sleep with the new
 //! earliest deadline. One task and one sleep, however many sessions.
 
-use super::clock;
-use super::core::Core;
+use crate::service::clock;
+use crate::service::Core;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;

@@ -21,7 +21,7 @@ use crate::http::command::run;
 use crate::http::monitoring;
 use crate::http::view::{event_visible, SessionView};
 use crate::http::AppState;
-use crate::server::{clock, Published};
+use crate::service::{clock, Published};
 use axum::extract::ws::Message;
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use std::time::{Duration, Instant};
