@@ -2,7 +2,7 @@
 //! HTTP concerns (no utoipa derives there), so the edge describes its
 //! types here, by hand, each as a `…Schema` type named as the control
 //! type is, next to the only place that needs them. The
-//! shapes follow the serde attributes in `src/control/`; the tests at the
+//! shapes follow the serde attributes in `crates/control/`; the tests at the
 //! end hold the command and event names to what serde sends.
 
 use std::borrow::Cow;
