@@ -110,7 +110,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         core: core.clone(),
         keys: keys.clone(),
         registry: Arc::new(registry.clone()),
-        rules: config.session.rules(),
+        rules: config.session.clone(),
         limits: config.limits.clone(),
         shutdown: stop_rx.clone(),
         media: media.clone(),

@@ -4,7 +4,7 @@
 //! the shipped file (a test holds them equal), so an operator's file need only
 //! name what it changes.
 
-use crate::control::{ContentRule, Rules};
+use crate::control::Rules;
 use crate::monitor::Thresholds;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -61,7 +61,7 @@ impl Default for Config {
 impl Config {
     /// The rules a session created now runs under.
     pub fn rules(&self) -> Rules {
-        self.session.rules()
+        self.session.clone()
     }
 
     /// `public_url` without a trailing slash, ready for `/path` to follow.
@@ -136,64 +136,9 @@ impl Default for Limits {
     }
 }
 
-/// The `[session]` table: the [`Rules`] a new session starts with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SessionDefaults {
-    /// How many endpoints may hold the floor at once.
-    pub max_floor_holders: u32,
-    /// Default speaking-time limit in seconds; unlimited when absent.
-    pub speaking_limit_secs: Option<u32>,
-    /// Seconds before the limit when the holder is warned.
-    pub warning_lead_secs: u32,
-    /// Whether the floor is revoked when the limit runs out.
-    pub auto_revoke: bool,
-    /// Seconds endpoints have to answer a roll call.
-    pub roll_call_secs: u32,
-    /// Seconds a dropped endpoint has to come back.
-    pub drop_grace_secs: u32,
-    /// Who may start presenting without the chair's grant:
-    /// `floor_or_chair` or `chair_grants`.
-    pub content_rule: ContentRule,
-    /// Whether a site's presentation ends when it loses the floor.
-    pub content_ends_with_floor: bool,
-    /// Whether sessions are recorded from the moment they go live.
-    pub record: bool,
-}
-
-impl Default for SessionDefaults {
-    fn default() -> Self {
-        let rules = Rules::default();
-        SessionDefaults {
-            max_floor_holders: rules.max_floor_holders,
-            speaking_limit_secs: rules.speaking_limit_secs,
-            warning_lead_secs: rules.warning_lead_secs,
-            auto_revoke: rules.auto_revoke,
-            roll_call_secs: rules.roll_call_secs,
-            drop_grace_secs: rules.drop_grace_secs,
-            content_rule: rules.content_rule,
-            content_ends_with_floor: rules.content_ends_with_floor,
-            record: rules.record,
-        }
-    }
-}
-
-impl SessionDefaults {
-    /// These defaults as the control plane's rules.
-    pub fn rules(&self) -> Rules {
-        Rules {
-            max_floor_holders: self.max_floor_holders,
-            speaking_limit_secs: self.speaking_limit_secs,
-            warning_lead_secs: self.warning_lead_secs,
-            auto_revoke: self.auto_revoke,
-            roll_call_secs: self.roll_call_secs,
-            drop_grace_secs: self.drop_grace_secs,
-            content_rule: self.content_rule,
-            content_ends_with_floor: self.content_ends_with_floor,
-            record: self.record,
-        }
-    }
-}
+/// The `[session]` table: the [`Rules`] a new session starts with, read
+/// as the control plane's own type so the two cannot drift apart.
+pub type SessionDefaults = Rules;
 
 /// The `[media]` table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

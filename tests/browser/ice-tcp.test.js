@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { Browser } from './lib/browser.js';
 import { Namespace } from './lib/netns.js';
 import { Server } from './lib/server.js';
-import { selectedPair, videoPlaying } from './lib/wait.js';
+import { describePage, selectedPair, videoPlaying } from './lib/wait.js';
 
 describe('ICE-TCP when UDP to the media port is blocked', { timeout: 180_000 }, () => {
   const server = new Server();
@@ -31,12 +31,12 @@ describe('ICE-TCP when UDP to the media port is blocked', { timeout: 180_000 }, 
   });
 
   // The server runs in a namespace the browser cannot see into: a failure
-  // says what the server logged.
-  async function withServerLog(srv, wait) {
+  // says what the server logged, and what the other page was doing.
+  async function withServerLog(srv, other, wait) {
     try {
       return await wait();
     } catch (err) {
-      err.message += `\n--- server log ---\n${srv.tail()}`;
+      err.message += `\n--- the other page ---\n${await describePage(other)}\n--- server log ---\n${srv.tail()}`;
       throw err;
     }
   }
@@ -48,9 +48,9 @@ describe('ICE-TCP when UDP to the media port is blocked', { timeout: 180_000 }, 
     const chair = await browser.open(`${server.url}/chair#token=${chairToken}`, { name: 'chair' });
     const loaded = Date.now();
     const site = await browser.open(`${server.url}/endpoint#token=${siteToken}`, { name: 'site 30' });
-    await withServerLog(server, () => videoPlaying(site, '#chair-video'));
+    await withServerLog(server, chair, () => videoPlaying(site, '#chair-video'));
     console.log(`[figure] UDP blocked, ICE-TCP: page load → chair's picture playing at the site: ${Date.now() - loaded} ms`);
-    await withServerLog(server, () => videoPlaying(chair, '.tile[data-code="30"] video'));
+    await withServerLog(server, site, () => videoPlaying(chair, '.tile[data-code="30"] video'));
     const { protocol } = await selectedPair(site);
     assert.equal(protocol, 'tcp');
   });

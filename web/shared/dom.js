@@ -53,6 +53,8 @@ export function show(el, visible) {
 
 /** A transient message at the bottom of the page. */
 export function toast(text, kind = 'info', ms = 4000) {
+  // A toast is gone in seconds; the console keeps what went wrong.
+  if (kind === 'error') console.warn(text);
   let box = document.querySelector('.toasts');
   if (!box) {
     box = h('div', { class: 'toasts', role: 'status', 'aria-live': 'polite' });

@@ -130,8 +130,11 @@ pub enum Phase {
 /// speaking limit can be changed later by a command).
 ///
 /// They are logged in the `created` event, so every field added later
-/// carries a serde default: a log written before it still replays.
+/// carries a serde default: a log written before it still replays. The
+/// server's `[session]` table is this type too: a key it leaves out takes
+/// the default, and an unknown key is an error, not a silent typo.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Rules {
     /// How many endpoints may hold the floor at once.
     pub max_floor_holders: u32,

@@ -5,6 +5,11 @@
 export const WAIT_MS = Number(process.env.BROWSER_WAIT_MS || 45_000);
 
 async function explain(page, what, err) {
+  throw new Error(`${what}: ${err.message}\n${await describePage(page)}`);
+}
+
+/** A page's recent console lines and its connection, as text for a failure. */
+export async function describePage(page) {
   const lines = (page.consoleLines || []).slice(-25).join('\n');
   let link = '';
   try {
@@ -12,7 +17,7 @@ async function explain(page, what, err) {
   } catch (e) {
     link = `(cannot read: ${e.message})`;
   }
-  throw new Error(`${what}: ${err.message}\n--- page console ---\n${lines}\n--- page connection ---\n${link}`);
+  return `--- page console ---\n${lines}\n--- page connection ---\n${link}`;
 }
 
 /**
@@ -21,10 +26,13 @@ async function explain(page, what, err) {
  * media was missing.
  */
 async function linkSummary() {
-  const link = window.diemcau && window.diemcau.media && window.diemcau.media.link;
-  if (!link || !link.pc) return 'no peer connection';
+  const d = window.diemcau || {};
+  const sig = d.signaling;
+  const head = `signaling ${sig ? sig.status : 'none'}, attempt ${sig ? sig.attempt : '-'}; state ${d.feed && d.feed.state ? d.feed.state.phase : 'none'}`;
+  const link = d.media && d.media.link;
+  if (!link || !link.pc) return `${head}\nno peer connection`;
   const pc = link.pc;
-  const out = [`connection ${pc.connectionState}, ice ${pc.iceConnectionState}, gathering ${pc.iceGatheringState}, signaling ${pc.signalingState}`];
+  const out = [head, `connection ${pc.connectionState}, ice ${pc.iceConnectionState}, gathering ${pc.iceGatheringState}, signaling ${pc.signalingState}`];
   const stats = await pc.getStats();
   const candidate = (id) => {
     const c = stats.get(id);
