@@ -67,7 +67,15 @@ impl MediaLink {
         out: &mpsc::Sender<ServerMessage>,
     ) -> Option<ServerMessage> {
         let result = match message {
-            ClientMessage::Offer { sdp } => self.offer(ctx, &sdp, out).await,
+            ClientMessage::Offer { sdp } => {
+                let offered = self.offer(ctx, &sdp, out).await;
+                // A page whose media never starts is a support call: the
+                // operator's log says why the server refused it.
+                if let Err(e) = &offered {
+                    tracing::info!(session = ?ctx.session, role = ?ctx.caller.role, code = %e.code, message = %e.message, "media offer refused");
+                }
+                offered
+            }
             ClientMessage::Answer { sdp } => match self.peer_id() {
                 Ok(peer) => self
                     .media
