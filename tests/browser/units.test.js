@@ -9,7 +9,7 @@ import path from 'node:path';
 import { repoRoot } from './lib/server.js';
 import { vi } from '../../web/shared/lang-vi.js';
 import { en } from '../../web/shared/lang-en.js';
-import { parseStreamId } from '../../web/shared/rtc.js';
+import { MediaLink, parseStreamId } from '../../web/shared/rtc.js';
 import { contentOf, presenterOf } from '../../web/shared/present.js';
 import { describeRecording, fileSize, recordingOf } from '../../web/shared/recording.js';
 import { compareCodes, endpointsOf, queueOf, tally } from '../../web/shared/session.js';
@@ -196,4 +196,64 @@ test('the recording badge follows the state; its events read as lines; sizes rea
   assert.equal(fileSize(3_456_789, 'en'), '3.5 MB');
   assert.equal(fileSize(1_250_000_000, 'en'), '1.25 GB');
   assert.equal(fileSize(undefined), '–');
+});
+
+test('an offer that gets no answer is made again, with a fresh connection', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] });
+  // Just enough of a browser peer connection for a page's first offer.
+  const made = [];
+  class FakePeerConnection {
+    constructor() {
+      this.signalingState = 'stable';
+      this.iceGatheringState = 'complete';
+      this.connectionState = 'new';
+      this.localDescription = null;
+      made.push(this);
+    }
+    addTransceiver() {
+      return { sender: { setParameters: async () => {} } };
+    }
+    async createOffer() {
+      return { type: 'offer', sdp: `v=0 offer ${made.length}` };
+    }
+    async setLocalDescription(d) {
+      this.localDescription = d;
+      this.signalingState = 'have-local-offer';
+    }
+    async getStats() {
+      return new Map();
+    }
+    close() {
+      this.signalingState = 'closed';
+    }
+  }
+  const previous = globalThis.RTCPeerConnection;
+  globalThis.RTCPeerConnection = FakePeerConnection;
+  t.after(() => {
+    globalThis.RTCPeerConnection = previous;
+  });
+  // The first offer goes out on a socket that is closing: lost.
+  const sent = [];
+  const signaling = {
+    status: 'closing',
+    on: () => () => {},
+    send(m) {
+      if (m.type !== 'offer') return true;
+      sent.push(m);
+      return sent.length > 1;
+    },
+  };
+  const link = new MediaLink(signaling, { relayOnly: false });
+  await link.start();
+  assert.equal(sent.length, 1);
+  t.mock.timers.tick(9_999);
+  await Promise.resolve();
+  assert.equal(sent.length, 1, 'not yet: the server may still answer');
+  t.mock.timers.tick(1);
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+  assert.equal(sent.length, 2, 'offered again');
+  assert.equal(sent[1].type, 'offer');
+  assert.equal(made.length, 2, 'on a new peer connection');
+  assert.equal(made[0].signalingState, 'closed');
+  link.close();
 });

@@ -29,6 +29,10 @@ const GATHER_WAIT_MS = 1500;
 // A `failed` connection gets an ICE restart; one that stays broken this
 // long after it is rebuilt from scratch.
 const RESTART_GRACE_MS = 8000;
+// An offer that got no answer this long after it left (lost on a socket
+// that was closing, refused for a moment) is made again from scratch:
+// otherwise the page would sit without media until the user reloads it.
+const ANSWER_WAIT_MS = 10000;
 
 /** Whether the page's link asks for the TURN relay only (`#…&relay=1`). */
 export function relayOnlyFromLink(hash = globalThis.location ? location.hash : '') {
@@ -68,6 +72,7 @@ export class MediaLink extends EventTarget {
     this.queuedCandidates = [];
     this.statsTimer = null;
     this.restartTimer = null;
+    this.answerTimer = null;
     this.statsAccepted = true;
     this.lastStatsSentAt = 0;
     this.chain = Promise.resolve();
@@ -123,11 +128,20 @@ export class MediaLink extends EventTarget {
       await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc, GATHER_WAIT_MS);
       if (this.pc !== pc) return;
-      this.signaling.send({ type: 'offer', sdp: pc.localDescription.sdp });
+      if (!this.signaling.send({ type: 'offer', sdp: pc.localDescription.sdp })) {
+        console.warn('the offer could not be sent: the signaling socket is not open');
+      }
       offerSent = true;
     } finally {
       this.makingOffer = false;
     }
+    clearTimeout(this.answerTimer);
+    this.answerTimer = setTimeout(() => {
+      if (this.pc === pc && pc.signalingState === 'have-local-offer') {
+        console.warn(`no answer to the offer in ${ANSWER_WAIT_MS} ms; offering again`);
+        this.start();
+      }
+    }, ANSWER_WAIT_MS);
     this.emit('state', { state: pc.connectionState });
     this.startStats();
   }
@@ -389,6 +403,7 @@ export class MediaLink extends EventTarget {
     this.contentTransceiver = null;
     clearInterval(this.statsTimer);
     clearTimeout(this.restartTimer);
+    clearTimeout(this.answerTimer);
     if (this.pc) {
       const pc = this.pc;
       this.pc = null;

@@ -9,7 +9,7 @@
 //!
 //! - Input: [`Sfu::handle_datagram`] for what arrived on the media port,
 //!   [`Sfu::handle_timeout`] when [`Sfu::poll_timeout`] says, and the
-//!   commands (`accept_offer`, `set_policy`, `close`…), each answered at
+//!   commands (`handle_offer`, `set_policy`, `close`…), each answered at
 //!   once.
 //! - Output: [`Sfu::poll_transmit`] until `None` (datagrams to send) and
 //!   [`Sfu::poll_event`] until `None` (link events, signals for the
