@@ -81,7 +81,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     let print_links = opts.print_links || secret.generated();
     // Before the core, so the gauges it sets from the replayed sessions land.
     let metrics =
-        crate::monitor::metrics::install_recorder().context("installing the metrics recorder")?;
+        crate::telemetry::install_recorder().context("installing the metrics recorder")?;
     let store = Store::open_in(&config.data_dir)
         .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
     let sessions = store.load_sessions().context("replaying the event log")?;

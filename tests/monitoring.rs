@@ -19,7 +19,7 @@ mod upstream_loss;
 mod upstream_loss_in_process;
 
 use common::*;
-use diemcau::monitor::metrics;
+use diemcau::telemetry;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -73,15 +73,15 @@ async fn metrics_count_the_sessions_commands_and_floor() {
     assert_eq!(resp.status(), StatusCode::OK);
     let text = resp.text().await.expect("body");
     for name in [
-        metrics::SESSIONS,
-        metrics::ENDPOINTS_CONNECTED,
-        metrics::ENDPOINTS_PRESENT,
-        metrics::FLOOR_CHANGES,
-        metrics::PACKETS_FORWARDED,
-        metrics::BYTES_FORWARDED,
-        metrics::ALERTS_ACTIVE,
-        metrics::STORE_APPEND,
-        metrics::COMMANDS,
+        telemetry::SESSIONS,
+        telemetry::ENDPOINTS_CONNECTED,
+        telemetry::ENDPOINTS_PRESENT,
+        telemetry::FLOOR_CHANGES,
+        telemetry::PACKETS_FORWARDED,
+        telemetry::BYTES_FORWARDED,
+        telemetry::ALERTS_ACTIVE,
+        telemetry::STORE_APPEND,
+        telemetry::COMMANDS,
     ] {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }

@@ -16,7 +16,7 @@ use super::record::FileRecorder;
 use super::{LinkEvent, LinkStats, MediaError, Owner, PeerId, PeerKind, Signal, SignalPath};
 use crate::config::MediaConfig;
 use crate::control::{EndpointCode, ForwardingPolicy, SessionId};
-use crate::monitor::metrics;
+use crate::telemetry;
 use diemcau_sfu::{Candidates, Config, Datagram, Sfu, SfuEvent};
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -225,8 +225,8 @@ impl Driver {
                 }
                 SfuEvent::Stats { links, forwarded } => {
                     let [audio, video] = forwarded;
-                    metrics::forwarded(metrics::MediaKind::Audio, audio.0, audio.1);
-                    metrics::forwarded(metrics::MediaKind::Video, video.0, video.1);
+                    telemetry::forwarded(telemetry::MediaKind::Audio, audio.0, audio.1);
+                    telemetry::forwarded(telemetry::MediaKind::Video, video.0, video.1);
                     match self.links.lock() {
                         Ok(mut l) => *l = links,
                         Err(poisoned) => *poisoned.into_inner() = links,

@@ -160,7 +160,7 @@ impl Core {
     ) -> Result<Executed, E> {
         let name = command.name();
         let result = self.execute_checked(id, command, now, check);
-        crate::monitor::metrics::command(name, result.is_ok());
+        crate::telemetry::command(name, result.is_ok());
         result
     }
 

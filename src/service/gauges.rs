@@ -8,8 +8,8 @@
 //! restart or a missed case.
 
 use crate::control::{AttendanceStatus, Event, EventKind, Phase, Session, SessionId};
-use crate::monitor::metrics;
 use crate::store::{Store, StoreError};
+use crate::telemetry;
 use std::time::Instant;
 
 /// Appends through the store and reports how long it took.
@@ -20,7 +20,7 @@ pub(super) fn timed_append(
 ) -> Result<u64, StoreError> {
     let started = Instant::now();
     let result = store.append(id, events);
-    metrics::store_append(started.elapsed());
+    telemetry::store_append(started.elapsed());
     result
 }
 
@@ -33,7 +33,7 @@ pub(super) fn floor_changes(events: &[Event]) {
                 | EventKind::FloorReleased { .. }
                 | EventKind::FloorRevoked { .. }
         ) {
-            metrics::floor_change();
+            telemetry::floor_change();
         }
     }
 }
@@ -64,9 +64,9 @@ pub(super) fn refresh<'a>(sessions: impl Iterator<Item = &'a Session>) {
         .into_iter()
         .zip(phases)
     {
-        metrics::sessions(phase, count);
+        telemetry::sessions(phase, count);
     }
-    metrics::endpoints(connected, present);
+    telemetry::endpoints(connected, present);
 }
 
 #[cfg(test)]
@@ -140,7 +140,7 @@ mod tests {
         );
         let scheduled = session("scheduled");
 
-        let recorder = metrics::builder()
+        let recorder = telemetry::builder()
             .unwrap_or_else(|e| panic!("{e}"))
             .build_recorder();
         let handle = recorder.handle();

@@ -17,9 +17,10 @@ use crate::control::{EndpointCode, Millis, SessionId};
 use crate::media::{LinkStats, MediaPlane};
 use crate::monitor::media::{link_of, preference, sample_of, state_of};
 use crate::monitor::{
-    metrics, Alert, ClientFigures, ClientStats, HistoryPoint, LinkId, LinkReport, LinkTest,
-    LinkTestResult, LinkTestRun, Monitor, MonitorEvent, Thresholds,
+    Alert, ClientFigures, ClientStats, HistoryPoint, LinkId, LinkReport, LinkTest, LinkTestResult,
+    LinkTestRun, Monitor, MonitorEvent, Thresholds,
 };
+use crate::telemetry;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -191,7 +192,7 @@ impl Monitoring {
             for (link, peer) in &current {
                 let figures = state.reports.get(link).map(|r| &r.figures);
                 let sample = sample_of(peer, figures, now);
-                metrics::link_sample(&sample);
+                telemetry::link_sample(&sample);
                 for test in &mut state.tests {
                     test.observe(&sample);
                 }
@@ -218,7 +219,7 @@ impl Monitoring {
                     });
                 }
             }
-            metrics::alerts_active(state.monitor.active_alert_count());
+            telemetry::alerts_active(state.monitor.active_alert_count());
 
             let (due, running) = std::mem::take(&mut state.tests)
                 .into_iter()

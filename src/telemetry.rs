@@ -24,10 +24,9 @@
 //! | `diemcau_store_append_seconds` | histogram | | time to append one batch of events to the store |
 //! | `diemcau_commands_total` | counter | `command`, `outcome` (`ok`, `rejected`) | control commands applied |
 
-use super::error::MonitorError;
-use super::sample::LinkSample;
 use crate::control::Phase;
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use crate::monitor::LinkSample;
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 use std::time::Duration;
 
 /// Sessions by phase.
@@ -86,16 +85,16 @@ const STORE_APPEND_BUCKETS_S: [f64; 12] = [
 /// The Prometheus builder with our histogram buckets, so the histograms are
 /// exported as real Prometheus histograms (not summaries) that aggregate
 /// across scrapes. Tests build a local recorder from it.
-pub fn builder() -> Result<PrometheusBuilder, MonitorError> {
-    Ok(PrometheusBuilder::new()
+pub fn builder() -> Result<PrometheusBuilder, BuildError> {
+    PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full(LINK_RTT.into()), &RTT_BUCKETS_MS)?
         .set_buckets_for_metric(Matcher::Full(LINK_LOSS.into()), &LOSS_BUCKETS_PCT)?
-        .set_buckets_for_metric(Matcher::Full(STORE_APPEND.into()), &STORE_APPEND_BUCKETS_S)?)
+        .set_buckets_for_metric(Matcher::Full(STORE_APPEND.into()), &STORE_APPEND_BUCKETS_S)
 }
 
 /// Installs the process-wide recorder and describes every metric. Call once,
-/// at server start; a second call fails.
-pub fn install_recorder() -> Result<PrometheusHandle, MonitorError> {
+/// at server start; a second call fails (a recorder is process-wide).
+pub fn install_recorder() -> Result<PrometheusHandle, BuildError> {
     let handle = builder()?.install_recorder()?;
     describe();
     Ok(handle)
@@ -206,5 +205,76 @@ fn phase_name(phase: Phase) -> &'static str {
         Phase::Open => "open",
         Phase::Live => "live",
         Phase::Ended => "ended",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::{EndpointCode, Millis, SessionId};
+    use crate::monitor::{LinkId, LinkState};
+
+    /// A connected endpoint's link losing 10 % upstream.
+    fn lossy_sample() -> LinkSample {
+        let session = SessionId("s1".into());
+        let code = EndpointCode::from("30");
+        let mut sample = LinkSample::new(
+            LinkId::endpoint(&session, &code),
+            session,
+            Some(code),
+            Millis(1_000),
+            LinkState::Connected,
+        );
+        sample.rtt_ms = Some(20.0);
+        sample.loss_up_pct = Some(10.0);
+        sample
+    }
+
+    /// Every documented metric name shows up in the Prometheus text once the
+    /// functions the other layers call have run, with the histograms rendered
+    /// as histograms (buckets), not summaries.
+    #[test]
+    fn metrics_render_every_name() -> Result<(), BuildError> {
+        let recorder = builder()?.build_recorder();
+        let handle = recorder.handle();
+        ::metrics::with_local_recorder(&recorder, || {
+            describe();
+            sessions(Phase::Live, 1);
+            endpoints(63, 60);
+            floor_change();
+            forwarded(MediaKind::Video, 10, 12_000);
+            forwarded(MediaKind::Audio, 50, 5_000);
+            link_sample(&lossy_sample());
+            alerts_active(1);
+            store_append(std::time::Duration::from_micros(300));
+            command("grant_floor", true);
+            command("grant_floor", false);
+        });
+        let text = handle.render();
+        for name in ALL {
+            assert!(text.contains(name), "{name} missing from:\n{text}");
+        }
+        assert!(text.contains("diemcau_link_rtt_ms_bucket"), "{text}");
+        assert!(
+            text.contains("diemcau_link_loss_pct_bucket{direction=\"up\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("diemcau_store_append_seconds_bucket"),
+            "{text}"
+        );
+        assert!(
+            text.contains("diemcau_sessions{phase=\"live\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("diemcau_packets_forwarded_total{kind=\"audio\"} 50"),
+            "{text}"
+        );
+        assert!(
+            text.contains("diemcau_commands_total{command=\"grant_floor\",outcome=\"rejected\"} 1"),
+            "{text}"
+        );
+        Ok(())
     }
 }

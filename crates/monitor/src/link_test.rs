@@ -9,7 +9,7 @@
 
 use super::health::{Health, Thresholds};
 use super::sample::{LinkId, LinkSample, LinkState};
-use crate::control::{EndpointCode, Millis, SessionId};
+use diemcau_control::{EndpointCode, Millis, SessionId};
 use serde::{Deserialize, Serialize};
 use std::ops::RangeInclusive;
 

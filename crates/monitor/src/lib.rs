@@ -1,5 +1,4 @@
-//! Link monitoring: health, alerts and history of every link, and the
-//! Prometheus metrics.
+//! Link monitoring: health, alerts and history of every link.
 //!
 //! Like the control plane, the [`Monitor`] is pure: no IO, no tokio, no
 //! clock reads. The shell drives it with one contract:
@@ -13,8 +12,8 @@
 //! 3. When a link closes for good (the endpoint left, the viewer went away),
 //!    call [`Monitor::forget`] and publish what it returns.
 //! 4. Serve [`Monitor::links`] and [`Monitor::history`] on the API, and
-//!    report [`metrics::link_sample`] and [`metrics::alerts_active`] after
-//!    each round of samples.
+//!    report the samples and active alerts to the metrics after each round
+//!    (the server's `telemetry` module).
 //!
 //! Client reports ([`ClientStats`]) are checked and summarised here too,
 //! and [`media`] turns the media plane's per-peer figures into samples; the
@@ -35,7 +34,6 @@ mod link_report;
 mod link_test;
 mod links;
 pub mod media;
-pub mod metrics;
 mod report;
 mod sample;
 

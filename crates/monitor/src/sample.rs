@@ -6,7 +6,7 @@
 //! buffer, concealed audio), which arrives every 2 s and is repeated into the
 //! samples in between. Fields the shell does not know are `None`.
 
-use crate::control::{EndpointCode, Millis, SessionId};
+use diemcau_control::{EndpointCode, Millis, SessionId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

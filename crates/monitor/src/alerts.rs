@@ -4,7 +4,7 @@
 use super::event::MonitorEvent;
 use super::health::{Health, Reading};
 use super::sample::LinkId;
-use crate::control::Millis;
+use diemcau_control::Millis;
 use serde::{Deserialize, Serialize};
 
 /// Why an alert was raised. Integrators match on these, so they only ever

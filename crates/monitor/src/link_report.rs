@@ -5,7 +5,7 @@ use super::health::Health;
 use super::history::worse;
 use super::links::LinkView;
 use super::sample::{LinkId, LinkState};
-use crate::control::{EndpointCode, Millis, SessionId};
+use diemcau_control::{EndpointCode, Millis, SessionId};
 use diemcau_sfu::{LinkStats, PeerId};
 use serde::Serialize;
 

@@ -9,8 +9,4 @@ pub enum MonitorError {
     /// The `[health]` thresholds are unusable.
     #[error("health thresholds: {0}")]
     Thresholds(String),
-    /// The Prometheus recorder could not be built or installed (a second
-    /// install in one process, or empty histogram buckets).
-    #[error("metrics recorder: {0}")]
-    Metrics(#[from] metrics_exporter_prometheus::BuildError),
 }

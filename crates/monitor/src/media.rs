@@ -7,7 +7,7 @@
 
 use super::report::ClientFigures;
 use super::sample::{LinkId, LinkSample, LinkState};
-use crate::control::Millis;
+use diemcau_control::Millis;
 use diemcau_sfu::LinkStats;
 
 /// The link a peer carries: `"<session>/<code>"` for an endpoint (the chair
@@ -87,7 +87,7 @@ pub fn sample_of(stats: &LinkStats, client: Option<&ClientFigures>, at: Millis) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::{EndpointCode, SessionId};
+    use diemcau_control::{EndpointCode, SessionId};
 
     fn stats(endpoint: Option<&str>) -> LinkStats {
         LinkStats {

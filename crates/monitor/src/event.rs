@@ -5,7 +5,7 @@ use super::alerts::{Alert, AlertReason};
 use super::health::Health;
 use super::link_test::LinkTestResult;
 use super::sample::LinkId;
-use crate::control::Millis;
+use diemcau_control::Millis;
 use serde::{Deserialize, Serialize};
 
 /// One change a technician should see.

@@ -6,7 +6,7 @@ use super::event::MonitorEvent;
 use super::health::{readings, Health, Thresholds};
 use super::history::{History, HistoryPoint};
 use super::sample::{LinkId, LinkSample, LinkState};
-use crate::control::{EndpointCode, Millis, SessionId};
+use diemcau_control::{EndpointCode, Millis, SessionId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! Properties that must hold after any sequence of samples.
 
 use super::*;
-use crate::control::{EndpointCode, Millis, SessionId};
+use diemcau_control::{EndpointCode, Millis, SessionId};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 

@@ -3,7 +3,7 @@
 
 use super::health::Health;
 use super::sample::{LinkSample, LinkState};
-use crate::control::Millis;
+use diemcau_control::Millis;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
