@@ -19,7 +19,7 @@ use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::transport::{
-    CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate,
+    CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate, RTCIceCandidateInit,
 };
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability;
@@ -103,26 +103,34 @@ pub(crate) fn build_peer(
     // lower by the candidate type preferences of RFC 6544).
     let tcp = candidates.iter().filter(|_| ice_tcp).map(|a| (*a, true));
     for (addr, is_tcp) in candidates.iter().map(|a| (*a, false)).chain(tcp) {
-        let candidate = CandidateHostConfig {
-            base_config: CandidateConfig {
-                network: if is_tcp { "tcp" } else { "udp" }.to_owned(),
-                address: addr.ip().to_string(),
-                port: addr.port(),
-                component: 1,
-                ..Default::default()
-            },
-            tcp_type: if is_tcp {
-                TcpType::Passive
-            } else {
-                TcpType::Unspecified
-            },
-        }
-        .new_candidate_host()
-        .map_err(MediaError::stack)?;
-        let init = RTCIceCandidate::from(&candidate)
-            .to_json()
+        pc.add_local_candidate(host_candidate(addr, is_tcp)?)
             .map_err(MediaError::stack)?;
-        pc.add_local_candidate(init).map_err(MediaError::stack)?;
     }
     Ok(pc)
+}
+
+/// A host candidate at `addr`: UDP, or passive ICE-TCP when `tcp`.
+pub(crate) fn host_candidate(
+    addr: SocketAddr,
+    tcp: bool,
+) -> Result<RTCIceCandidateInit, MediaError> {
+    let candidate = CandidateHostConfig {
+        base_config: CandidateConfig {
+            network: if tcp { "tcp" } else { "udp" }.to_owned(),
+            address: addr.ip().to_string(),
+            port: addr.port(),
+            component: 1,
+            ..Default::default()
+        },
+        tcp_type: if tcp {
+            TcpType::Passive
+        } else {
+            TcpType::Unspecified
+        },
+    }
+    .new_candidate_host()
+    .map_err(MediaError::stack)?;
+    RTCIceCandidate::from(&candidate)
+        .to_json()
+        .map_err(MediaError::stack)
 }

@@ -6,7 +6,7 @@ use super::engine::AUDIO_LEVEL_URI;
 use super::keyframe::VideoCodec;
 use super::rewrite::{Arrival, Verdict};
 use super::router::{source_for, Feed, MediaKind, SlotKind};
-use super::sfu::{Sfu, SfuEvent};
+use super::sfu::Sfu;
 use super::stats;
 use super::{PeerId, PeerKind};
 use diemcau_control::{EndpointCode, SessionId};
@@ -144,9 +144,7 @@ impl Sfu {
                 }
             }
             peer.announce_tracks();
-            let id = peer.id;
-            self.events
-                .extend(peer.signals.drain(..).map(|s| SfuEvent::Signal(id, s)));
+            self.events.extend(peer.signal_events());
         }
         keyframes_wanted.extend(self.route_recording(session));
         let Some(state) = self.sessions.get(session) else {

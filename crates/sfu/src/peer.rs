@@ -10,7 +10,7 @@ use super::keyframe::PliThrottle;
 use super::rewrite::{Rewriter, StreamTag, Translation};
 use super::router::{Feed, MediaKind, SlotKind};
 use super::stats::{Downstream, Inbound};
-use super::{MediaError, Owner, PeerId, PeerKind, Signal, SignalPath, TrackInfo};
+use super::{MediaError, Owner, PeerId, PeerKind, SfuEvent, Signal, SignalPath, TrackInfo};
 use diemcau_control::{EndpointCode, SessionId};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{
@@ -499,6 +499,12 @@ impl Peer {
         }
         self.signals.push(Signal::Tracks(tracks.clone()));
         self.announced = tracks;
+    }
+
+    /// Its signals not yet handed to the shell, as the shell's events.
+    pub(crate) fn signal_events(&mut self) -> impl Iterator<Item = SfuEvent> + '_ {
+        let id = self.id;
+        self.signals.drain(..).map(move |s| SfuEvent::Signal(id, s))
     }
 
     /// Our current ICE username fragment, read back from the local SDP

@@ -233,12 +233,8 @@ impl Sfu {
                 data: out.message,
             });
         }
-        self.events.extend(
-            peer.signals
-                .drain(..)
-                .map(|s| SfuEvent::Signal(id, s))
-                .chain([SfuEvent::PeerRemoved(id)]),
-        );
+        self.events.extend(peer.signal_events());
+        self.events.push_back(SfuEvent::PeerRemoved(id));
         self.demux.forget(&id);
         self.dirty.remove(&id);
         if let Some(state) = self.sessions.get_mut(&peer.session) {

@@ -42,10 +42,11 @@ impl Sfu {
             (false, false) => state.recording_failed = false,
             _ => {}
         }
+        self.count_recordings();
     }
 
     /// Counts the sessions being recorded, after a recording starts or ends.
-    pub(crate) fn count_recordings(&mut self) {
+    fn count_recordings(&mut self) {
         self.recordings_live = self
             .sessions
             .values()

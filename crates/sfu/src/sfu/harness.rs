@@ -22,7 +22,6 @@ use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
-use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -484,22 +483,8 @@ fn client_peer(addr: SocketAddr, now: Instant) -> RTCPeerConnection {
         .with_interceptor_registry(registry)
         .build(now)
         .expect("a client");
-    let candidate = CandidateHostConfig {
-        base_config: CandidateConfig {
-            network: "udp".to_owned(),
-            address: addr.ip().to_string(),
-            port: addr.port(),
-            component: 1,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-    .new_candidate_host()
-    .expect("a host candidate");
-    let init = RTCIceCandidate::from(&candidate)
-        .to_json()
-        .expect("candidate JSON");
-    pc.add_local_candidate(init).expect("candidate added");
+    let candidate = crate::engine::host_candidate(addr, false).expect("a host candidate");
+    pc.add_local_candidate(candidate).expect("candidate added");
     pc
 }
 

@@ -390,8 +390,7 @@ impl Sfu {
                 self.demux.register_ufrag(&ufrag, id);
             }
         }
-        self.events
-            .extend(peer.signals.drain(..).map(|s| SfuEvent::Signal(id, s)));
+        self.events.extend(peer.signal_events());
         self.send_datagrams(id);
         for state in state_changes {
             self.on_state(id, state, now);
@@ -479,7 +478,6 @@ impl Sfu {
         self.advance(now);
         self.sessions.entry(session.clone()).or_default().policy = policy;
         self.follow_recording(&session, now);
-        self.count_recordings();
         self.ensure_tiles(&session);
         self.rebuild_routes(&session, now);
     }
