@@ -11,7 +11,7 @@ use std::time::Duration;
 /// One exchange may take this long, connect to last byte.
 const EXCHANGE_LIMIT: Duration = Duration::from_secs(15);
 /// Answers larger than this are refused (an SDP answer is a few KiB).
-const MAX_RESPONSE: u64 = 4 << 20;
+const MAX_RESPONSE: usize = 4 << 20;
 
 /// A loopback HTTP server.
 #[derive(Debug, Clone)]
@@ -145,7 +145,7 @@ impl Server {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let answer = request.send().await.map_err(http_error)?;
+        let mut answer = request.send().await.map_err(http_error)?;
         let status = answer.status().as_u16();
         let headers = answer
             .headers()
@@ -157,10 +157,14 @@ impl Server {
                 )
             })
             .collect();
-        if answer.content_length().is_some_and(|n| n > MAX_RESPONSE) {
-            return Err(LoadError::Http(format!("{path}: answer too large")));
+        // Read piece by piece: a chunked answer says no length up front.
+        let mut body = Vec::new();
+        while let Some(chunk) = answer.chunk().await.map_err(http_error)? {
+            if body.len() + chunk.len() > MAX_RESPONSE {
+                return Err(LoadError::Http(format!("{path}: answer too large")));
+            }
+            body.extend_from_slice(&chunk);
         }
-        let body = answer.bytes().await.map_err(http_error)?.to_vec();
         Ok(Response {
             status,
             headers,
