@@ -122,6 +122,27 @@ content_ends_with_floor = \"yes\"
     assert_eq!(problems.len(), 2, "{:#?}", lines(&problems));
 }
 
+/// `[session]` is read as the control plane's `Rules`: a misspelt key is
+/// named, not taken silently as the default.
+#[test]
+fn a_misspelt_session_key_is_named_at_its_line() {
+    let config = "\
+registry = \"reg.toml\"
+[session]
+max_floor_holder = 2
+";
+    let dir = dir_with(&[("diemcau.toml", config), ("reg.toml", SMALL_REGISTRY)]);
+    let file = dir.path().join("diemcau.toml");
+    let problems = check(&file);
+    assert_problem(
+        &problems,
+        &file,
+        Some(3),
+        "unknown field `max_floor_holder`",
+    );
+    assert_eq!(problems.len(), 1, "{:#?}", lines(&problems));
+}
+
 /// A log written before the content rules existed replays: its `created`
 /// event's rules take the defaults.
 #[test]
