@@ -17,7 +17,6 @@ pub struct Outcome {
     /// The session's sequence number after the command.
     pub seq: u64,
     /// The events it produced, in order (empty when nothing changed).
-    #[schema(value_type = Vec<super::schemas::EventSchema>)]
     pub events: Vec<Event>,
     /// The floor request created or granted, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -63,7 +63,7 @@ pub struct QueueBody {
 /// The floor: every request, the queue and the holders.
 #[utoipa::path(get, path = "/api/sessions/{id}/floor", tag = "floor",
     params(("id" = String, Path, description = "Session id")),
-    responses((status = 200, body = super::schemas::FloorStateSchema), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = crate::control::FloorState), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,

@@ -23,7 +23,6 @@ mod recording;
 mod registry;
 mod request_log;
 mod rollcall;
-mod schemas;
 mod sessions;
 mod settings;
 pub mod view;
@@ -43,10 +42,12 @@ use crate::media::MediaPlane;
 use crate::service::monitoring::Monitoring;
 use crate::service::Core;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put, MethodRouter};
+use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
 use tokio::sync::watch;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -81,14 +82,15 @@ pub struct AppState {
 /// The whole router.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
-    let mut router = described_routes()
-        .into_iter()
-        .fold(Router::new(), |router, (path, route)| {
-            router.route(&path, route)
-        })
+    let (router, document) = described_routes().split_for_parts();
+    let document = Arc::new(document);
+    let mut router = router
         // Not in the OpenAPI document: the document itself, Prometheus'
         // text format, the WebSocket (docs/architecture.md) and the consoles.
-        .route("/api/openapi.json", get(openapi::serve))
+        .route(
+            "/api/openapi.json",
+            get(move || openapi::serve(document.clone())),
+        )
         .route("/metrics", get(monitoring::metrics))
         .route("/ws", get(ws::upgrade));
     for folder in consoles::FOLDERS {
@@ -115,80 +117,58 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Every route the OpenAPI document describes, as mounted. A test holds
-/// this list and the document together, so neither can gain a route the
-/// other lacks.
-fn described_routes() -> Vec<(String, MethodRouter<AppState>)> {
-    let s = "/api/sessions/{id}";
+/// Every route the OpenAPI document describes. Each handler is named once:
+/// its `#[utoipa::path]` gives the router its path and methods and the
+/// document its operation, so neither can gain a route the other lacks.
+/// Handlers grouped in one `routes!` share one path.
+fn described_routes() -> OpenApiRouter<AppState> {
     let sdp_limit = || DefaultBodyLimit::max(whip::MAX_SDP_BYTES);
-    vec![
-        ("/healthz".into(), get(registry::healthz)),
-        ("/api/endpoints".into(), get(registry::list)),
-        ("/api/links".into(), get(monitoring::links)),
-        ("/api/links/{id}/history".into(), get(monitoring::history)),
-        ("/api/alerts".into(), get(monitoring::alerts)),
-        (format!("{s}/link-tests"), get(link_test::list)),
-        (
-            format!("{s}/endpoints/{{code}}/link-test"),
-            post(link_test::start),
-        ),
-        (
-            "/api/sessions".into(),
-            get(sessions::list).post(sessions::create),
-        ),
-        (s.into(), get(sessions::get)),
-        (format!("{s}/open"), post(sessions::open)),
-        (format!("{s}/start"), post(sessions::start)),
-        (format!("{s}/end"), post(sessions::end)),
-        (format!("{s}/attendance"), get(sessions::attendance)),
-        (format!("{s}/speaking-log"), get(minutes::speaking_log)),
-        (format!("{s}/minutes.pdf"), get(minutes::pdf)),
-        (format!("{s}/minutes.pdf.sig"), get(minutes::signature)),
-        ("/api/minutes/public-key".into(), get(minutes::public_key)),
-        (format!("{s}/rollcall"), post(rollcall::start)),
-        (format!("{s}/rollcall/confirm"), post(rollcall::confirm)),
-        (format!("{s}/rollcall/close"), post(rollcall::close)),
-        (format!("{s}/floor"), get(floor::get)),
-        (format!("{s}/floor/requests"), post(floor::request)),
-        (format!("{s}/floor/requests/{{rid}}"), delete(floor::cancel)),
-        (format!("{s}/floor/grant"), post(floor::grant)),
-        (format!("{s}/floor/deny"), post(floor::deny)),
-        (format!("{s}/floor/revoke"), post(floor::revoke)),
-        (format!("{s}/floor/release"), post(floor::release)),
-        (format!("{s}/floor/queue"), put(floor::reorder)),
-        (format!("{s}/content/request"), post(content::request)),
-        (format!("{s}/content/grant"), post(content::grant)),
-        (format!("{s}/content/revoke"), post(content::revoke)),
-        (format!("{s}/content/release"), post(content::release)),
-        (format!("{s}/recording/start"), post(recording::start)),
-        (format!("{s}/recording/stop"), post(recording::stop)),
-        (format!("{s}/recordings"), get(recording::list)),
-        (format!("{s}/recordings/{{name}}"), get(recording::download)),
-        (format!("{s}/mode"), put(settings::mode)),
-        (format!("{s}/speaking-limit"), put(settings::speaking_limit)),
-        (
-            format!("{s}/endpoints/{{code}}/representative"),
-            put(settings::representative),
-        ),
-        (format!("{s}/endpoints/{{code}}/mute"), put(settings::mute)),
-        (
-            format!("{s}/endpoints/{{code}}/connect"),
-            post(links::connect),
-        ),
-        (
-            format!("{s}/endpoints/{{code}}/disconnect"),
-            post(links::disconnect),
-        ),
-        (format!("{s}/endpoints/{{code}}/leave"), post(links::leave)),
-        ("/whip/{id}".into(), post(whip::publish).layer(sdp_limit())),
-        (
-            "/whip/{id}/{peer}".into(),
-            delete(whip::end_publish).patch(whip::publish_no_trickle),
-        ),
-        ("/whep/{id}".into(), post(whip::view).layer(sdp_limit())),
-        (
-            "/whep/{id}/{peer}".into(),
-            delete(whip::end_view).patch(whip::view_no_trickle),
-        ),
-    ]
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(registry::healthz))
+        .routes(routes!(registry::list))
+        .routes(routes!(monitoring::links))
+        .routes(routes!(monitoring::history))
+        .routes(routes!(monitoring::alerts))
+        .routes(routes!(link_test::list))
+        .routes(routes!(link_test::start))
+        .routes(routes!(sessions::list, sessions::create))
+        .routes(routes!(sessions::get))
+        .routes(routes!(sessions::open))
+        .routes(routes!(sessions::start))
+        .routes(routes!(sessions::end))
+        .routes(routes!(sessions::attendance))
+        .routes(routes!(minutes::speaking_log))
+        .routes(routes!(minutes::pdf))
+        .routes(routes!(minutes::signature))
+        .routes(routes!(minutes::public_key))
+        .routes(routes!(rollcall::start))
+        .routes(routes!(rollcall::confirm))
+        .routes(routes!(rollcall::close))
+        .routes(routes!(floor::get))
+        .routes(routes!(floor::request))
+        .routes(routes!(floor::cancel))
+        .routes(routes!(floor::grant))
+        .routes(routes!(floor::deny))
+        .routes(routes!(floor::revoke))
+        .routes(routes!(floor::release))
+        .routes(routes!(floor::reorder))
+        .routes(routes!(content::request))
+        .routes(routes!(content::grant))
+        .routes(routes!(content::revoke))
+        .routes(routes!(content::release))
+        .routes(routes!(recording::start))
+        .routes(routes!(recording::stop))
+        .routes(routes!(recording::list))
+        .routes(routes!(recording::download))
+        .routes(routes!(settings::mode))
+        .routes(routes!(settings::speaking_limit))
+        .routes(routes!(settings::representative))
+        .routes(routes!(settings::mute))
+        .routes(routes!(links::connect))
+        .routes(routes!(links::disconnect))
+        .routes(routes!(links::leave))
+        .routes(routes!(whip::publish).layer(sdp_limit()))
+        .routes(routes!(whip::end_publish, whip::publish_no_trickle))
+        .routes(routes!(whip::view).layer(sdp_limit()))
+        .routes(routes!(whip::end_view, whip::view_no_trickle))
 }

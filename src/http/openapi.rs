@@ -1,15 +1,20 @@
-//! `GET /api/openapi.json`: the REST surface and WHIP/WHEP, generated from
-//! the handlers' annotations. The routes mounted in `app` and the paths
-//! here are compared by a test, so the two cannot drift apart.
+//! `GET /api/openapi.json`: the REST surface and WHIP/WHEP. The paths and
+//! operations come from the handlers' `#[utoipa::path]` annotations as the
+//! router mounts them (`super::described_routes`); the schemas are derived
+//! from the types themselves, the control plane's included (its `openapi`
+//! feature), so they follow the serde attributes that shape the wire.
 
-use super::{
-    command, content, error, floor, link_test, links, minutes, monitoring, recording, registry,
-    rollcall, schemas, sessions, settings, view, whip,
-};
-use crate::{report, speaking_log};
+use crate::control::Command;
 use axum::Json;
+use std::sync::Arc;
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
+
+/// Commands the server applies to itself and refuses from any client: the
+/// timer's `tick` and the media plane's report of a failed recording.
+pub const SERVER_COMMANDS: &[&str] = &["tick", "recording_failed"];
 
 struct BearerAuth;
 
@@ -28,46 +33,47 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The `Command` schema describes what a client may send on the WebSocket,
+/// so the commands only the server applies are taken out of it.
+struct ClientCommands;
+
+impl Modify for ClientCommands {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let schemas = openapi.components.as_mut().map(|c| &mut c.schemas);
+        let Some(RefOr::T(Schema::OneOf(command))) = schemas.and_then(|s| s.get_mut("Command"))
+        else {
+            return;
+        };
+        command
+            .items
+            .retain(|variant| !command_names(variant).any(|name| SERVER_COMMANDS.contains(&name)));
+    }
+}
+
+/// The `command` tag values one variant of the `Command` schema allows.
+pub fn command_names(variant: &RefOr<Schema>) -> impl Iterator<Item = &str> {
+    let tag = match variant {
+        RefOr::T(Schema::Object(object)) => object.properties.get("command"),
+        _ => None,
+    };
+    let values = match tag {
+        Some(RefOr::T(Schema::Object(tag))) => tag.enum_values.as_deref(),
+        _ => None,
+    };
+    values.unwrap_or_default().iter().filter_map(|v| v.as_str())
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "diemcau",
-        description = "Videoconference bridge for chaired national meetings: sessions, attendance, roll call, the floor and presentation sharing.\n\nErrors are `{\"error\": code, \"message\": text}`: 400 bad JSON or values, 401 missing/expired/forged token, 403 role not allowed, 404 unknown session/endpoint/request, 409 wrong state (the control plane's reason code), 413 too large, 415 not JSON, 422 value out of range."
+        description = "Videoconference bridge for chaired national meetings: sessions, attendance, roll call, the floor and presentation sharing.\n\nErrors are `{\"error\": code, \"message\": text}`: 400 bad JSON or values, 401 missing/expired/forged token, 403 role not allowed, 404 unknown session/endpoint/request, 409 wrong state (the control plane's reason code), 413 too large, 415 not JSON, 422 value out of range.\n\nThe WebSocket (`/ws`) carries the same commands (`Command`) and events (`Event`) as the REST calls."
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ClientCommands),
     security(("bearer" = [])),
-    paths(
-        sessions::list, sessions::create, sessions::get,
-        sessions::open, sessions::start, sessions::end, sessions::attendance,
-        minutes::speaking_log, minutes::pdf, minutes::signature, minutes::public_key,
-        rollcall::start, rollcall::confirm, rollcall::close,
-        floor::get, floor::request, floor::cancel, floor::grant, floor::deny,
-        floor::revoke, floor::release, floor::reorder,
-        content::request, content::grant, content::revoke, content::release,
-        recording::start, recording::stop, recording::list, recording::download,
-        settings::mode, settings::speaking_limit, settings::representative, settings::mute,
-        monitoring::links, monitoring::history, monitoring::alerts,
-        link_test::start, link_test::list,
-        links::connect, links::disconnect, links::leave,
-        registry::list, registry::healthz,
-        whip::publish, whip::end_publish, whip::publish_no_trickle,
-        whip::view, whip::end_view, whip::view_no_trickle,
-    ),
-    components(schemas(
-        error::ErrorBody, command::Outcome,
-        sessions::CreateSession, view::SessionSummary, view::PublicSession, view::PublicEndpoint,
-        floor::RequestBody, floor::GrantBody, floor::DenyBody, floor::EndpointBody, floor::QueueBody,
-        content::ContentGrantBody, recording::RecordingFile,
-        rollcall::StartBody, link_test::LinkTestBody,
-        settings::ModeBody, settings::SpeakingLimitBody, settings::RepresentativeBody,
-        settings::MuteBody,
-        registry::EndpointEntry, report::AttendanceReport, report::AttendanceRow,
-        speaking_log::SpeakingLog, speaking_log::Turn, speaking_log::Presentation,
-        speaking_log::ModeChange, speaking_log::RollCallRound, speaking_log::RecordingSpan,
-        crate::minutes::MinutesSignature, crate::minutes::signature::PublicKeyBody,
-        schemas::SessionSchema, schemas::FloorStateSchema, schemas::ContentStateSchema,
-        schemas::EventSchema, schemas::CommandSchema,
-    )),
+    // What no route's body names: the WebSocket's commands, and the
+    // session as a viewer sees it.
+    components(schemas(Command, super::view::PublicSession)),
     tags(
         (name = "sessions", description = "Create and run sessions; the attendance report and the speaking log"),
         (name = "minutes", description = "The minutes (biên bản) as PDF, their Ed25519 signature over the PDF and the event log, and the public key that checks it"),
@@ -84,12 +90,21 @@ impl Modify for BearerAuth {
 )]
 struct ApiDoc;
 
-/// The OpenAPI document.
-pub fn document() -> utoipa::openapi::OpenApi {
+/// What the document says besides the routes: title, security, tags and
+/// the schemas no route names. The routes add themselves to it.
+pub(super) fn base() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-/// `GET /api/openapi.json`.
-pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
-    Json(document())
+/// The OpenAPI document, as `/api/openapi.json` serves it.
+pub fn document() -> utoipa::openapi::OpenApi {
+    super::described_routes().into_openapi()
 }
+
+/// `GET /api/openapi.json`: the document built with the router.
+pub async fn serve(document: Arc<utoipa::openapi::OpenApi>) -> Json<utoipa::openapi::OpenApi> {
+    Json(document.as_ref().clone())
+}
+
+#[cfg(test)]
+mod tests;

@@ -18,7 +18,6 @@ pub struct EndpointEntry {
     /// Display name with diacritics.
     pub name: String,
     /// `central` or `provincial`.
-    #[schema(value_type = String)]
     pub role: EndpointRole,
     /// Kind of site (province, city, ministry…).
     #[serde(skip_serializing_if = "Option::is_none")]

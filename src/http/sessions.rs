@@ -30,7 +30,6 @@ pub struct CreateSession {
     /// What the meeting is about.
     pub title: String,
     /// `lecture`, `chaired` (default) or `open`.
-    #[schema(value_type = Option<String>)]
     pub mode: Option<Mode>,
 }
 
@@ -74,7 +73,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Json<Vec<Ses
 
 /// Creates a session over the whole registry, with the configured rules.
 #[utoipa::path(post, path = "/api/sessions", tag = "sessions", request_body = CreateSession,
-    responses((status = 201, description = "The new session's state", body = super::schemas::SessionSchema),
+    responses((status = 201, description = "The new session's state", body = crate::control::Session),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
@@ -130,7 +129,7 @@ pub(super) fn read(
 /// The session's state, as the token's role may see it.
 #[utoipa::path(get, path = "/api/sessions/{id}", tag = "sessions",
     params(("id" = String, Path, description = "Session id")),
-    responses((status = 200, description = "The whole state (chair, technician; an endpoint without the other sites' representatives and headcounts) or, for a viewer, a PublicSession", body = super::schemas::SessionSchema),
+    responses((status = 200, description = "The whole state (chair, technician; an endpoint without the other sites' representatives and headcounts) or, for a viewer, a PublicSession", body = crate::control::Session),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,

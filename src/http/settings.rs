@@ -17,7 +17,6 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct ModeBody {
     /// `lecture`, `chaired` or `open`.
-    #[schema(value_type = String)]
     pub mode: Mode,
 }
 

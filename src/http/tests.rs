@@ -293,14 +293,23 @@ async fn endpoint_tokens_must_carry_the_current_link_key() {
     );
 }
 
-/// The OpenAPI document and the router agree: every described route is in
-/// the document, the document names no route that is not mounted, and each
-/// path takes exactly the methods the document gives it.
+/// The OpenAPI document and the router agree: the served document is the
+/// one built with the router (each route is mounted from its own
+/// `#[utoipa::path]`, so the document names no route that is not mounted
+/// and the reverse), and each path takes exactly the methods the document
+/// gives it.
 #[tokio::test]
 async fn the_openapi_document_describes_exactly_the_mounted_routes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (st, _stop) = state(dir.path()).await;
     let doc = serde_json::to_value(super::openapi::document()).expect("document as JSON");
+    let served = Request::builder()
+        .uri("/api/openapi.json")
+        .body(Body::empty())
+        .expect("request");
+    let (status, served) = send(&st, served).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(served, doc, "the served document is the router's");
     let documented: BTreeMap<String, BTreeSet<String>> = doc["paths"]
         .as_object()
         .expect("paths")
@@ -310,21 +319,7 @@ async fn the_openapi_document_describes_exactly_the_mounted_routes() {
             (path.clone(), methods.collect())
         })
         .collect();
-    let mounted: BTreeSet<String> = super::described_routes()
-        .into_iter()
-        .map(|(path, _)| path)
-        .collect();
-    let documented_paths: BTreeSet<String> = documented.keys().cloned().collect();
-    assert_eq!(
-        mounted.difference(&documented_paths).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "mounted but not in the document"
-    );
-    assert_eq!(
-        documented_paths.difference(&mounted).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "in the document but not mounted"
-    );
+    assert!(documented.len() > 40, "every route: {documented:?}");
     for (path, methods) in &documented {
         // Any value fits a path parameter; the router matches before any
         // handler looks at it.

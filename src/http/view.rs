@@ -24,19 +24,14 @@ pub struct SessionSummary {
     /// Title.
     pub title: String,
     /// `scheduled`, `open`, `live` or `ended`.
-    #[schema(value_type = String)]
     pub phase: Phase,
     /// `lecture`, `chaired` or `open`.
-    #[schema(value_type = String)]
     pub mode: Mode,
     /// Creation time, ms since the epoch.
-    #[schema(value_type = u64)]
     pub created_at: Millis,
     /// When it went live.
-    #[schema(value_type = Option<u64>)]
     pub started_at: Option<Millis>,
     /// When it ended.
-    #[schema(value_type = Option<u64>)]
     pub ended_at: Option<Millis>,
 }
 
@@ -58,15 +53,12 @@ impl From<&Session> for SessionSummary {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PublicEndpoint {
     /// Code.
-    #[schema(value_type = String)]
     pub code: EndpointCode,
     /// Display name.
     pub name: String,
     /// `central` or `provincial`.
-    #[schema(value_type = String)]
     pub role: EndpointRole,
     /// Attendance status.
-    #[schema(value_type = String)]
     pub status: AttendanceStatus,
     /// Muted by the chair: its audio reaches nobody.
     pub muted: bool,
@@ -83,13 +75,10 @@ pub struct PublicSession {
     /// Endpoints and their status.
     pub endpoints: Vec<PublicEndpoint>,
     /// The floor.
-    #[schema(value_type = super::schemas::FloorStateSchema)]
     pub floor: FloorState,
     /// Who presents, and who waits to.
-    #[schema(value_type = super::schemas::ContentStateSchema)]
     pub content: ContentState,
     /// Roll calls, oldest first.
-    #[schema(value_type = Vec<Object>)]
     pub roll_calls: Vec<RollCall>,
 }
 

@@ -2,12 +2,12 @@
 //! `Session`, link events turned into `Connect`/`Disconnect`/`Leave`, and
 //! every change of state pushed to the media plane as a new policy.
 
-use super::peer::{ContentLine, TestPeer};
 use diemcau::control::{
     Command, EndpointCode, EndpointInfo, EndpointRole, GrantTarget, Millis, Mode, Rules, Session,
     SessionId, SessionSpec,
 };
 use diemcau::media::{LinkEvent, MediaPlane, PeerId, PeerKind, Signal};
+use diemcau_testkit::{ContentLine, TestPeer};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;

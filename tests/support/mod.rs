@@ -1,24 +1,16 @@
-//! Synthetic WebRTC clients for the media tests and the load generator.
-//!
-//! A [`TestPeer`] is a real peer connection of the async `webrtc` crate on
-//! loopback (host candidates on 127.0.0.1 only, mDNS off). It publishes
-//! synthetic Opus and VP8 RTP whose payload names the sender and counts
-//! packets, answers keyframe requests with a keyframe, and records every
-//! packet it receives by the stream it arrived on (the server's slot:
-//! `chair`, `floor`, `tile-<code>`) and the sender named in the payload.
-//! [`WsClient`] and [`join_http`] signal one against the real server.
+//! What the media tests share: the synthetic client ([`TestPeer`], from
+//! `diemcau-testkit`), and [`WsClient`] and [`join_http`], which signal one
+//! against the real server.
 
 #![allow(dead_code, unused_imports)]
 
 mod meeting;
-mod payload;
-mod peer;
 mod signal;
 
+pub use diemcau_testkit::whip::HttpSignaled;
+pub use diemcau_testkit::{content_name, parse_marker, ContentLine, Marker, Received, TestPeer};
 pub use meeting::{to_command, Joined, Meeting};
-pub use payload::{parse_marker, Marker};
-pub use peer::{content_name, ContentLine, Received, TestPeer};
-pub use signal::{join_http, post_sdp, HttpSignaled, WsClient};
+pub use signal::{join_http, post_sdp, WsClient};
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,7 +1,8 @@
 //! Signaling a [`TestPeer`] against the real server: over `/ws` as the web
 //! pages do (offer, answer, server offers, `tracks`), or over WHIP/WHEP.
 
-use super::peer::TestPeer;
+use diemcau_testkit::whip::HttpSignaled;
+use diemcau_testkit::TestPeer;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -235,47 +236,11 @@ async fn answer_offer(pc: &Arc<dyn PeerConnection>, sdp: String) -> Option<Strin
     Some(pc.local_description().await?.sdp)
 }
 
-/// What a WHIP or WHEP `POST` returned.
-pub struct HttpSignaled {
-    pub status: u16,
-    /// The `Location` header, when given.
-    pub location: Option<String>,
-    /// The body: an SDP answer, or the JSON error.
-    pub body: String,
-}
-
 /// Posts `offer` to `url` (`…/whip/ID` or `…/whep/ID`) as `application/sdp`.
 pub async fn post_sdp(url: &str, token: Option<&str>, offer: &str) -> HttpSignaled {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        // The server closes a kept-alive connection after half its
-        // header timeout with nothing in flight (5 s by default): a
-        // client must let its idle connections go sooner, or one
-        // request in a while meets a connection closing under it.
-        .pool_idle_timeout(Duration::from_secs(2))
-        .build()
-        .expect("http client");
-    let mut req = client
-        .post(url)
-        .header("content-type", "application/sdp")
-        .body(offer.to_string());
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status().as_u16();
-    let location = resp
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = resp.text().await.expect("body");
-    HttpSignaled {
-        status,
-        location,
-        body,
-    }
+    diemcau_testkit::whip::post_sdp(url, token, offer)
+        .await
+        .expect("WHIP/WHEP request")
 }
 
 /// Publishes (WHIP) or views (WHEP) with a new test peer; panics unless

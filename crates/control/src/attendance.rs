@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where an endpoint stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AttendanceStatus {
     /// Never connected.
@@ -48,6 +49,7 @@ impl AttendanceStatus {
 
 /// Who presides at a site.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Representative {
     /// Full name.
     pub name: String,
@@ -61,6 +63,7 @@ pub struct Representative {
 /// durations of every endpoint add up to the length of the meeting: the
 /// report never has to guess what happened in a gap.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attendance {
     /// The endpoint.
     #[serde(flatten)]

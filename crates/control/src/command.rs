@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Whom a floor grant goes to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GrantTarget {
     /// A pending request, by id.
@@ -17,6 +18,7 @@ pub enum GrantTarget {
 
 /// A request to change the session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
     /// `scheduled → open`: the technical check window.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Who may start presenting without the chair's grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ContentRule {
     /// The floor holder, or the chair's own site, takes the token at once
@@ -19,6 +20,7 @@ pub enum ContentRule {
 
 /// Why a presenter lost the token, or a pending request went away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ContentEnd {
     /// The chair took the token back (or turned the request down).
@@ -40,6 +42,7 @@ pub enum ContentEnd {
 
 /// The site holding the token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Presenter {
     /// Which site.
     pub endpoint: EndpointCode,
@@ -52,6 +55,7 @@ pub struct Presenter {
 
 /// A request to present, waiting for the chair.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContentRequest {
     /// Who asked.
     pub endpoint: EndpointCode,
@@ -61,6 +65,7 @@ pub struct ContentRequest {
 
 /// The token and the requests waiting for it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContentState {
     /// Who presents, if anyone.
     pub presenter: Option<Presenter>,

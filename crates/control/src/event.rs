@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// One logged change, with the time it happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// When.
     pub at: Millis,
@@ -18,6 +19,7 @@ pub struct Event {
 
 /// How a roll call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RollCallEnd {
     /// The chair closed it.
@@ -30,6 +32,7 @@ pub enum RollCallEnd {
 
 /// What changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     /// The session exists. Always the first event.
@@ -239,6 +242,7 @@ pub enum EventKind {
 
 /// Why a recording stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RecordingEnd {
     /// The chair stopped it.

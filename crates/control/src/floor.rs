@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 /// Where a floor request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RequestState {
     /// Waiting in the queue.
@@ -26,6 +27,7 @@ pub enum RequestState {
 
 /// One request for the floor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FloorRequest {
     /// Its id.
     pub id: RequestId,
@@ -53,8 +55,11 @@ pub struct FloorRequest {
 
 /// The floor: every request made in the session, the queue and the holders.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FloorState {
-    /// Every request, by id.
+    /// Every request, by id. JSON writes the ids as the object's keys,
+    /// strings of digits.
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, FloorRequest>))]
     pub requests: BTreeMap<RequestId, FloorRequest>,
     /// Pending requests, first to last.
     pub queue: Vec<RequestId>,

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 /// One round of roll call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RollCall {
     /// 1, 2, … within the session.
     pub round: u32,

@@ -37,6 +37,7 @@ pub const ROLL_CALL_RANGE: std::ops::RangeInclusive<u32> = 5..=3600;
 
 /// One chaired session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     /// Id, title, endpoints and rules as created.
     pub spec: SessionSpec,

@@ -9,55 +9,34 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
 use axum::Router;
-use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use diemcau_testkit::{codec, local_track, OnTrack, Peer, PeerOptions};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use std::io::Write;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, Notify};
-use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use tokio::sync::broadcast;
 use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{
-    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
-    PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceGatheringState,
-    RTCSessionDescription, Registry, SettingEngineBuilder,
-};
+use webrtc::media_stream::track_remote::TrackRemoteEvent;
 
 const CHAIR_TOKEN: &str = "chair-token";
+const GATHER_LIMIT: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 struct Shared {
     chair_media: broadcast::Sender<(RtpCodecKind, rtp::Packet)>,
-    peers: Arc<tokio::sync::Mutex<Vec<Arc<dyn PeerConnection>>>>,
+    peers: Arc<tokio::sync::Mutex<Vec<Peer>>>,
     next: Arc<AtomicU32>,
 }
 
-struct Handler {
-    gathered: Arc<Notify>,
-    forward_to: Option<broadcast::Sender<(RtpCodecKind, rtp::Packet)>>,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for Handler {
-    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
-        if state == RTCIceGatheringState::Complete {
-            self.gathered.notify_one();
-        }
-    }
-
-    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let Some(tx) = self.forward_to.clone() else {
-            return;
-        };
+/// Forwards every packet of each track to `tx`, and asks for a video
+/// keyframe every second.
+fn forward(tx: broadcast::Sender<(RtpCodecKind, rtp::Packet)>) -> OnTrack {
+    Arc::new(move |track| {
+        let tx = tx.clone();
         tokio::spawn(async move {
             let kind = track.kind().await;
             let ssrc = track.ssrcs().await.first().copied().unwrap_or(0);
@@ -78,71 +57,16 @@ impl PeerConnectionEventHandler for Handler {
                 }
             }
         });
-    }
+    })
 }
 
-fn codec(kind: RtpCodecKind) -> RTCRtpCodecParameters {
-    let (mime, clock_rate, channels, payload_type) = match kind {
-        RtpCodecKind::Audio => (MIME_TYPE_OPUS, 48_000, 2, 111),
-        _ => (MIME_TYPE_VP8, 90_000, 0, 96),
+/// The server's side of one connection: Opus and VP8 only.
+async fn server_peer(on_track: Option<OnTrack>) -> Peer {
+    let options = PeerOptions {
+        opus_vp8_only: true,
+        ..PeerOptions::default()
     };
-    RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: mime.to_string(),
-            clock_rate,
-            channels,
-            sdp_fmtp_line: String::new(),
-            rtcp_feedback: vec![],
-        },
-        payload_type,
-    }
-}
-
-async fn server_peer(
-    forward_to: Option<broadcast::Sender<(RtpCodecKind, rtp::Packet)>>,
-) -> (Arc<dyn PeerConnection>, Arc<Notify>) {
-    let mut media = MediaEngine::default();
-    media
-        .register_codec(codec(RtpCodecKind::Video), RtpCodecKind::Video)
-        .expect("VP8");
-    media
-        .register_codec(codec(RtpCodecKind::Audio), RtpCodecKind::Audio)
-        .expect("Opus");
-    let registry =
-        register_default_interceptors(Registry::new(), &mut media).expect("interceptors");
-    let gathered = Arc::new(Notify::new());
-    let pc = PeerConnectionBuilder::new()
-        .with_configuration(RTCConfigurationBuilder::new().build())
-        .with_media_engine(media)
-        .with_setting_engine(
-            SettingEngineBuilder::new()
-                .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
-                .build(),
-        )
-        .with_interceptor_registry(registry)
-        .with_handler(Arc::new(Handler {
-            gathered: gathered.clone(),
-            forward_to,
-        }))
-        .with_udp_addrs(vec!["127.0.0.1:0".to_string()])
-        .build()
-        .await
-        .expect("server peer");
-    (Arc::new(pc), gathered)
-}
-
-async fn answer(pc: &Arc<dyn PeerConnection>, gathered: &Notify, offer: String) -> String {
-    pc.set_remote_description(RTCSessionDescription::offer(offer).expect("offer parses"))
-        .await
-        .expect("offer applies");
-    let answer = pc.create_answer(None).await.expect("answer");
-    pc.set_local_description(answer)
-        .await
-        .expect("answer applies");
-    tokio::time::timeout(Duration::from_secs(5), gathered.notified())
-        .await
-        .expect("gathered");
-    pc.local_description().await.expect("local description").sdp
+    Peer::new(&options, on_track).await.expect("server peer")
 }
 
 fn created(shared: &Shared, sdp: String) -> Response {
@@ -169,47 +93,26 @@ async fn whip(
         .and_then(|v| v.to_str().ok())
         == Some(&format!("Bearer {CHAIR_TOKEN}"));
     // Endpoints are accepted and their media dropped: this server has no floor.
-    let (pc, gathered) = server_peer(is_chair.then(|| s.chair_media.clone())).await;
-    let sdp = answer(&pc, &gathered, offer).await;
+    let pc = server_peer(is_chair.then(|| forward(s.chair_media.clone()))).await;
+    let sdp = pc.answer(offer, GATHER_LIMIT).await.expect("answer");
     s.peers.lock().await.push(pc);
     created(&s, sdp)
 }
 
 async fn whep(State(s): State<Shared>, Path(_session): Path<String>, offer: String) -> Response {
-    let (pc, gathered) = server_peer(None).await;
-    pc.set_remote_description(RTCSessionDescription::offer(offer).expect("offer parses"))
-        .await
-        .expect("offer applies");
+    let pc = server_peer(None).await;
+    pc.take_offer(offer).await.expect("offer applies");
     let mut outs = Vec::new();
     for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
         let ssrc = rand::random::<u32>();
-        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-            "chair".to_string(),
-            format!("chair-{kind}"),
-            format!("chair-{kind}"),
-            kind,
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
-                    ..Default::default()
-                },
-                codec: codec(kind).rtp_codec,
-                ..Default::default()
-            }],
-        )));
-        pc.add_track(track.clone() as Arc<dyn TrackLocal>)
+        let track = local_track(kind, codec(kind).rtp_codec, "chair", "chair", ssrc);
+        pc.pc()
+            .add_track(track.clone() as Arc<dyn TrackLocal>)
             .await
             .expect("track");
         outs.push((kind, track, ssrc, codec(kind).payload_type));
     }
-    let answer = pc.create_answer(None).await.expect("answer");
-    pc.set_local_description(answer)
-        .await
-        .expect("answer applies");
-    tokio::time::timeout(Duration::from_secs(5), gathered.notified())
-        .await
-        .expect("gathered");
-    let sdp = pc.local_description().await.expect("local description").sdp;
+    let sdp = pc.complete_answer(GATHER_LIMIT).await.expect("answer");
     let mut rx = s.chair_media.subscribe();
     tokio::spawn(async move {
         while let Ok(Ok((kind, mut p))) =
@@ -298,7 +201,7 @@ async fn whip_publishers_and_whep_viewers_are_measured() {
     assert!(run["latency"]["p50_ms"].as_f64().unwrap_or(0.0) > 0.0);
     assert!(run["keyframe_requests"].as_u64().unwrap_or(0) >= 1);
     for pc in shared.peers.lock().await.iter() {
-        let _ = pc.close().await;
+        pc.close().await;
     }
     server.abort();
 }

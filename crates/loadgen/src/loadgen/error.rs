@@ -28,3 +28,14 @@ impl From<webrtc::error::Error> for LoadError {
         LoadError::WebRtc(e.to_string())
     }
 }
+
+impl From<diemcau_testkit::Error> for LoadError {
+    fn from(e: diemcau_testkit::Error) -> Self {
+        match e {
+            diemcau_testkit::Error::Setup(e) => LoadError::Setup(e),
+            diemcau_testkit::Error::WebRtc(e) => LoadError::WebRtc(e),
+            diemcau_testkit::Error::Timeout(what) => LoadError::Timeout(what),
+            diemcau_testkit::Error::Http(e) => LoadError::Http(e),
+        }
+    }
+}

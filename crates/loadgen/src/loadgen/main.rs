@@ -23,7 +23,6 @@
 mod clock;
 mod diemcau;
 mod error;
-mod http;
 mod pattern;
 mod payload;
 mod peer;
@@ -38,7 +37,10 @@ mod run;
 mod table;
 mod tokens;
 mod udp;
-mod whip;
+
+// The HTTP and WHIP/WHEP clients are the test kit's, shared with the
+// server's tests.
+use diemcau_testkit::{http, whip};
 
 use clap::Parser;
 use error::LoadError;

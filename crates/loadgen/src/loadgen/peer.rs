@@ -7,31 +7,18 @@ use crate::error::LoadError;
 use crate::payload::Kind;
 use crate::publisher::{KeyframeRequests, MediaOut};
 use crate::recorder::Recorder;
-use diemcau_sfu::rtcp_tap::{asks_keyframe, RtcpTap, TAP_SLOT};
-use rtc::interceptor::Slot;
-use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use diemcau_sfu::rtcp_tap::asks_keyframe;
+use diemcau_testkit::{codec, local_track, IceTimeouts, OnTrack, PeerOptions};
+use rtc::peer_connection::configuration::media_engine::MIME_TYPE_OPUS;
 use rtc::rtp;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{watch, Notify};
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{
-    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
-    PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceGatheringState,
-    RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder,
-};
+use webrtc::media_stream::track_remote::TrackRemoteEvent;
 
-/// Payload types we offer; a server answers with the offerer's numbers.
-const VP8_PT: u8 = 96;
-const OPUS_PT: u8 = 111;
 /// After the last tick of a run nothing should still be reading; this caps
 /// a reader whose connection never closes.
 const READER_LIMIT: Duration = Duration::from_secs(4 * 3600);
@@ -42,28 +29,10 @@ const READER_LIMIT: Duration = Duration::from_secs(4 * 3600);
 const REJOIN_SILENCE: Duration = Duration::from_secs(2);
 const REJOIN_CHECKS: Duration = Duration::from_millis(400);
 
-struct Handler {
-    gathered: Arc<Notify>,
-    state: watch::Sender<RTCPeerConnectionState>,
-    sink: Option<(Arc<Recorder>, Clock)>,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for Handler {
-    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
-        if state == RTCIceGatheringState::Complete {
-            self.gathered.notify_one();
-        }
-    }
-
-    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        let _ = self.state.send(state);
-    }
-
-    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let Some((recorder, clock)) = self.sink.clone() else {
-            return;
-        };
+/// Records the payload of every packet that arrives on any track.
+fn recording(recorder: Arc<Recorder>, clock: Clock) -> OnTrack {
+    Arc::new(move |track| {
+        let recorder = recorder.clone();
         tokio::spawn(async move {
             let read = async {
                 while let Some(event) = track.poll().await {
@@ -74,78 +43,25 @@ impl PeerConnectionEventHandler for Handler {
             };
             let _ = tokio::time::timeout(READER_LIMIT, read).await;
         });
-    }
-}
-
-fn codec(kind: RtpCodecKind) -> RTCRtpCodecParameters {
-    let (mime, clock_rate, channels, pt) = match kind {
-        RtpCodecKind::Audio => (MIME_TYPE_OPUS, 48_000, 2, OPUS_PT),
-        _ => (MIME_TYPE_VP8, 90_000, 0, VP8_PT),
-    };
-    RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: mime.to_string(),
-            clock_rate,
-            channels,
-            sdp_fmtp_line: if channels == 2 {
-                "minptime=10;useinbandfec=1".to_string()
-            } else {
-                String::new()
-            },
-            rtcp_feedback: vec![],
-        },
-        payload_type: pt,
-    }
+    })
 }
 
 /// A connection and what tells us how it is doing.
-pub struct Peer {
-    pc: Arc<dyn PeerConnection>,
-    gathered: Arc<Notify>,
-    state: watch::Receiver<RTCPeerConnectionState>,
-}
+pub struct Peer(diemcau_testkit::Peer);
 
 impl Peer {
-    async fn build(sink: Option<(Arc<Recorder>, Clock)>, rejoins: bool) -> Result<Peer, LoadError> {
-        let mut media = MediaEngine::default();
-        media.register_codec(codec(RtpCodecKind::Video), RtpCodecKind::Video)?;
-        media.register_codec(codec(RtpCodecKind::Audio), RtpCodecKind::Audio)?;
-        // Default interceptors: NACK generator and responder (the responder
-        // answers the server's NACKs from its send buffer), reports, TWCC
-        // receiver. The tap goes last so it sees RTCP after all of them.
-        let registry = register_default_interceptors(Registry::new(), &mut media)?
-            .with(Slot::from(TAP_SLOT), RtcpTap::publisher());
-        let mut settings = SettingEngineBuilder::new()
-            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled);
-        if rejoins {
-            settings = settings.with_ice_timeouts(
-                Some(REJOIN_SILENCE),
-                Some(REJOIN_SILENCE * 2),
-                Some(REJOIN_CHECKS),
-            );
-        }
-        let settings = settings.build();
-        let gathered = Arc::new(Notify::new());
-        let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
-        let handler = Arc::new(Handler {
-            gathered: gathered.clone(),
-            state: state_tx,
-            sink,
-        });
-        let pc = PeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .with_media_engine(media)
-            .with_setting_engine(settings)
-            .with_interceptor_registry(registry)
-            .with_handler(handler)
-            .with_udp_addrs(vec!["127.0.0.1:0".to_string()])
-            .build()
-            .await?;
-        Ok(Peer {
-            pc: Arc::new(pc),
-            gathered,
-            state,
-        })
+    async fn build(on_track: Option<OnTrack>, rejoins: bool) -> Result<Peer, LoadError> {
+        let options = PeerOptions {
+            opus_vp8_only: true,
+            audio_level: false,
+            rtcp_tap: true,
+            ice_timeouts: rejoins.then_some(IceTimeouts {
+                disconnected: REJOIN_SILENCE,
+                failed: REJOIN_SILENCE * 2,
+                keepalive: REJOIN_CHECKS,
+            }),
+        };
+        Ok(Peer(diemcau_testkit::Peer::new(&options, on_track).await?))
     }
 
     /// A viewer with `slots` receive-only audio + video pairs, recording
@@ -156,19 +72,10 @@ impl Peer {
         slots: usize,
         rejoins: bool,
     ) -> Result<Peer, LoadError> {
-        let peer = Peer::build(Some((recorder, clock)), rejoins).await?;
+        let peer = Peer::build(Some(recording(recorder, clock)), rejoins).await?;
         for _ in 0..slots {
             for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
-                peer.pc
-                    .add_transceiver_from_kind(
-                        kind,
-                        Some(RTCRtpTransceiverInit {
-                            direction: RTCRtpTransceiverDirection::Recvonly,
-                            streams: vec![],
-                            send_encodings: vec![],
-                        }),
-                    )
-                    .await?;
+                peer.0.receive(kind).await?;
             }
         }
         Ok(peer)
@@ -184,10 +91,11 @@ impl Peer {
         let peer = Peer::build(None, rejoins).await?;
         let stream = format!("loadgen-{id}");
         let (audio_ssrc, video_ssrc) = ssrcs.unwrap_or_else(rand::random);
-        let audio = local_track(RtpCodecKind::Audio, &stream, audio_ssrc);
-        let video = local_track(RtpCodecKind::Video, &stream, video_ssrc);
+        let audio = LocalTrack::new(RtpCodecKind::Audio, &stream, audio_ssrc);
+        let video = LocalTrack::new(RtpCodecKind::Video, &stream, video_ssrc);
         for track in [&audio, &video] {
-            peer.pc
+            peer.0
+                .pc()
                 .add_transceiver_from_track(
                     track.track.clone() as Arc<dyn TrackLocal>,
                     Some(RTCRtpTransceiverInit {
@@ -203,71 +111,32 @@ impl Peer {
 
     /// Our complete offer, candidates included (WHIP and WHEP do not trickle here).
     pub async fn offer(&self, limit: Duration) -> Result<String, LoadError> {
-        let offer = self.pc.create_offer(None).await?;
-        self.pc.set_local_description(offer).await?;
-        tokio::time::timeout(limit, self.gathered.notified())
-            .await
-            .map_err(|_| LoadError::Timeout("ICE gathering".into()))?;
-        self.pc
-            .local_description()
-            .await
-            .map(|d| d.sdp)
-            .ok_or_else(|| LoadError::WebRtc("no local description after gathering".into()))
+        Ok(self.0.offer(limit).await?)
     }
 
     /// Applies the server's answer.
     pub async fn accept(&self, answer: String) -> Result<(), LoadError> {
-        let answer = RTCSessionDescription::answer(answer)?;
-        self.pc.set_remote_description(answer).await?;
-        Ok(())
+        Ok(self.0.accept(answer).await?)
     }
 
     /// Waits until connected; fails at once if the connection fails.
     pub async fn connected(&self, limit: Duration) -> Result<(), LoadError> {
-        let mut state = self.state.clone();
-        let wait = state.wait_for(|s| {
-            matches!(
-                s,
-                RTCPeerConnectionState::Connected
-                    | RTCPeerConnectionState::Failed
-                    | RTCPeerConnectionState::Closed
-            )
-        });
-        let reached = tokio::time::timeout(limit, wait)
-            .await
-            .map_err(|_| LoadError::Timeout("peer connection".into()))?
-            .map(|s| *s)
-            .map_err(|_| LoadError::WebRtc("peer connection went away".into()))?;
-        if reached == RTCPeerConnectionState::Connected {
-            Ok(())
-        } else {
-            Err(LoadError::WebRtc(format!("peer connection {reached}")))
-        }
+        Ok(self.0.connected(limit).await?)
     }
 
     /// Waits until the connection drops (disconnected, failed or closed).
     pub async fn dropped(&self) {
-        let mut state = self.state.clone();
-        let _ = state
-            .wait_for(|s| {
-                matches!(
-                    s,
-                    RTCPeerConnectionState::Disconnected
-                        | RTCPeerConnectionState::Failed
-                        | RTCPeerConnectionState::Closed
-                )
-            })
-            .await;
+        self.0.dropped().await;
     }
 
     /// Closes the connection (bounded: a stuck close is abandoned).
     pub async fn close(&self) {
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.pc.close()).await;
+        self.0.close().await;
     }
 
     /// The payload type the server accepted for `kind` on our sender.
     async fn sent_payload_type(&self, kind: RtpCodecKind) -> u8 {
-        for sender in self.pc.get_senders().await {
+        for sender in self.0.pc().get_senders().await {
             let Ok(params) = sender.get_parameters().await else {
                 continue;
             };
@@ -288,27 +157,11 @@ pub struct LocalTrack {
     ssrc: u32,
 }
 
-fn local_track(kind: RtpCodecKind, stream: &str, ssrc: u32) -> LocalTrack {
-    let label = if kind == RtpCodecKind::Audio {
-        "audio"
-    } else {
-        "video"
-    };
-    let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-        stream.to_string(),
-        format!("{stream}-{label}"),
-        format!("{stream}-{label}"),
-        kind,
-        vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters {
-                ssrc: Some(ssrc),
-                ..Default::default()
-            },
-            codec: codec(kind).rtp_codec,
-            ..Default::default()
-        }],
-    )));
-    LocalTrack { track, ssrc }
+impl LocalTrack {
+    fn new(kind: RtpCodecKind, stream: &str, ssrc: u32) -> LocalTrack {
+        let track = local_track(kind, codec(kind).rtp_codec, stream, stream, ssrc);
+        LocalTrack { track, ssrc }
+    }
 }
 
 /// A publisher's two tracks, before negotiation.

@@ -48,3 +48,26 @@ pub fn parse_marker(payload: &[u8]) -> Option<Marker> {
         counter: u32::from_be_bytes([c[0], c[1], c[2], c[3]]),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The marker is found behind either header, and only where it is.
+    #[test]
+    fn markers_are_found_behind_audio_and_video_headers() {
+        let want = Marker {
+            from: "30".into(),
+            counter: 7,
+        };
+        assert_eq!(parse_marker(&audio_payload("30", 7)), Some(want.clone()));
+        for keyframe in [true, false] {
+            let payload = video_payload("30", 7, keyframe);
+            assert_eq!(payload[1] & 1 == 0, keyframe, "the VP8 keyframe bit");
+            assert_eq!(parse_marker(&payload), Some(want.clone()));
+        }
+        assert_eq!(parse_marker(b"no marker here"), None);
+        let cut = audio_payload("30", 7);
+        assert_eq!(parse_marker(&cut[..cut.len() - 1]), None, "a cut counter");
+    }
+}

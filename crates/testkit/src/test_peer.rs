@@ -1,42 +1,30 @@
-//! The synthetic client.
+//! The scripted test client: synthetic Opus and VP8 whose payloads name
+//! the sender, keyframes on request, and a record of every packet received.
 
-use super::payload::{audio_payload, parse_marker, video_payload};
-use diemcau::media::rtcp_tap::{bitrate_ceiling, RtcpTap, TAP_SLOT};
-use rtc::interceptor::Slot;
-use rtc::media_stream::MediaStreamTrack;
+use crate::payload::{audio_payload, parse_marker, video_payload};
+use crate::peer::{local_track, OnTrack, Peer, PeerOptions, AUDIO_LEVEL_URI};
+use diemcau_sfu::rtcp_tap::{asks_keyframe, bitrate_ceiling};
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
-use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
-use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability,
-    RtpCodecKind,
-};
-use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{
-    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
-    PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceGatheringState,
-    RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder,
-};
+use webrtc::media_stream::track_remote::TrackRemoteEvent;
+use webrtc::peer_connection::PeerConnection;
 
 const OPUS_PT: u8 = 111;
-/// RFC 6464: the level of each audio packet, which the server's active
-/// speaker detector reads in open mode.
-const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 /// −127 dBov: silence.
 const SILENT: u8 = 127;
 const VP8_PT: u8 = 96;
 /// The synthetic publisher stops by itself after this many audio packets
 /// (20 minutes), so a forgotten peer cannot run forever.
 const MAX_SEND_TICKS: u32 = 60_000;
+/// How long gathering may take on loopback.
+const GATHER_LIMIT: Duration = Duration::from_secs(5);
 
 /// One received RTP packet.
 #[derive(Debug, Clone)]
@@ -96,32 +84,12 @@ impl Received {
     }
 }
 
-struct Handler {
-    name: String,
-    gathered: Arc<Notify>,
-    connected: Arc<Notify>,
-    received: Arc<Received>,
-    own_allowed: Arc<AtomicBool>,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for Handler {
-    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
-        if state == RTCIceGatheringState::Complete {
-            self.gathered.notify_one();
-        }
-    }
-
-    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        if state == RTCPeerConnectionState::Connected {
-            self.connected.notify_one();
-        }
-    }
-
-    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let received = self.received.clone();
-        let name = self.name.clone();
-        let own_allowed = self.own_allowed.clone();
+/// Records each packet of a remote track; receiving its own media is a
+/// forwarding bug (a panic) unless a loop-back is expected.
+fn recorder(name: &str, received: Arc<Received>, own_allowed: Arc<AtomicBool>) -> OnTrack {
+    let name = name.to_string();
+    Arc::new(move |track| {
+        let (received, name, own_allowed) = (received.clone(), name.clone(), own_allowed.clone());
         tokio::spawn(async move {
             let stream = track.stream_id().await;
             let kind = match track.kind().await {
@@ -148,7 +116,7 @@ impl PeerConnectionEventHandler for Handler {
                 }
             }
         });
-    }
+    })
 }
 
 /// The name a peer writes into the payloads of what it presents.
@@ -171,9 +139,7 @@ pub enum ContentLine {
 pub struct TestPeer {
     /// The name written into every payload it sends.
     pub name: String,
-    pc: Arc<dyn PeerConnection>,
-    gathered: Arc<Notify>,
-    connected: Arc<Notify>,
+    peer: Peer,
     /// What it received.
     pub received: Arc<Received>,
     /// Keyframe requests (PLI/FIR) that reached its video track.
@@ -198,37 +164,60 @@ pub struct TestPeer {
     content_started: bool,
 }
 
-fn local_track(kind: RtpCodecKind, mime: &str, name: &str, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
-    let (label, clock_rate, channels) = match kind {
-        RtpCodecKind::Audio => ("audio", 48_000, 2),
-        _ => ("video", 90_000, 0),
+/// A track named after `name`, with the stack's codec of that mime type.
+fn track(kind: RtpCodecKind, mime: &str, name: &str, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
+    let (clock_rate, channels) = match kind {
+        RtpCodecKind::Audio => (48_000, 2),
+        _ => (90_000, 0),
     };
-    Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-        format!("{name}-stream"),
-        format!("{name}-{label}"),
-        format!("{name}-{label}"),
-        kind,
-        vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters {
-                ssrc: Some(ssrc),
-                ..Default::default()
-            },
-            codec: RTCRtpCodec {
-                mime_type: mime.to_string(),
-                clock_rate,
-                channels,
-                ..Default::default()
-            },
-            ..Default::default()
-        }],
-    )))
+    let codec = RTCRtpCodec {
+        mime_type: mime.to_string(),
+        clock_rate,
+        channels,
+        ..Default::default()
+    };
+    local_track(kind, codec, &format!("{name}-stream"), name, ssrc)
 }
 
-fn recvonly() -> Option<RTCRtpTransceiverInit> {
-    Some(RTCRtpTransceiverInit {
-        direction: RTCRtpTransceiverDirection::Recvonly,
-        streams: vec![],
-        send_encodings: vec![],
+/// A one-packet VP8 frame.
+fn vp8_frame(ssrc: u32, seq: u16, ts: u32, payload: Vec<u8>) -> rtp::Packet {
+    rtp::Packet {
+        header: rtp::header::Header {
+            version: 2,
+            payload_type: VP8_PT,
+            sequence_number: seq,
+            timestamp: ts,
+            ssrc,
+            marker: true,
+            ..Default::default()
+        },
+        payload: payload.into(),
+    }
+}
+
+/// Reads the RTCP that reaches a local video track: each keyframe request
+/// (PLI or FIR) is counted in `requests` and raises `want_keyframe`; each
+/// bit-rate ceiling (REMB) is kept in `ceiling`, when given.
+fn watch_rtcp(
+    track: Arc<TrackLocalStaticRTP>,
+    requests: Arc<AtomicU64>,
+    want_keyframe: Arc<AtomicBool>,
+    ceiling: Option<Arc<AtomicU64>>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(event) = track.poll().await {
+            if let TrackLocalEvent::OnRtcpPacket(packets) = event {
+                if let Some(ceiling) = &ceiling {
+                    for bps in packets.iter().filter_map(|p| bitrate_ceiling(p.as_ref())) {
+                        ceiling.store(bps as u64, Ordering::SeqCst);
+                    }
+                }
+                if packets.iter().any(|p| asks_keyframe(p.as_ref())) {
+                    requests.fetch_add(1, Ordering::SeqCst);
+                    want_keyframe.store(true, Ordering::SeqCst);
+                }
+            }
+        }
     })
 }
 
@@ -245,52 +234,25 @@ impl TestPeer {
     /// after the others (with [`ContentLine::Present`], sendrecv with a
     /// track of its own, silent until [`TestPeer::present`]).
     pub async fn with_content(name: &str, publish: bool, content: ContentLine) -> TestPeer {
-        let mut media_engine = MediaEngine::default();
-        media_engine
-            .register_default_codecs()
-            .expect("default codecs register");
-        media_engine
-            .register_header_extension(
-                RTCRtpHeaderExtensionCapability {
-                    uri: AUDIO_LEVEL_URI.to_string(),
-                },
-                RtpCodecKind::Audio,
-                None,
-            )
-            .expect("audio level extension registers");
-        let registry = register_default_interceptors(Registry::new(), &mut media_engine)
-            .expect("default interceptors register")
-            .with(Slot::from(TAP_SLOT), RtcpTap::publisher());
-        let settings = SettingEngineBuilder::new()
-            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
-            .build();
-        let gathered = Arc::new(Notify::new());
-        let connected = Arc::new(Notify::new());
         let received = Arc::new(Received::default());
         let own_allowed = Arc::new(AtomicBool::new(false));
-        let handler = Arc::new(Handler {
-            name: name.to_string(),
-            gathered: gathered.clone(),
-            connected: connected.clone(),
-            received: received.clone(),
-            own_allowed: own_allowed.clone(),
-        });
-        let pc = PeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .with_media_engine(media_engine)
-            .with_setting_engine(settings)
-            .with_interceptor_registry(registry)
-            .with_handler(handler)
-            .with_udp_addrs(vec!["127.0.0.1:0".to_string()])
-            .build()
+        // What a page offers: the stack's codecs with the audio level, and
+        // the tap that shows the server's REMB and keyframe requests.
+        let options = PeerOptions {
+            audio_level: true,
+            rtcp_tap: true,
+            ..PeerOptions::default()
+        };
+        let on_track = recorder(name, received.clone(), own_allowed.clone());
+        let peer = Peer::new(&options, Some(on_track))
             .await
             .expect("test peer builds");
-        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
+        let pc = peer.pc();
         let mut tracks = None;
         if publish {
             let (a_ssrc, v_ssrc) = (rand::random::<u32>(), rand::random::<u32>());
-            let audio = local_track(RtpCodecKind::Audio, MIME_TYPE_OPUS, name, a_ssrc);
-            let video = local_track(RtpCodecKind::Video, MIME_TYPE_VP8, name, v_ssrc);
+            let audio = track(RtpCodecKind::Audio, MIME_TYPE_OPUS, name, a_ssrc);
+            let video = track(RtpCodecKind::Video, MIME_TYPE_VP8, name, v_ssrc);
             pc.add_track(audio.clone() as Arc<dyn TrackLocal>)
                 .await
                 .expect("audio track added");
@@ -298,31 +260,24 @@ impl TestPeer {
                 .await
                 .expect("video track added");
             tracks = Some((audio, video, a_ssrc, v_ssrc));
-        } else {
-            pc.add_transceiver_from_kind(RtpCodecKind::Audio, recvonly())
-                .await
-                .expect("transceiver");
-            pc.add_transceiver_from_kind(RtpCodecKind::Video, recvonly())
-                .await
-                .expect("transceiver");
         }
-        pc.add_transceiver_from_kind(RtpCodecKind::Audio, recvonly())
-            .await
-            .expect("transceiver");
-        pc.add_transceiver_from_kind(RtpCodecKind::Video, recvonly())
-            .await
-            .expect("transceiver");
+        let receive_only = if publish { 1 } else { 2 };
+        for _ in 0..receive_only {
+            for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+                peer.receive(kind).await.expect("transceiver");
+            }
+        }
         let content = match content {
             ContentLine::None => None,
             ContentLine::Receive => {
-                pc.add_transceiver_from_kind(RtpCodecKind::Video, recvonly())
+                peer.receive(RtpCodecKind::Video)
                     .await
                     .expect("transceiver");
                 None
             }
             ContentLine::Present => {
                 let ssrc = rand::random::<u32>();
-                let track = local_track(
+                let track = track(
                     RtpCodecKind::Video,
                     MIME_TYPE_VP8,
                     &content_name(name),
@@ -336,9 +291,7 @@ impl TestPeer {
         };
         TestPeer {
             name: name.to_string(),
-            pc,
-            gathered,
-            connected,
+            peer,
             received,
             keyframe_requests: Arc::new(AtomicU64::new(0)),
             bitrate_ceiling: Arc::new(AtomicU64::new(0)),
@@ -369,23 +322,12 @@ impl TestPeer {
         };
         self.content_started = true;
         let want_keyframe = Arc::new(AtomicBool::new(true));
-        let requests = self.content_keyframe_requests.clone();
-        let flag = want_keyframe.clone();
-        let rtcp = track.clone();
-        self.tasks.push(tokio::spawn(async move {
-            while let Some(event) = rtcp.poll().await {
-                if let TrackLocalEvent::OnRtcpPacket(packets) = event {
-                    let keyframe = packets.iter().any(|p| {
-                        let any = p.as_any();
-                        any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
-                    });
-                    if keyframe {
-                        requests.fetch_add(1, Ordering::SeqCst);
-                        flag.store(true, Ordering::SeqCst);
-                    }
-                }
-            }
-        }));
+        self.tasks.push(watch_rtcp(
+            track.clone(),
+            self.content_keyframe_requests.clone(),
+            want_keyframe.clone(),
+            None,
+        ));
         let name = content_name(&self.name);
         let presenting = self.presenting.clone();
         self.tasks.push(tokio::spawn(async move {
@@ -400,18 +342,7 @@ impl TestPeer {
                     continue;
                 }
                 let keyframe = want_keyframe.swap(false, Ordering::SeqCst);
-                let packet = rtp::Packet {
-                    header: rtp::header::Header {
-                        version: 2,
-                        payload_type: VP8_PT,
-                        sequence_number: seq,
-                        timestamp: ts,
-                        ssrc,
-                        marker: true,
-                        ..Default::default()
-                    },
-                    payload: video_payload(&name, count, keyframe).into(),
-                };
+                let packet = vp8_frame(ssrc, seq, ts, video_payload(&name, count, keyframe));
                 let _ = track.write_rtp(packet).await;
                 seq = seq.wrapping_add(1);
                 ts = ts.wrapping_add(18_000);
@@ -422,20 +353,7 @@ impl TestPeer {
 
     /// A complete (non-trickle) offer.
     pub async fn offer(&self) -> String {
-        let offer = self.pc.create_offer(None).await.expect("offer created");
-        self.pc
-            .set_local_description(offer)
-            .await
-            .expect("offer applied");
-        tokio::time::timeout(Duration::from_secs(5), self.gathered.notified())
-            .await
-            .expect("candidates gathered within 5 s");
-        let sdp = self
-            .pc
-            .local_description()
-            .await
-            .expect("local description")
-            .sdp;
+        let sdp = self.peer.offer(GATHER_LIMIT).await.expect("offer");
         // The server answers with the offer's ids.
         let id = sdp
             .lines()
@@ -456,37 +374,22 @@ impl TestPeer {
 
     /// Applies the server's answer.
     pub async fn apply_answer(&self, sdp: String) {
-        let answer = RTCSessionDescription::answer(sdp).expect("answer parses");
-        self.pc
-            .set_remote_description(answer)
-            .await
-            .expect("answer applied");
+        self.peer.accept(sdp).await.expect("answer applied");
     }
 
     /// Answers a server-initiated offer.
     pub async fn answer_offer(&self, sdp: String) -> String {
-        let offer = RTCSessionDescription::offer(sdp).expect("offer parses");
-        self.pc
-            .set_remote_description(offer)
+        self.peer
+            .answer(sdp, GATHER_LIMIT)
             .await
-            .expect("server offer applied");
-        let answer = self.pc.create_answer(None).await.expect("answer created");
-        self.pc
-            .set_local_description(answer)
-            .await
-            .expect("answer applied");
-        self.pc
-            .local_description()
-            .await
-            .expect("local description")
-            .sdp
+            .expect("server offer answered")
     }
 
     /// Waits for the connection to come up.
     pub async fn connected(&self, limit: Duration) {
-        tokio::time::timeout(limit, self.connected.notified())
-            .await
-            .unwrap_or_else(|_| panic!("{} not connected within {limit:?}", self.name));
+        if let Err(e) = self.peer.connected(limit).await {
+            panic!("{} not connected within {limit:?}: {e}", self.name);
+        }
     }
 
     /// Starts sending: Opus every 20 ms, one-packet VP8 frames every 40 ms,
@@ -496,27 +399,12 @@ impl TestPeer {
             return;
         };
         let want_keyframe = Arc::new(AtomicBool::new(true));
-        let requests = self.keyframe_requests.clone();
-        let ceiling = self.bitrate_ceiling.clone();
-        let flag = want_keyframe.clone();
-        let rtcp_video = video.clone();
-        self.tasks.push(tokio::spawn(async move {
-            while let Some(event) = rtcp_video.poll().await {
-                if let TrackLocalEvent::OnRtcpPacket(packets) = event {
-                    for bps in packets.iter().filter_map(|p| bitrate_ceiling(p.as_ref())) {
-                        ceiling.store(bps as u64, Ordering::SeqCst);
-                    }
-                    let keyframe = packets.iter().any(|p| {
-                        let any = p.as_any();
-                        any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
-                    });
-                    if keyframe {
-                        requests.fetch_add(1, Ordering::SeqCst);
-                        flag.store(true, Ordering::SeqCst);
-                    }
-                }
-            }
-        }));
+        self.tasks.push(watch_rtcp(
+            video.clone(),
+            self.keyframe_requests.clone(),
+            want_keyframe.clone(),
+            Some(self.bitrate_ceiling.clone()),
+        ));
         let name = self.name.clone();
         let level = self.audio_level.clone();
         let level_id = self.audio_level_id.clone();
@@ -561,36 +449,20 @@ impl TestPeer {
                         // held back (the number before it), as a resent
                         // packet arrives: both before the live keyframe.
                         for (offset, key) in [(1u16, false), (0, true)] {
-                            let late = rtp::Packet {
-                                header: rtp::header::Header {
-                                    version: 2,
-                                    payload_type: VP8_PT,
-                                    sequence_number: v_seq.wrapping_add(offset),
-                                    timestamp: v_ts,
-                                    ssrc: v_ssrc,
-                                    marker: true,
-                                    ..Default::default()
-                                },
-                                payload: video_payload(&name, v_count, key).into(),
-                            };
+                            let late = vp8_frame(
+                                v_ssrc,
+                                v_seq.wrapping_add(offset),
+                                v_ts,
+                                video_payload(&name, v_count, key),
+                            );
                             let _ = video.write_rtp(late).await;
                             v_count += 1;
                         }
                         v_seq = v_seq.wrapping_add(2);
                         v_ts = v_ts.wrapping_add(3600);
                     }
-                    let packet = rtp::Packet {
-                        header: rtp::header::Header {
-                            version: 2,
-                            payload_type: VP8_PT,
-                            sequence_number: v_seq,
-                            timestamp: v_ts,
-                            ssrc: v_ssrc,
-                            marker: true,
-                            ..Default::default()
-                        },
-                        payload: video_payload(&name, v_count, keyframe).into(),
-                    };
+                    let packet =
+                        vp8_frame(v_ssrc, v_seq, v_ts, video_payload(&name, v_count, keyframe));
                     let _ = video.write_rtp(packet).await;
                     v_seq = v_seq.wrapping_add(1);
                     v_ts = v_ts.wrapping_add(3600);
@@ -620,12 +492,12 @@ impl TestPeer {
 
     /// Closes the connection.
     pub async fn close(&self) {
-        let _ = self.pc.close().await;
+        let _ = self.peer.pc().close().await;
     }
 
     /// The underlying connection, for tests that need more.
     pub fn pc(&self) -> Arc<dyn PeerConnection> {
-        self.pc.clone()
+        self.peer.pc().clone()
     }
 }
 

@@ -1,10 +1,12 @@
-//! The generator's HTTP client (reqwest) for loopback servers.
+//! An HTTP client (reqwest) for loopback servers only.
 //!
 //! WHIP, WHEP and the REST calls are a handful of requests per peer. The
 //! loopback rule is enforced here: a server URL and every `Location` are
-//! checked before a request is sent, and redirects are not followed.
+//! checked before a request is sent, and redirects are not followed. The
+//! load generator sends hundreds of megabits where it is pointed, so it
+//! must never be pointed at a real network by mistake.
 
-use crate::error::LoadError;
+use crate::error::Error;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -47,26 +49,25 @@ impl Response {
     }
 }
 
-/// Refuses any address that is not loopback: the generator sends hundreds
-/// of megabits and must never be pointed at a real network by mistake.
-pub fn require_loopback(addr: SocketAddr) -> Result<SocketAddr, LoadError> {
+/// Refuses any address that is not loopback.
+pub fn require_loopback(addr: SocketAddr) -> Result<SocketAddr, Error> {
     if addr.ip().is_loopback() {
         Ok(addr)
     } else {
-        Err(LoadError::Setup(format!(
+        Err(Error::Setup(format!(
             "{addr} is not a loopback address; the load generator only sends to 127.0.0.1 or ::1"
         )))
     }
 }
 
-fn host_addr(authority: &str) -> Result<SocketAddr, LoadError> {
+fn host_addr(authority: &str) -> Result<SocketAddr, Error> {
     let authority = authority.replace("localhost", "127.0.0.1");
     let addr = if let Ok(a) = authority.parse::<SocketAddr>() {
         a
     } else if let Ok(ip) = authority.trim_matches(['[', ']']).parse::<IpAddr>() {
         SocketAddr::new(ip, 80)
     } else {
-        return Err(LoadError::Setup(format!(
+        return Err(Error::Setup(format!(
             "`{authority}` is not an IP address and port (names other than localhost are refused)"
         )));
     };
@@ -75,9 +76,9 @@ fn host_addr(authority: &str) -> Result<SocketAddr, LoadError> {
 
 impl Server {
     /// Parses `http://127.0.0.1:8080[/prefix]`.
-    pub fn parse(url: &str) -> Result<Server, LoadError> {
+    pub fn parse(url: &str) -> Result<Server, Error> {
         let rest = url.strip_prefix("http://").ok_or_else(|| {
-            LoadError::Setup(format!(
+            Error::Setup(format!(
                 "`{url}`: only http:// URLs (loopback) are supported"
             ))
         })?;
@@ -86,7 +87,7 @@ impl Server {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()
-            .map_err(|e| LoadError::Setup(format!("no HTTP client: {e}")))?;
+            .map_err(|e| Error::Setup(format!("no HTTP client: {e}")))?;
         Ok(Server {
             addr: host_addr(authority)?,
             prefix: path.trim_end_matches('/').to_string(),
@@ -101,13 +102,13 @@ impl Server {
 
     /// A `Location` header as a path on this server. Absolute URLs must
     /// point at the same loopback server.
-    pub fn location_path(&self, location: &str) -> Result<String, LoadError> {
+    pub fn location_path(&self, location: &str) -> Result<String, Error> {
         if location.starts_with('/') {
             return Ok(location.to_string());
         }
         let other = Server::parse(location)?;
         if other.addr != self.addr {
-            return Err(LoadError::Http(format!(
+            return Err(Error::Http(format!(
                 "Location {location} names another server"
             )));
         }
@@ -125,10 +126,10 @@ impl Server {
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> Result<Response, LoadError> {
+    ) -> Result<Response, Error> {
         tokio::time::timeout(EXCHANGE_LIMIT, self.exchange(method, path, headers, body))
             .await
-            .map_err(|_| LoadError::Timeout(format!("{method} {path}")))?
+            .map_err(|_| Error::Timeout(format!("{method} {path}")))?
     }
 
     async fn exchange(
@@ -137,9 +138,9 @@ impl Server {
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> Result<Response, LoadError> {
+    ) -> Result<Response, Error> {
         let method = reqwest::Method::from_bytes(method.as_bytes())
-            .map_err(|e| LoadError::Http(format!("{method}: {e}")))?;
+            .map_err(|e| Error::Http(format!("{method}: {e}")))?;
         let url = format!("http://{}{path}", self.addr);
         let mut request = self.client.request(method, url).body(body.to_vec());
         for (name, value) in headers {
@@ -161,7 +162,7 @@ impl Server {
         let mut body = Vec::new();
         while let Some(chunk) = answer.chunk().await.map_err(http_error)? {
             if body.len() + chunk.len() > MAX_RESPONSE {
-                return Err(LoadError::Http(format!("{path}: answer too large")));
+                return Err(Error::Http(format!("{path}: answer too large")));
             }
             body.extend_from_slice(&chunk);
         }
@@ -173,8 +174,8 @@ impl Server {
     }
 }
 
-fn http_error(err: reqwest::Error) -> LoadError {
-    LoadError::Http(err.to_string())
+fn http_error(err: reqwest::Error) -> Error {
+    Error::Http(err.to_string())
 }
 
 #[cfg(test)]
