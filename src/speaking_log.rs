@@ -20,8 +20,8 @@
 //!
 //! WebVTT chapters ([`to_vtt`]) put each turn on a recording's time line:
 //! a cue starts at the turn's start minus the file's first instant (from
-//! the `.json` the media plane writes beside each `.webm`), and is clipped
-//! to the part of the turn that the file holds.
+//! the `.json` the media plane writes beside each `.webm` or `.mkv`), and
+//! is clipped to the part of the turn that the file holds.
 
 use crate::control::{
     ContentEnd, EndpointCode, Event, EventKind, Millis, Mode, RecordingEnd, RequestId, RollCallEnd,
@@ -840,7 +840,7 @@ pub struct RecordingWindow {
 /// A recording file and when it began, from its sidecar.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordingStart {
-    /// The `.webm` file's name.
+    /// The `.webm` or `.mkv` file's name.
     pub name: String,
     /// `started_at` of its `.json` sidecar.
     pub started_at: Millis,
@@ -861,7 +861,7 @@ pub enum ChapterError {
 /// A name the media plane writes: nothing that could leave the folder.
 pub fn is_recording_name(name: &str) -> bool {
     name.len() <= 200
-        && name.ends_with(".webm")
+        && (name.ends_with(".webm") || name.ends_with(".mkv"))
         && !name.starts_with('.')
         && name
             .chars()

@@ -148,7 +148,11 @@ pub async fn speaking_log(
                     }
                     ChapterError::NoRecording => AppError::not_found("no_recording", e.to_string()),
                 })?;
-            let stem = window.name.trim_end_matches(".webm").to_string();
+            let stem = window
+                .name
+                .rsplit_once('.')
+                .map_or(window.name.as_str(), |(stem, _)| stem)
+                .to_string();
             attachment(
                 "text/vtt; charset=utf-8",
                 format!("{stem}.vtt"),

@@ -26,7 +26,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RecordingFile {
     /// The file name: the session, then the UTC time it started
-    /// (`phien-1-20261130T093000Z.webm`).
+    /// (`phien-1-20261130T093000.250Z.webm`; `.mkv` when it holds H.264).
     pub name: String,
     /// Its size so far, bytes (it grows while the recording runs).
     pub bytes: u64,
@@ -99,12 +99,13 @@ pub async fn list(
     Ok(Json(files))
 }
 
-/// One recording file, as `video/webm` (chair, technician). Ranges are
-/// served, so a player can seek in it.
+/// One recording file, as `video/webm` (or `video/x-matroska` for a
+/// `.mkv` file, which holds H.264) (chair, technician). Ranges are served,
+/// so a player can seek in it.
 #[utoipa::path(get, path = "/api/sessions/{id}/recordings/{name}", tag = "recording",
     params(("id" = String, Path, description = "Session id"),
         ("name" = String, Path, description = "A file name from the list")),
-    responses((status = 200, description = "The WebM file", body = String,
+    responses((status = 200, description = "The WebM or Matroska file", body = String,
         content_type = "video/webm"),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn download(
@@ -125,7 +126,7 @@ pub async fn download(
     if !path.is_file() {
         return Err(missing());
     }
-    let served = tower_http::services::ServeFile::new_with_mime(&path, &mime_webm())
+    let served = tower_http::services::ServeFile::new_with_mime(&path, &mime_of(&name))
         .oneshot(request)
         .await
         .map_err(|_| AppError::internal())?;
@@ -138,9 +139,14 @@ pub async fn download(
     Ok(response)
 }
 
-fn mime_webm() -> mime_guess::Mime {
-    "video/webm"
-        .parse()
+/// WebM while a file holds VP8 and Opus only, Matroska with H.264.
+fn mime_of(name: &str) -> mime_guess::Mime {
+    let mime = if name.ends_with(".mkv") {
+        "video/x-matroska"
+    } else {
+        "video/webm"
+    };
+    mime.parse()
         .unwrap_or(mime_guess::mime::APPLICATION_OCTET_STREAM)
 }
 
@@ -152,12 +158,13 @@ mod tests {
     fn only_the_media_planes_names_are_served() {
         assert!(is_recording_name("phien-1-20261130T093000Z.webm"));
         assert!(is_recording_name("phien-1-20261130T093000Z-2.webm"));
+        assert!(is_recording_name("phien-1-20261130T093000.250Z.mkv"));
         for bad in [
             "../x.webm",
             "a/b.webm",
             ".hidden.webm",
             "x.webm/../../etc",
-            "x.mkv",
+            "x.mp4",
             "%2e%2e.webm",
             "a b.webm",
             "",

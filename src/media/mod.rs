@@ -8,7 +8,8 @@
 //! port: one socket, or one per interface address when bound to the
 //! wildcard, and its ICE-TCP twin), reads the clock, and drives the core.
 //! The rest of the server holds a [`MediaPlane`] handle that sends the task
-//! commands. Recordings are written as WebM files by [`record`].
+//! commands. Recordings are written as WebM or Matroska files by
+//! [`record`].
 //!
 //! # Layout
 //!

@@ -23,6 +23,7 @@ from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
     RTCPeerConnection,
+    RTCRtpSender,
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
@@ -203,10 +204,15 @@ class Client:
             self.watches[(slot, track.kind)] = watch
             self.tasks.append(asyncio.ensure_future(watch.run(track)))
 
-    async def publish(self, freq, rgb):
-        """WHIP: send a tone and a colour; receive the chair and floor slots."""
+    async def publish(self, freq, rgb, video_codec=None):
+        """WHIP: send a tone and a colour; receive the chair and floor slots.
+        `video_codec` ("video/H264", say) offers that codec alone for the
+        picture, as a client without VP8 would."""
         self.pc.addTransceiver(ToneTrack(freq), direction="sendrecv")
-        self.pc.addTransceiver(ColourTrack(rgb), direction="sendrecv")
+        video = self.pc.addTransceiver(ColourTrack(rgb), direction="sendrecv")
+        if video_codec is not None:
+            codecs = RTCRtpSender.getCapabilities("video").codecs
+            video.setCodecPreferences([c for c in codecs if c.mimeType == video_codec])
         await self._exchange("whip")
         self._watch_tracks()
 

@@ -1,9 +1,11 @@
-"""The programme recorded from real encoders (aiortc's VP8 and Opus),
-against the shipped config: the chair turns recording on, two sites speak
-in turn, the chair turns it off. The file must pass `ffprobe`, decode with
-no error in `ffmpeg`, and show in its floor slot the first site's colour,
-then the second's, switching when the floor moved (within 1 s), for as long
-as recording ran (within 1 s).
+"""The programme recorded from real encoders (aiortc's VP8, H.264 and
+Opus), against the shipped config: the chair turns recording on, two sites
+speak in turn, the chair turns it off. The file must pass `ffprobe`, decode
+with no error in `ffmpeg`, and show in its floor slot the first site's
+colour, then the second's, switching when the floor moved (within 1 s), for
+as long as recording ran (within 1 s). When the second site sends H.264,
+the floor's change of codec closes the WebM file and a Matroska one goes
+on, its floor track H.264 as the site encoded it.
 
 | who               | tone    | picture |
 |-------------------|---------|---------|
@@ -137,11 +139,122 @@ async def record(server):
         work.cleanup()
 
 
+def probe(path):
+    """ffprobe's streams of `path`, after checking that it said nothing."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+        capture_output=True, text=True, check=False)
+    assert out.returncode == 0 and not out.stderr.strip(), (path, out.stderr)
+    return json.loads(out.stdout)
+
+
+def decodes(path):
+    """`ffmpeg -v error` decodes every track of `path` and says nothing."""
+    out = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-f", "null", "-"],
+        capture_output=True, text=True, check=False)
+    assert out.returncode == 0 and not out.stderr.strip(), (path, out.stderr[-2000:])
+
+
+def test_h264_is_passed_through_to_matroska_in_a_new_file(server):
+    asyncio.run(record_h264(server))
+
+
+async def record_h264(server):
+    chair_token = server.token("chair")
+    sid = "ghi-hinh-h264"
+    server.live_session(chair_token, sid)
+    chair = Client(server.base, sid, chair_token)
+    hai_duong = Client(server.base, sid, server.token("endpoint", "30"))
+    hai_phong = Client(server.base, sid, server.token("endpoint", "31"))
+    work = tempfile.TemporaryDirectory(prefix="diemcau-record-h264-")
+    try:
+        await chair.publish(*CHAIR)
+        await hai_duong.publish(*HAI_DUONG)
+        await hai_phong.publish(*HAI_PHONG, video_codec="video/H264")
+        assert "H264" in hai_phong.answer and "VP8" not in hai_phong.answer, hai_phong.answer
+        await until(
+            lambda: colour_is(getattr(hai_duong.watch("chair", "video"), "latest", None), CHAIR[1]),
+            20, "the chair's picture at Hải Dương")
+
+        def post(path, body=None):
+            status, answer = server.api("POST", f"/api/sessions/{sid}{path}", chair_token, body)
+            assert status == 200, (path, status, answer)
+
+        post("/floor/grant", {"endpoint": "30"})
+        started = time.monotonic()
+        post("/recording/start")
+        await asyncio.sleep(TURN)
+        switched = time.monotonic()
+        post("/floor/grant", {"endpoint": "31"})
+        await asyncio.sleep(TURN)
+        post("/recording/stop")
+        stopped = time.monotonic()
+        post("/floor/revoke")
+
+        files = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(files) < 2:
+            status, files = server.api("GET", f"/api/sessions/{sid}/recordings", chair_token)
+            assert status == 200, files
+            await asyncio.sleep(0.5)
+        names = [f["name"] for f in files]
+        assert len(files) == 2, names
+        assert names[0].endswith(".webm") and names[1].endswith(".mkv"), names
+        await asyncio.sleep(1)
+        paths = []
+        for f in files:
+            path = pathlib.Path(work.name) / f["name"]
+            download(f"{server.base}{f['href']}", chair_token, path)
+            paths.append(path)
+        webm, mkv = paths
+        print(f"\n[figure] {webm.name}: {webm.stat().st_size} bytes, "
+              f"{mkv.name}: {mkv.stat().st_size} bytes")
+
+        assert [s["codec_name"] for s in probe(webm)["streams"]] == \
+            ["opus", "vp8", "opus", "vp8", "vp8"]
+        info = probe(mkv)
+        assert info["format"]["format_name"].startswith("matroska"), info["format"]
+        assert [s["codec_name"] for s in info["streams"]] == \
+            ["opus", "vp8", "opus", "h264", "vp8"], info["streams"]
+        decodes(webm)
+        decodes(mkv)
+
+        # The sidecars say when each file began: the second at the switch.
+        starts = []
+        folder = pathlib.Path(server.data_dir) / "recordings" / sid
+        for path in paths:
+            sidecar = json.loads((folder / path.name).with_suffix(".json").read_text())
+            starts.append(sidecar["started_at"] / 1000)
+        gap = starts[1] - starts[0]
+        print(f"[figure] the Matroska file began {gap:.2f} s after the WebM one; "
+              f"the floor moved at {switched - started:.2f} s")
+        assert abs(gap - (switched - started)) <= 1.0, (gap, switched - started)
+
+        red = [t for t, c in floor_colours(webm) if colour_is(c, HAI_DUONG[1])]
+        blue = [t for t, c in floor_colours(mkv) if colour_is(c, HAI_PHONG[1])]
+        assert red and blue, (red[:3], blue[:3])
+        assert not any(colour_is(c, HAI_PHONG[1]) for _, c in floor_colours(webm))
+        # Hải Phòng's turn fills the second file, from its start.
+        assert blue[0] <= 1.0, blue[:3]
+        assert abs((blue[-1] - blue[0]) - (stopped - switched)) <= 1.0, (blue[0], blue[-1])
+    finally:
+        for client in (chair, hai_duong, hai_phong):
+            await client.close()
+        work.cleanup()
+
+
 def test_a_killed_server_leaves_a_recording_that_plays(server):
-    asyncio.run(killed(server))
+    asyncio.run(killed(server, None, "webm"))
 
 
-async def killed(server):
+def test_a_killed_server_leaves_an_h264_recording_that_plays(server):
+    """The chair sends H.264 from the start: the file is Matroska at once
+    (no WebM file first), and survives the kill as well."""
+    asyncio.run(killed(server, "video/H264", "mkv"))
+
+
+async def killed(server, video_codec, ext):
     """SIGKILL while recording: the file plays up to its last cluster; the
     server started again with the same data dir begins a new file (the
     session still records), and the first is left as it was."""
@@ -150,7 +263,7 @@ async def killed(server):
     server.live_session(chair_token, sid)
     chair = Client(server.base, sid, chair_token)
     try:
-        await chair.publish(*CHAIR)
+        await chair.publish(*CHAIR, video_codec=video_codec)
         status, answer = server.api("POST", f"/api/sessions/{sid}/recording/start", chair_token)
         assert status == 200, answer
         await asyncio.sleep(4)
@@ -160,12 +273,17 @@ async def killed(server):
         # The server is gone: no DELETE, only the peer connection closes.
         await chair.pc.close()
     folder = pathlib.Path(server.data_dir) / "recordings" / sid
-    files = sorted(folder.glob("*.webm"))
-    assert len(files) == 1, files
+    files = sorted(folder.glob("*.webm")) + sorted(folder.glob("*.mkv"))
+    assert len(files) == 1 and files[0].suffix == f".{ext}", files
     probe = subprocess.run(
         ["ffprobe", "-v", "error", "-show_packets", "-of", "json", str(files[0])],
         capture_output=True, text=True, check=False)
     packets = json.loads(probe.stdout or "{}").get("packets", [])
+    streams = json.loads(subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(files[0])],
+        capture_output=True, text=True, check=False).stdout or "{}").get("streams", [])
+    expected = "h264" if ext == "mkv" else "vp8"
+    assert [s["codec_name"] for s in streams][1] == expected, streams
     chair_video = [float(p["pts_time"]) for p in packets if p.get("stream_index") == 1]
     print(f"\n[figure] killed after 4 s: {len(chair_video)} chair frames up to "
           f"{max(chair_video, default=0):.2f} s; ffprobe said {probe.stderr.strip()[:200]!r}")
@@ -181,11 +299,11 @@ async def killed(server):
     again = Server(server.ns, server.data_dir)
     try:
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and len(list(folder.glob("*.webm"))) < 2:
+        while time.monotonic() < deadline and len(list(folder.glob("*.json"))) < 2:
             await asyncio.sleep(0.2)
-        assert len(list(folder.glob("*.webm"))) == 2, list(folder.iterdir())
+        assert len(list(folder.glob("*.json"))) == 2, list(folder.iterdir())
         status, listed = again.api("GET", f"/api/sessions/{sid}/recordings", chair_token)
         assert status == 200 and len(listed) == 2, listed
     finally:
         again.stop()
-    assert files[0].stat().st_size > 0 and sorted(folder.glob("*.webm"))[0] == files[0]
+    assert files[0].stat().st_size > 0 and sorted(folder.glob("*.json"))[0] == files[0].with_suffix(".json")

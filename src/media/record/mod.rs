@@ -1,46 +1,58 @@
 //! Recordings as files: the [`Recorder`] the media task gives the core.
-//! Each recording is a WebM segment written on a thread of its own
-//! ([`file`]) from whole frames ([`frames`]), with a JSON sidecar that
-//! holds its wall-clock start.
+//! Each recording is a segment written on a thread of its own ([`file`],
+//! through [`mkv`]) from whole frames ([`frames`]), with a JSON sidecar
+//! that holds its wall-clock start: WebM (`.webm`) while it holds VP8 and
+//! Opus only, Matroska (`.mkv`) when a video track is H.264.
 
 mod file;
 mod frames;
+mod mkv;
 
 use crate::control::SessionId;
-use diemcau_sfu::record::{FileStatus, Piece, RecordSink, Recorder, Track};
+use diemcau_sfu::record::{FileStatus, Piece, RecordSink, Recorder, Track, VideoCodecs};
 use file::RecordingFile;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// The file name of a recording started at `wall`: the session, then the
-/// UTC time, so that a directory listing is in the order of the meeting.
-pub(crate) fn file_name(session: &SessionId, wall: SystemTime) -> String {
-    let stamp: String = humantime::format_rfc3339_seconds(wall)
+/// UTC time to the millisecond (a new segment may begin within a second
+/// of the last), so that a directory listing is in the order of the
+/// meeting; `ext` without its dot.
+pub(crate) fn file_name(session: &SessionId, wall: SystemTime, ext: &str) -> String {
+    let stamp: String = humantime::format_rfc3339_millis(wall)
         .to_string()
         .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
         .collect();
-    format!("{session}-{stamp}.webm")
+    format!("{session}-{stamp}.{ext}")
 }
 
-/// Recordings as WebM files, a folder per session under `dir`.
+/// Recordings as WebM or Matroska files, a folder per session under `dir`.
 pub(crate) struct FileRecorder {
     pub(crate) dir: PathBuf,
 }
 
 impl Recorder for FileRecorder {
-    fn open(&self, session: &SessionId, wall: SystemTime) -> io::Result<Box<dyn RecordSink>> {
+    fn open(
+        &self,
+        session: &SessionId,
+        wall: SystemTime,
+        codecs: VideoCodecs,
+    ) -> io::Result<Box<dyn RecordSink>> {
         let folder = self.dir.join(&session.0);
         std::fs::create_dir_all(&folder)?;
-        let mut path: PathBuf = folder.join(file_name(session, wall));
-        // Two starts within a second (stop, start): the second gets a suffix.
+        // WebM takes VP8 and Opus; H.264 needs Matroska.
+        let ext = if codecs.any_h264() { "mkv" } else { "webm" };
+        let name = file_name(session, wall, ext);
+        let mut path: PathBuf = folder.join(&name);
+        // Two starts within a millisecond: the second gets a suffix.
         let mut n = 1;
         while path.exists() {
             n += 1;
-            path = folder.join(file_name(session, wall).replace(".webm", &format!("-{n}.webm")));
+            path = folder.join(name.replace(&format!(".{ext}"), &format!("-{n}.{ext}")));
         }
-        let file = RecordingFile::create(&path)?;
+        let file = RecordingFile::create(&path, codecs)?;
         // The file's first instant on the wall clock, to the millisecond:
         // what the speaking log's chapters are aligned to (the name holds
         // it to the second only).

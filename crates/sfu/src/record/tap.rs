@@ -1,7 +1,7 @@
 //! The media task's side of recording: a file while the policy says so,
 //! its slots routed as a viewer's, its failures reported.
 
-use super::Recording;
+use super::{Recording, Took, Track, VideoCodecs, VideoFormat};
 use crate::keyframe::VideoCodec;
 use crate::rewrite::StreamTag;
 use crate::router::{source_for, Feed};
@@ -22,18 +22,21 @@ impl Sfu {
         };
         let wanted = state.policy.recording;
         match (wanted, state.recording.is_some()) {
-            (true, false) if !state.recording_failed => match recorder.open(session, wall) {
-                Ok(sink) => state.recording = Some(Recording::start(sink, now)),
-                Err(e) => {
-                    state.recording_failed = true;
-                    let reason = format!("the recording could not be started: {e}");
-                    tracing::error!(%session, %reason);
-                    self.emit(SfuEvent::Link(LinkEvent::RecordingStopped {
-                        session: session.clone(),
-                        reason,
-                    }));
+            (true, false) if !state.recording_failed => {
+                let codecs = programme_codecs(state, &self.peers);
+                match recorder.open(session, wall, codecs) {
+                    Ok(sink) => state.recording = Some(Recording::start(sink, codecs, now)),
+                    Err(e) => {
+                        state.recording_failed = true;
+                        let reason = format!("the recording could not be started: {e}");
+                        tracing::error!(%session, %reason);
+                        self.emit(SfuEvent::Link(LinkEvent::RecordingStopped {
+                            session: session.clone(),
+                            reason,
+                        }));
+                    }
                 }
-            },
+            }
             (false, true) => {
                 if let Some(recording) = state.recording.take() {
                     recording.finish();
@@ -88,7 +91,8 @@ impl Sfu {
         wanted
     }
 
-    /// Offers one packet of `from`'s `feed` to its session's recording.
+    /// Offers one packet of `from`'s `feed` to its session's recording,
+    /// beginning a new file when it brings a video slot a new codec.
     /// Returns whether the recording waits for a keyframe of it.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn record(
@@ -102,14 +106,42 @@ impl Sfu {
         newest: bool,
         now: Instant,
     ) -> bool {
-        let Some(recording) = self
-            .sessions
-            .get_mut(session)
-            .and_then(|s| s.recording.as_mut())
-        else {
+        let wall = self.wall_clock(now);
+        let Some(state) = self.sessions.get_mut(session) else {
             return false;
         };
-        recording.take(from, feed, tag, packet, codec, newest, now)
+        let Some(recording) = state.recording.as_mut() else {
+            return false;
+        };
+        let codecs = match recording.take(from, feed, tag, packet, codec, newest, now) {
+            Took::Done(want_keyframe) => return want_keyframe,
+            Took::NewSegment(codecs) => codecs,
+        };
+        let Some(recorder) = self.recorder.as_deref() else {
+            return false;
+        };
+        let reason = match recorder.open(session, wall, codecs) {
+            Ok(sink) => {
+                recording.next_segment(sink, codecs, now);
+                return match recording.take(from, feed, tag, packet, codec, newest, now) {
+                    Took::Done(want_keyframe) => want_keyframe,
+                    // The new file declares this packet's codec: not again.
+                    Took::NewSegment(_) => false,
+                };
+            }
+            Err(e) => format!("the recording's next file could not be started: {e}"),
+        };
+        tracing::error!(%session, %reason);
+        if let Some(r) = state.recording.take() {
+            r.finish();
+        }
+        state.recording_failed = true;
+        self.emit(SfuEvent::Link(LinkEvent::RecordingStopped {
+            session: session.clone(),
+            reason,
+        }));
+        self.count_recordings();
+        false
     }
 
     /// Once a second: a recording whose file failed is stopped and reported.
@@ -147,4 +179,34 @@ impl Sfu {
         }
         self.recordings_live = 0;
     }
+}
+
+/// The codecs the programme's video slots now carry, as their publishers
+/// negotiated them: a file opened with them needs no new segment at once.
+fn programme_codecs(
+    state: &crate::sfu::Session,
+    peers: &rustc_hash::FxHashMap<crate::PeerId, crate::peer::Peer>,
+) -> VideoCodecs {
+    let mut codecs = VideoCodecs::default();
+    for track in Track::ALL {
+        let (slot, kind) = track.slot();
+        if kind != crate::router::MediaKind::Video {
+            continue;
+        }
+        let source = source_for(
+            &state.policy,
+            state.speaker.current(),
+            &PeerKind::Viewer,
+            &slot,
+            kind,
+        );
+        let format = source
+            .and_then(|src| state.publishers.get(&src))
+            .and_then(|id| peers.get(id))
+            .and_then(|peer| VideoFormat::of(VideoCodec::from_mime(peer.video_mime)));
+        if let Some(format) = format {
+            codecs = codecs.with(track, format);
+        }
+    }
+    codecs
 }
