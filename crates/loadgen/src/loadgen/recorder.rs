@@ -8,6 +8,8 @@ use std::sync::Mutex;
 /// Everything one receiver recorded.
 #[derive(Debug, Default)]
 pub struct Received {
+    /// When the receiver's first connection came up, µs on the run's clock.
+    pub connected_us: Option<u64>,
     /// Arrival of the first chair video packet, µs on the run's clock.
     pub first_chair_video_us: Option<u64>,
     /// Arrival of the latest chair video packet.
@@ -67,6 +69,14 @@ impl Recorder {
             .entry((s.sender, s.kind))
             .or_default()
             .push((s.counter, s.sent_us));
+    }
+
+    /// The receiver's connection is up (only the first time counts: a
+    /// rejoin's wait shows in the longest gap).
+    pub fn on_connected(&self, now_us: u64) {
+        if let Ok(mut r) = self.inner.lock() {
+            r.connected_us.get_or_insert(now_us);
+        }
     }
 
     /// Whether the chair's video has arrived yet.

@@ -99,6 +99,12 @@ pub struct RunReport {
     pub programme_all_ms: Option<f64>,
     /// Median of the receivers' first chair video, ms from the start.
     pub programme_median_ms: Option<f64>,
+    /// Each programme receiver's wait from its own connection coming up
+    /// to its first chair video packet: the median, ms. Unlike the two
+    /// above, the time the generator takes to connect everyone is left out.
+    pub programme_after_connect_median_ms: Option<f64>,
+    /// The longest of the same, ms.
+    pub programme_after_connect_max_ms: Option<f64>,
     /// Each programme receiver's longest wait between two chair video
     /// packets (counting the end of the run for one that stopped getting
     /// them): the median, ms.
@@ -194,6 +200,10 @@ pub fn summarise(input: RunInput) -> RunReport {
         .map(|t| ms(t.saturating_sub(input.start_us)))
         .collect();
     let all_have = !programme.is_empty() && firsts.len() == programme.len();
+    let after_connect: Vec<f64> = programme
+        .iter()
+        .filter_map(|r| Some(ms(r.first_chair_video_us?.saturating_sub(r.connected_us?))))
+        .collect();
     let gaps: Vec<f64> = programme
         .iter()
         .filter_map(|r| {
@@ -217,6 +227,8 @@ pub fn summarise(input: RunInput) -> RunReport {
         programme_receivers_with_chair: firsts.len(),
         programme_all_ms: all_have.then(|| firsts.iter().copied().fold(0.0, f64::max)),
         programme_median_ms: median(&firsts),
+        programme_after_connect_median_ms: median(&after_connect),
+        programme_after_connect_max_ms: after_connect.iter().copied().reduce(f64::max),
         programme_gap_median_ms: median(&gaps),
         programme_gap_max_ms: gaps.iter().copied().reduce(f64::max),
         rejoins: 0,

@@ -447,12 +447,13 @@ impl WhipJoin {
         recorder: Arc<Recorder>,
         clock: Clock,
     ) -> Result<(Peer, Option<Resource>), LoadError> {
-        let peer = Peer::viewer(recorder, clock, self.slots, self.rejoin).await?;
+        let peer = Peer::viewer(recorder.clone(), clock, self.slots, self.rejoin).await?;
         let offer = peer.offer(self.limit).await?;
         let (answer, resource) =
             whip::post_offer(&self.server, &self.whep_route, self.viewer_token(), &offer).await?;
         peer.accept(answer).await?;
         peer.connected(self.limit).await?;
+        recorder.on_connected(clock.now_us());
         Ok((peer, resource))
     }
 

@@ -92,6 +92,13 @@ impl Output {
             )
         });
         row("  median receiver (ms)", &|r| opt(r.programme_median_ms));
+        row(
+            "programme after its connection, worst receiver (ms)",
+            &|r| opt(r.programme_after_connect_max_ms),
+        );
+        row("  median receiver (ms)", &|r| {
+            opt(r.programme_after_connect_median_ms)
+        });
         row("longest programme gap, worst receiver (ms)", &|r| {
             opt(r.programme_gap_max_ms)
         });

@@ -123,6 +123,7 @@ pub async fn subscribe(
     limit: Duration,
 ) -> Result<(), LoadError> {
     let socket = bind_and_register(relay, Control::Subscriber(id)).await?;
+    recorder.on_connected(clock.now_us());
     spawn_reader(socket, running, limit, move |d| {
         let mut bytes = d;
         if let Ok(p) = rtp::Packet::unmarshal(&mut bytes) {
