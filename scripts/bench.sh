@@ -9,7 +9,10 @@
 # BIN (default target/release; build with `cargo build --release --workspace --bins`),
 # PIN=1 to give the bridge and the relay CPU 0 and the generator CPU 1
 # (taskset), so that on a 2-core machine the two sides stop taking turns
-# on the same core. RECORD=1 has the server record the programme during
+# on the same core; SERVER_CPUS (default 0) gives the bridge other CPUs
+# instead, e.g. SERVER_CPUS=0,1 to let it send from two threads (the
+# relay stays on CPU 0). THREADS sets the bridge's `[media] threads`
+# (unset: the default, one sending thread per CPU it may use). RECORD=1 has the server record the programme during
 # each run (the cost of recording).
 #
 # Everything stays on loopback. Each run gets its own server, data dir and
@@ -29,11 +32,13 @@ OUT=${OUT:-$(mktemp -d -t diemcau-bench.XXXXXX)}
 SESSION=loadgen
 COUNTS=("$@")
 SERVER_CPU=()
+RELAY_CPU=()
 LOADGEN_CPU=()
 RECORD_ARGS=()
 [ "${RECORD:-0}" = 1 ] && RECORD_ARGS=(--record)
 if [ "${PIN:-0}" = 1 ]; then
-  SERVER_CPU=(taskset -c 0)
+  SERVER_CPU=(taskset -c "${SERVER_CPUS:-0}")
+  RELAY_CPU=(taskset -c 0)
   LOADGEN_CPU=(taskset -c 1)
 fi
 [ ${#COUNTS[@]} -gt 0 ] || COUNTS=(8 32 63)
@@ -87,13 +92,14 @@ bind_ip = "127.0.0.1"
 # viewers share one token.
 max_viewers_per_session = 500
 max_connections_per_token = 500
+${THREADS:+threads = $THREADS}
 EOF
     bench_tokens "$work"
 
     "${SERVER_CPU[@]}" "$BIN/diemcau" serve --config "$work/diemcau.toml" --data "$work/data" \
       --listen 127.0.0.1:0 --media-port 0 > "$work/serve.out" 2> "$work/serve.log" &
     SERVER_PID=$!
-    "${SERVER_CPU[@]}" "$BIN/udp-relay" --listen 127.0.0.1:0 --duration 1h > "$work/relay.out" &
+    "${RELAY_CPU[@]}" "$BIN/udp-relay" --listen 127.0.0.1:0 --duration 1h > "$work/relay.out" &
     RELAY_PID=$!
     server=$(address_in "$work/serve.out" "diemcau listening on")
     relay=$(address_in "$work/relay.out" "udp-relay listening on")

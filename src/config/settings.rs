@@ -189,6 +189,9 @@ pub struct MediaConfig {
     /// Also offer passive ICE-TCP candidates, on TCP with the media
     /// port's number, for networks that block UDP.
     pub ice_tcp: bool,
+    /// Threads that encrypt and send forwarded media, most of what a
+    /// forwarded packet costs; 0: one per core the server may use.
+    pub threads: u32,
 }
 
 impl Default for MediaConfig {
@@ -212,6 +215,7 @@ impl Default for MediaConfig {
             max_candidates: 64,
             connect_timeout_secs: 30,
             ice_tcp: true,
+            threads: 0,
         }
     }
 }

@@ -490,6 +490,7 @@ header_timeout_secs = 0
 [media]
 consent_timeout_secs = 5
 max_media_lines = 2
+threads = 100000
 [media.turn]
 urls = [\"stun:x\"]
 secret = \"short\"
@@ -504,6 +505,7 @@ ttl_secs = 10
         "header_timeout_secs must be at least 1",
         "consent_timeout_secs must be between 10 and 300",
         "max_media_lines must be at least 6",
+        "threads must be at most 256",
         "urls must be one or more turn:",
         "secret must be at least 16",
         "ttl_secs must be at least 60",
@@ -514,5 +516,5 @@ ttl_secs = 10
             lines(&problems)
         );
     }
-    assert_eq!(problems.len(), 8, "{:#?}", lines(&problems));
+    assert_eq!(problems.len(), 9, "{:#?}", lines(&problems));
 }

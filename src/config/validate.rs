@@ -15,6 +15,9 @@ const BITRATE_KBPS: std::ops::RangeInclusive<u32> = 30..=50_000;
 /// the server would keep sending to a client long gone.
 const CONSENT_SECS: std::ops::RangeInclusive<u32> = 10..=300;
 
+/// More sending threads than any server has cores is a typo.
+const MAX_MEDIA_THREADS: u32 = 256;
+
 /// Every semantic problem in `config`, placed at the key that holds the value.
 pub(crate) fn config_problems(
     config: &Config,
@@ -175,6 +178,15 @@ pub(crate) fn config_problems(
         if value < least {
             report(&["media", key], format!("{key} must be at least {least}"));
         }
+    }
+    if media.threads > MAX_MEDIA_THREADS {
+        report(
+            &["media", "threads"],
+            format!(
+                "threads must be at most {MAX_MEDIA_THREADS} (0: one per core), not {}",
+                media.threads
+            ),
+        );
     }
     if media.grid_bitrate_kbps > media.programme_bitrate_kbps {
         report(

@@ -297,12 +297,8 @@ impl Sfu {
                     let sender_id = leg.sender_id;
                     leg.packets += 1;
                     leg.bytes += size;
-                    if let Some(mut sender) = receiver.pc.rtp_sender(sender_id) {
-                        if let Err(err) = sender.write_rtp(now, out) {
-                            tracing::trace!(peer = %to, %err, "leg refused packet");
-                        }
-                    }
-                    self.dirty.insert(to);
+                    receiver.outgoing.push((sender_id, out, now));
+                    self.egress.insert(to);
                 }
                 Verdict::AwaitKeyframe => need_keyframe = true,
                 Verdict::Stale => {}

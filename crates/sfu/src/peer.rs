@@ -155,6 +155,10 @@ pub(crate) struct Peer {
     pub(crate) wants_offer: bool,
     pub(crate) offer_outstanding: bool,
     pub(crate) next_timeout: Option<Instant>,
+    /// Packets forwarded to its legs, not yet handed to its stack: writing
+    /// them (interceptors, then SRTP) is the receiver's own work, done when
+    /// its outbox is sent, on whichever thread sends it.
+    pub(crate) outgoing: Vec<(RTCRtpSenderId, rtc::rtp::Packet, Instant)>,
     pub(crate) keyframe_requests: u64,
     /// Candidates the client signalled: (address, type).
     pub(crate) remote_candidates: Vec<(SocketAddr, String)>,
@@ -241,6 +245,7 @@ impl Peer {
             wants_offer: false,
             offer_outstanding: false,
             next_timeout: None,
+            outgoing: Vec::new(),
             keyframe_requests: 0,
             remote_candidates: Vec::new(),
             sent_to: None,

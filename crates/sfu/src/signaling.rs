@@ -237,6 +237,7 @@ impl Sfu {
         self.events.push_back(SfuEvent::PeerRemoved(id));
         self.demux.forget(&id);
         self.dirty.remove(&id);
+        self.egress.remove(&id);
         if let Some(state) = self.sessions.get_mut(&peer.session) {
             state.publishers.retain(|_, p| *p != id);
         }

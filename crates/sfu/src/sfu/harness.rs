@@ -4,8 +4,8 @@
 //! real; nothing touches a socket, and a minute of meeting takes well under
 //! a second.
 
-use super::{Candidates, Datagram, Sfu, SfuEvent};
-use crate::record::{FileStatus, Piece, RecordSink, Recorder, Track};
+use super::{Candidates, Datagram, Sfu, SfuEvent, Transmit};
+use crate::record::{FileStatus, Piece, RecordSink, Recorder, Track, VideoCodecs};
 use crate::router::{MediaKind, SlotKind};
 use crate::Config;
 use crate::{LinkEvent, PeerId, PeerKind, Signal, SignalPath};
@@ -88,6 +88,12 @@ pub(super) struct Net {
     pub(super) links: Vec<LinkEvent>,
     pub(super) session: SessionId,
     next_port: u16,
+    /// Threads the core's outboxes are sent from, as a shell with several
+    /// cores does; 1: through `poll_transmit`.
+    senders: usize,
+    /// Real time spent taking the core's datagrams, and how many: what a
+    /// shell's sending costs, for the measurement in the tests.
+    pub(super) sending: (Duration, usize),
 }
 
 pub(super) fn code(s: &str) -> EndpointCode {
@@ -119,7 +125,12 @@ impl RecordSink for TapeSink {
 }
 
 impl Recorder for Tape {
-    fn open(&self, session: &SessionId, _: SystemTime) -> io::Result<Box<dyn RecordSink>> {
+    fn open(
+        &self,
+        session: &SessionId,
+        _: SystemTime,
+        _: VideoCodecs,
+    ) -> io::Result<Box<dyn RecordSink>> {
         Ok(Box::new(TapeSink(self.clone(), PathBuf::from(&session.0))))
     }
 }
@@ -169,7 +180,55 @@ impl Net {
             links: Vec::new(),
             session: SessionId("s1".into()),
             next_port: 40_000,
+            senders: 1,
+            sending: (Duration::ZERO, 0),
         }
+    }
+
+    /// Sends the core's datagrams from `threads` threads from now on.
+    pub(super) fn send_from_threads(&mut self, threads: usize) {
+        self.senders = threads.max(1);
+    }
+
+    /// What the core has to send, taken the way a shell with
+    /// `self.senders` threads takes it.
+    fn transmits(&mut self) -> Vec<Transmit> {
+        let started = Instant::now();
+        let out = self.take_transmits();
+        self.sending.0 += started.elapsed();
+        self.sending.1 += out.len();
+        out
+    }
+
+    fn take_transmits(&mut self) -> Vec<Transmit> {
+        let mut out = Vec::new();
+        if self.senders == 1 {
+            while let Some(t) = self.sfu.poll_transmit() {
+                out.push(t);
+            }
+            return out;
+        }
+        let threads = self.senders;
+        let sent = Mutex::new(Vec::new());
+        self.sfu.egress(|outboxes| {
+            let share = outboxes.len().div_ceil(threads).max(1);
+            std::thread::scope(|scope| {
+                for chunk in outboxes.chunks_mut(share) {
+                    let sent = &sent;
+                    scope.spawn(move || {
+                        let mut mine = Vec::new();
+                        for outbox in chunk {
+                            while let Some(t) = outbox.poll_transmit() {
+                                mine.push(t);
+                            }
+                        }
+                        sent.lock().expect("no sender panicked").extend(mine);
+                    });
+                }
+            });
+        });
+        out.extend(sent.into_inner().expect("no sender panicked"));
+        out
     }
 
     /// A network with `sites` joined, in order.
@@ -298,6 +357,34 @@ impl Net {
         self.step();
     }
 
+    /// `frames` video packets of `size` bytes from `name` (not keyframes)
+    /// and as many of audio, all before the core is stepped: a burst such
+    /// as a loaded media task reads in one wakeup.
+    pub(super) fn send_burst(&mut self, name: &str, frames: usize, size: usize) {
+        let now = self.now;
+        let Some(c) = self.clients.get_mut(name) else {
+            panic!("no client {name}");
+        };
+        let mut delta = VP8_DELTA.to_vec();
+        delta.resize(size.max(VP8_DELTA.len()), 0);
+        let delta = Bytes::from(delta);
+        for _ in 0..frames {
+            if let Some(a) = c.audio.as_mut() {
+                send(
+                    &mut c.pc,
+                    a,
+                    now,
+                    Bytes::from_static(&[0xfc, 0xff, 0xfe]),
+                    960,
+                );
+            }
+            if let Some(v) = c.video.as_mut() {
+                send(&mut c.pc, v, now, delta.clone(), 3_000);
+            }
+        }
+        self.step();
+    }
+
     /// `frames` frames from each of `names` in turn, 20 ms apart; the
     /// first of each is a keyframe when `keyframe_first`.
     pub(super) fn talk(&mut self, names: &[&str], frames: usize, keyframe_first: bool) {
@@ -339,7 +426,7 @@ impl Net {
                     );
                 }
             }
-            while let Some(t) = self.sfu.poll_transmit() {
+            for t in self.transmits() {
                 moved = true;
                 let Some(c) = self.clients.values_mut().find(|c| c.addr == t.to && !c.cut) else {
                     continue;

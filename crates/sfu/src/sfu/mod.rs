@@ -85,6 +85,52 @@ pub struct Transmit {
     pub data: BytesMut,
 }
 
+/// One connection's datagrams waiting to be sent, borrowed apart from
+/// every other connection's (see [`Sfu::egress`]).
+pub struct Outbox<'a> {
+    peer: &'a mut Peer,
+    /// Addresses the stack sent to for the first time.
+    learnt: Vec<SocketAddr>,
+    /// Polled until empty.
+    drained: bool,
+}
+
+impl Outbox<'_> {
+    /// Forwarded packets waiting in it: a lower bound of its datagrams,
+    /// known before any is written, so a shell can tell a batch worth
+    /// sharing between threads from one that is not.
+    pub fn queued(&self) -> usize {
+        self.peer.outgoing.len()
+    }
+
+    /// The connection's next datagram, encrypted now.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        let peer = &mut *self.peer;
+        for (sender_id, packet, at) in peer.outgoing.drain(..) {
+            if let Some(mut sender) = peer.pc.rtp_sender(sender_id) {
+                if let Err(err) = sender.write_rtp(at, packet) {
+                    tracing::trace!(peer = %peer.id, %err, "leg refused packet");
+                }
+            }
+        }
+        let Some(out) = self.peer.pc.poll_write() else {
+            self.drained = true;
+            return None;
+        };
+        let to = out.transport.peer_addr;
+        if self.peer.sent_to != Some(to) {
+            self.peer.sent_to = Some(to);
+            self.learnt.push(to);
+        }
+        Some(Transmit {
+            from: out.transport.local_addr,
+            to,
+            protocol: out.transport.transport_protocol,
+            data: out.message,
+        })
+    }
+}
+
 /// What the core tells its shell, besides datagrams.
 #[derive(Debug)]
 pub enum SfuEvent {
@@ -174,6 +220,10 @@ pub struct Sfu {
     /// a peer or the active speaker changes.
     pub(super) routes: FxHashMap<RouteKey, Vec<(PeerId, usize)>>,
     pub(super) dirty: FxHashSet<PeerId>,
+    /// Connections whose stack may hold datagrams to send: forwarded
+    /// packets wait there, unencrypted, until the shell takes them (see
+    /// [`Sfu::egress`]).
+    pub(super) egress: FxHashSet<PeerId>,
     /// Sessions being recorded now: while none is, a packet costs no
     /// lookup for the recording.
     pub(super) recordings_live: usize,
@@ -211,6 +261,7 @@ impl Sfu {
             sessions: HashMap::new(),
             routes: FxHashMap::default(),
             dirty: FxHashSet::default(),
+            egress: FxHashSet::default(),
             recordings_live: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -234,11 +285,65 @@ impl Sfu {
     }
 
     /// The next datagram to send, once every touched connection is pumped.
+    /// A shell that sends from several threads uses [`Sfu::egress`]
+    /// instead; the two may be mixed.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         if self.transmits.is_empty() {
-            self.flush(self.now);
+            let mut queued = std::mem::take(&mut self.transmits);
+            self.egress(|outboxes| {
+                for outbox in outboxes {
+                    while let Some(t) = outbox.poll_transmit() {
+                        queued.push_back(t);
+                    }
+                }
+            });
+            self.transmits = queued;
         }
         self.transmits.pop_front()
+    }
+
+    /// Pumps every touched connection, then hands `send` the connections
+    /// that have datagrams to send, each borrowed on its own: encrypting
+    /// and sending is most of a forwarded packet's cost, and a shell with
+    /// several cores may spread the outboxes over threads. `send` must
+    /// drain each outbox (poll it until `None`); one it leaves is handed
+    /// over again next time.
+    pub fn egress(&mut self, send: impl FnOnce(&mut [Outbox<'_>])) {
+        self.flush(self.now);
+        if self.egress.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.egress);
+        let mut outboxes: Vec<Outbox<'_>> = self
+            .peers
+            .iter_mut()
+            .filter(|(id, _)| pending.contains(*id))
+            .map(|(_, peer)| Outbox {
+                peer,
+                learnt: Vec::new(),
+                drained: false,
+            })
+            .collect();
+        send(&mut outboxes);
+        let mut learnt = Vec::new();
+        let mut left = Vec::new();
+        for outbox in &mut outboxes {
+            let peer = &mut *outbox.peer;
+            peer.next_timeout = peer.pc.poll_timeout();
+            learnt.extend(outbox.learnt.iter().map(|a| (peer.id, *a)));
+            if !outbox.drained {
+                left.push(peer.id);
+            }
+        }
+        drop(outboxes);
+        // The stack sends only to addresses it verified: what comes back
+        // from them is routed to this connection (see `demux`).
+        for (id, addr) in learnt {
+            self.demux.learn(addr, &id);
+        }
+        self.egress = pending;
+        self.egress.clear();
+        self.egress.extend(left);
     }
 
     /// The next event for the shell.
@@ -249,8 +354,12 @@ impl Sfu {
         self.events.pop_front()
     }
 
-    /// When [`Sfu::handle_timeout`] is due next.
+    /// When [`Sfu::handle_timeout`] is due next; at once while work that
+    /// an event poll left (a connection to pump, datagrams to send) waits.
     pub fn poll_timeout(&self) -> Instant {
+        if !self.dirty.is_empty() || !self.egress.is_empty() {
+            return self.now;
+        }
         self.peers
             .values()
             .filter_map(|p| p.next_timeout)
@@ -391,7 +500,7 @@ impl Sfu {
             }
         }
         self.events.extend(peer.signal_events());
-        self.send_datagrams(id);
+        self.egress.insert(id);
         for state in state_changes {
             self.on_state(id, state, now);
         }
@@ -409,28 +518,6 @@ impl Sfu {
                 _ => {}
             }
         }
-        self.send_datagrams(id);
-    }
-
-    fn send_datagrams(&mut self, id: PeerId) {
-        let Some(peer) = self.peers.get_mut(&id) else {
-            return;
-        };
-        while let Some(out) = peer.pc.poll_write() {
-            // The stack sends only to addresses it verified: route what
-            // comes back from them to this connection (see `demux`).
-            if peer.sent_to != Some(out.transport.peer_addr) {
-                peer.sent_to = Some(out.transport.peer_addr);
-                self.demux.learn(out.transport.peer_addr, &id);
-            }
-            self.transmits.push_back(Transmit {
-                from: out.transport.local_addr,
-                to: out.transport.peer_addr,
-                protocol: out.transport.transport_protocol,
-                data: out.message,
-            });
-        }
-        peer.next_timeout = peer.pc.poll_timeout();
     }
 
     /// Whether `id` is the peer carrying `endpoint` now: a replaced peer's
