@@ -4,6 +4,7 @@
 // Everything made here is removed by close().
 
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 
 let counter = 0;
 
@@ -25,6 +26,11 @@ export class Namespace {
     try {
       ip('link', 'add', this.hostIf, 'type', 'veth', 'peer', 'name', this.nsIf);
       ip('link', 'set', this.nsIf, 'netns', this.name);
+      // No IPv6 on this side: its link-local address would finish duplicate
+      // address detection a second or so after the link comes up, and
+      // Chromium takes that for a network change and aborts whatever a
+      // page is loading then (net::ERR_NETWORK_CHANGED).
+      writeFileSync(`/proc/sys/net/ipv6/conf/${this.hostIf}/disable_ipv6`, '1');
       ip('addr', 'add', `${this.outside}/30`, 'dev', this.hostIf);
       ip('link', 'set', this.hostIf, 'up');
       this.exec('ip', 'addr', 'add', `${this.inside}/30`, 'dev', this.nsIf);
