@@ -58,6 +58,35 @@ def floor_colours(path):
     return out
 
 
+async def two_turns(server, sid, chair_token, files_wanted):
+    """Hải Dương speaks, then Hải Phòng, with the recording on over both
+    turns; returns the times of the start, the switch and the stop, and the
+    recordings listed once `files_wanted` are (a file is closed on the
+    server's writer thread just after the stop)."""
+    def post(path, body=None):
+        status, answer = server.api("POST", f"/api/sessions/{sid}{path}", chair_token, body)
+        assert status == 200, (path, status, answer)
+
+    post("/floor/grant", {"endpoint": "30"})
+    started = time.monotonic()
+    post("/recording/start")
+    await asyncio.sleep(TURN)
+    switched = time.monotonic()
+    post("/floor/grant", {"endpoint": "31"})
+    await asyncio.sleep(TURN)
+    post("/recording/stop")
+    stopped = time.monotonic()
+    post("/floor/revoke")
+
+    files = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(files) < files_wanted:
+        status, files = server.api("GET", f"/api/sessions/{sid}/recordings", chair_token)
+        assert status == 200, files
+        await asyncio.sleep(0.5)
+    return started, switched, stopped, files
+
+
 def test_the_programme_is_recorded_from_real_encoders(server):
     asyncio.run(record(server))
 
@@ -78,28 +107,7 @@ async def record(server):
             lambda: colour_is(getattr(hai_phong.watch("chair", "video"), "latest", None), CHAIR[1]),
             20, "the chair's picture at Hải Phòng")
 
-        def post(path, body=None):
-            status, answer = server.api("POST", f"/api/sessions/{sid}{path}", chair_token, body)
-            assert status == 200, (path, status, answer)
-
-        post("/floor/grant", {"endpoint": "30"})
-        started = time.monotonic()
-        post("/recording/start")
-        await asyncio.sleep(TURN)
-        switched = time.monotonic()
-        post("/floor/grant", {"endpoint": "31"})
-        await asyncio.sleep(TURN)
-        post("/recording/stop")
-        stopped = time.monotonic()
-        post("/floor/revoke")
-
-        # The file is closed on the server's writer thread just after.
-        files = []
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not files:
-            status, files = server.api("GET", f"/api/sessions/{sid}/recordings", chair_token)
-            assert status == 200, files
-            await asyncio.sleep(0.5)
+        started, switched, stopped, files = await two_turns(server, sid, chair_token, 1)
         assert len(files) == 1, files
         await asyncio.sleep(1)
         path = pathlib.Path(work.name) / files[0]["name"]
@@ -177,27 +185,7 @@ async def record_h264(server):
             lambda: colour_is(getattr(hai_duong.watch("chair", "video"), "latest", None), CHAIR[1]),
             20, "the chair's picture at Hải Dương")
 
-        def post(path, body=None):
-            status, answer = server.api("POST", f"/api/sessions/{sid}{path}", chair_token, body)
-            assert status == 200, (path, status, answer)
-
-        post("/floor/grant", {"endpoint": "30"})
-        started = time.monotonic()
-        post("/recording/start")
-        await asyncio.sleep(TURN)
-        switched = time.monotonic()
-        post("/floor/grant", {"endpoint": "31"})
-        await asyncio.sleep(TURN)
-        post("/recording/stop")
-        stopped = time.monotonic()
-        post("/floor/revoke")
-
-        files = []
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and len(files) < 2:
-            status, files = server.api("GET", f"/api/sessions/{sid}/recordings", chair_token)
-            assert status == 200, files
-            await asyncio.sleep(0.5)
+        started, switched, stopped, files = await two_turns(server, sid, chair_token, 2)
         names = [f["name"] for f in files]
         assert len(files) == 2, names
         assert names[0].endswith(".webm") and names[1].endswith(".mkv"), names

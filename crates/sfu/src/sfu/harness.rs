@@ -337,23 +337,10 @@ impl Net {
 
     /// One frame of audio and one of video from `name`: a keyframe or not.
     pub(super) fn send_frame(&mut self, name: &str, keyframe: bool) {
-        let now = self.now;
-        let Some(c) = self.clients.get_mut(name) else {
-            panic!("no client {name}");
-        };
-        if let Some(a) = c.audio.as_mut() {
-            send(
-                &mut c.pc,
-                a,
-                now,
-                Bytes::from_static(&[0xfc, 0xff, 0xfe]),
-                960,
-            );
-        }
         let payload: &'static [u8] = if keyframe { &VP8_KEYFRAME } else { &VP8_DELTA };
-        if let Some(v) = c.video.as_mut() {
-            send(&mut c.pc, v, now, Bytes::from_static(payload), 3_000);
-        }
+        let now = self.now;
+        self.client(name)
+            .send_pair(now, Bytes::from_static(payload));
         self.step();
     }
 
@@ -361,28 +348,22 @@ impl Net {
     /// and as many of audio, all before the core is stepped: a burst such
     /// as a loaded media task reads in one wakeup.
     pub(super) fn send_burst(&mut self, name: &str, frames: usize, size: usize) {
-        let now = self.now;
-        let Some(c) = self.clients.get_mut(name) else {
-            panic!("no client {name}");
-        };
         let mut delta = VP8_DELTA.to_vec();
         delta.resize(size.max(VP8_DELTA.len()), 0);
         let delta = Bytes::from(delta);
+        let now = self.now;
+        let client = self.client(name);
         for _ in 0..frames {
-            if let Some(a) = c.audio.as_mut() {
-                send(
-                    &mut c.pc,
-                    a,
-                    now,
-                    Bytes::from_static(&[0xfc, 0xff, 0xfe]),
-                    960,
-                );
-            }
-            if let Some(v) = c.video.as_mut() {
-                send(&mut c.pc, v, now, delta.clone(), 3_000);
-            }
+            client.send_pair(now, delta.clone());
         }
         self.step();
+    }
+
+    fn client(&mut self, name: &str) -> &mut Client {
+        match self.clients.get_mut(name) {
+            Some(c) => c,
+            None => panic!("no client {name}"),
+        }
     }
 
     /// `frames` frames from each of `names` in turn, 20 ms apart; the
@@ -515,6 +496,22 @@ impl Net {
 }
 
 impl Client {
+    /// One audio packet and one video packet carrying `video`.
+    fn send_pair(&mut self, now: Instant, video: Bytes) {
+        if let Some(a) = self.audio.as_mut() {
+            send(
+                &mut self.pc,
+                a,
+                now,
+                Bytes::from_static(&[0xfc, 0xff, 0xfe]),
+                960,
+            );
+        }
+        if let Some(v) = self.video.as_mut() {
+            send(&mut self.pc, v, now, video, 3_000);
+        }
+    }
+
     fn drain(&mut self) {
         while let Some(event) = self.pc.poll_event() {
             if let RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) = event {
