@@ -37,5 +37,5 @@ pub mod server;
 pub mod service;
 pub mod speaking_log;
 pub mod spreadsheet;
-pub mod store;
+pub use diemcau_store as store;
 pub mod telemetry;

@@ -6,8 +6,8 @@
 //! append-only like them, and the session's record is the two together.
 
 use super::{Store, StoreError};
-use crate::control::SessionId;
-use crate::monitor::LinkTestResult;
+use diemcau_control::SessionId;
+use diemcau_monitor::LinkTestResult;
 use rusqlite::params;
 
 /// Schema version 2: the `link_tests` table.
@@ -75,8 +75,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::{EndpointCode, Millis};
-    use crate::monitor::{LinkTest, Thresholds};
+    use diemcau_control::{EndpointCode, Millis};
+    use diemcau_monitor::{LinkTest, Thresholds};
 
     #[test]
     fn results_round_trip_by_session_and_survive_a_reopen() {

@@ -14,7 +14,7 @@
 
 mod link_tests;
 
-use crate::control::{Event, EventKind, Session, SessionId};
+use diemcau_control::{Event, EventKind, Session, SessionId};
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -405,7 +405,7 @@ fn check_append(session: &SessionId, seq: u64, event: &Event) -> Result<(), Stor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::{
+    use diemcau_control::{
         Command, EndpointCode, EndpointInfo, EndpointRole, GrantTarget, Millis, Mode, RequestId,
         Rules, SessionSpec,
     };
@@ -835,7 +835,7 @@ mod tests {
         let mut d = Driver::create(store, "hop-thuong-ky", T0);
         realistic(&mut d);
         let live = d.session.clone();
-        assert_eq!(live.phase, crate::control::Phase::Ended);
+        assert_eq!(live.phase, diemcau_control::Phase::Ended);
         assert!(live.floor.requests.len() >= 4, "the meeting used the floor");
         drop(d);
 
