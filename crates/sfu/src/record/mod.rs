@@ -350,21 +350,26 @@ impl Recording {
     }
 }
 
+/// Recordings in memory, for the core's tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::router::Feed;
-    use std::path::PathBuf;
+pub(crate) mod tape {
+    use super::{FileStatus, Piece, RecordSink, Recorder, Track, VideoCodecs};
+    use diemcau_control::SessionId;
+    use std::io;
+    use std::path::{Path, PathBuf};
     use std::sync::{Arc, Mutex};
+    use std::time::SystemTime;
 
-    /// A file in memory: the packets offered to it, by track.
+    /// Recordings kept in memory: every packet handed over, by track.
     #[derive(Clone, Default)]
-    struct Memory(Arc<Mutex<Vec<(Track, u32)>>>, PathBuf);
+    pub(crate) struct Tape(pub(crate) Arc<Mutex<Vec<(Track, Piece)>>>);
 
-    impl RecordSink for Memory {
+    struct TapeSink(Tape, PathBuf);
+
+    impl RecordSink for TapeSink {
         fn offer(&self, track: Track, piece: Piece) {
-            if let Ok(mut taken) = self.0.lock() {
-                taken.push((track, piece.timestamp));
+            if let Ok(mut t) = self.0 .0.lock() {
+                t.push((track, piece));
             }
         }
         fn status(&self) -> FileStatus {
@@ -378,6 +383,44 @@ mod tests {
             FileStatus::default()
         }
     }
+
+    impl Recorder for Tape {
+        fn open(
+            &self,
+            session: &SessionId,
+            _: SystemTime,
+            _: VideoCodecs,
+        ) -> io::Result<Box<dyn RecordSink>> {
+            Ok(Box::new(TapeSink(self.clone(), PathBuf::from(&session.0))))
+        }
+    }
+
+    impl Tape {
+        /// A file that records onto this tape.
+        pub(crate) fn sink(&self) -> Box<dyn RecordSink> {
+            Box::new(TapeSink(self.clone(), PathBuf::from("tape")))
+        }
+
+        /// The packets recorded on `track`.
+        pub(crate) fn on(&self, track: Track) -> Vec<Piece> {
+            self.0
+                .lock()
+                .map(|t| {
+                    t.iter()
+                        .filter(|(k, _)| *k == track)
+                        .map(|(_, p)| p.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tape::Tape;
+    use super::*;
+    use crate::router::Feed;
 
     fn packet(timestamp: u32, seq: u16, payload: &'static [u8]) -> rtc::rtp::Packet {
         rtc::rtp::Packet {
@@ -398,8 +441,8 @@ mod tests {
     #[test]
     fn a_video_slot_changing_codec_begins_a_new_file_at_its_keyframe() {
         let now = Instant::now();
-        let first = Memory::default();
-        let mut recording = Recording::start(Box::new(first.clone()), VideoCodecs::default(), now);
+        let first = Tape::default();
+        let mut recording = Recording::start(first.sink(), VideoCodecs::default(), now);
         let floor = Track::ALL.iter().position(|t| *t == Track::FloorVideo);
         let floor = floor.expect("a floor track");
         let (vp8, h264) = (EndpointCode("30".into()), EndpointCode("31".into()));
@@ -445,8 +488,8 @@ mod tests {
         let codecs = VideoCodecs::default().with(Track::FloorVideo, VideoFormat::H264);
         assert_eq!(took, Took::NewSegment(codecs));
         assert!(codecs.any_h264() && !VideoCodecs::default().any_h264());
-        let second = Memory::default();
-        recording.next_segment(Box::new(second.clone()), codecs, now);
+        let second = Tape::default();
+        recording.next_segment(second.sink(), codecs, now);
         let took = recording.take(
             &h264,
             Feed::Camera,
@@ -483,8 +526,7 @@ mod tests {
     #[test]
     fn every_slot_a_keyframe_feeds_changes_codec_in_one_new_file() {
         let now = Instant::now();
-        let mut recording =
-            Recording::start(Box::new(Memory::default()), VideoCodecs::default(), now);
+        let mut recording = Recording::start(Tape::default().sink(), VideoCodecs::default(), now);
         let chair = EndpointCode("00".into());
         for track in [Track::ChairVideo, Track::FloorVideo] {
             let index = Track::ALL.iter().position(|t| *t == track);

@@ -5,7 +5,8 @@
 //! a second.
 
 use super::{Candidates, Datagram, Sfu, SfuEvent, Transmit};
-use crate::record::{FileStatus, Piece, RecordSink, Recorder, Track, VideoCodecs};
+use crate::record::tape::Tape;
+use crate::record::Recorder;
 use crate::router::{MediaKind, SlotKind};
 use crate::Config;
 use crate::{LinkEvent, PeerId, PeerKind, Signal, SignalPath};
@@ -31,10 +32,8 @@ use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTra
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use std::collections::HashMap;
-use std::io;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 /// The media port's one address.
@@ -98,56 +97,6 @@ pub(super) struct Net {
 
 pub(super) fn code(s: &str) -> EndpointCode {
     EndpointCode(s.to_string())
-}
-
-/// Recordings kept in memory: every packet handed over, by track.
-#[derive(Clone, Default)]
-pub(super) struct Tape(pub(super) Arc<Mutex<Vec<(Track, Piece)>>>);
-
-struct TapeSink(Tape, PathBuf);
-
-impl RecordSink for TapeSink {
-    fn offer(&self, track: Track, piece: Piece) {
-        if let Ok(mut t) = self.0 .0.lock() {
-            t.push((track, piece));
-        }
-    }
-    fn status(&self) -> FileStatus {
-        FileStatus::default()
-    }
-    fn path(&self) -> &Path {
-        &self.1
-    }
-    fn finish(self: Box<Self>) {}
-    fn finish_and_wait(self: Box<Self>) -> FileStatus {
-        FileStatus::default()
-    }
-}
-
-impl Recorder for Tape {
-    fn open(
-        &self,
-        session: &SessionId,
-        _: SystemTime,
-        _: VideoCodecs,
-    ) -> io::Result<Box<dyn RecordSink>> {
-        Ok(Box::new(TapeSink(self.clone(), PathBuf::from(&session.0))))
-    }
-}
-
-impl Tape {
-    /// The packets recorded on `track`.
-    pub(super) fn on(&self, track: Track) -> Vec<Piece> {
-        self.0
-            .lock()
-            .map(|t| {
-                t.iter()
-                    .filter(|(k, _)| *k == track)
-                    .map(|(_, p)| p.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
 }
 
 impl Net {

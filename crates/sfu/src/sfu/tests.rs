@@ -2,8 +2,9 @@
 //! clients in memory ([`harness`](super::harness)), fabricated RTP, a
 //! fake clock, no socket.
 
-use super::harness::{code, Net, Received, Tape, VP8_KEYFRAME};
+use super::harness::{code, Net, Received, VP8_KEYFRAME};
 use crate::keyframe::PLI_INTERVAL;
+use crate::record::tape::Tape;
 use crate::record::Track;
 use crate::router::{MediaKind, SlotKind};
 use crate::{LinkEvent, Signal};
