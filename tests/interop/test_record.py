@@ -114,18 +114,9 @@ async def record(server):
         download(f"{server.base}{files[0]['href']}", chair_token, path)
         print(f"\n[figure] recording: {path.stat().st_size} bytes for {stopped - started:.1f} s")
 
-        probe = subprocess.run(
-            ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
-            capture_output=True, text=True, check=False)
-        assert probe.returncode == 0 and not probe.stderr.strip(), probe.stderr
-        info = json.loads(probe.stdout)
-        codecs = [s["codec_name"] for s in info["streams"]]
+        codecs = [s["codec_name"] for s in probe(path)["streams"]]
         assert codecs == ["opus", "vp8", "opus", "vp8", "vp8"], codecs
-
-        decode = subprocess.run(
-            ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-f", "null", "-"],
-            capture_output=True, text=True, check=False)
-        assert decode.returncode == 0 and not decode.stderr.strip(), decode.stderr[-2000:]
+        decodes(path)
 
         frames = floor_colours(path)
         red = [t for t, c in frames if colour_is(c, HAI_DUONG[1])]
