@@ -5,7 +5,7 @@ use super::engine::build_peer;
 use super::peer::{video_codec_for, Peer};
 use super::router::SlotKind;
 use super::sdp::with_candidates_everywhere;
-use super::sfu::{Sfu, SfuEvent, Transmit};
+use super::sfu::{Sfu, SfuEvent};
 use super::{LinkEvent, MediaError, Owner, PeerId, PeerKind, Signal, SignalPath};
 use diemcau_control::SessionId;
 use rtc::peer_connection::sdp::RTCSessionDescription;
@@ -225,14 +225,6 @@ impl Sfu {
             .filter(|e| self.is_publisher(&peer.session, e, id))
             .cloned();
         let _ = peer.pc.close();
-        while let Some(out) = peer.pc.poll_write() {
-            self.transmits.push_back(Transmit {
-                from: out.transport.local_addr,
-                to: out.transport.peer_addr,
-                protocol: out.transport.transport_protocol,
-                data: out.message,
-            });
-        }
         self.events.extend(peer.signal_events());
         self.events.push_back(SfuEvent::PeerRemoved(id));
         self.demux.forget(&id);
@@ -259,6 +251,10 @@ impl Sfu {
         }
         self.rebuild_routes(&peer.session, now);
         tracing::info!(peer = %id, "peer removed");
+        // Media routed to it is dropped; its close alert waits for the
+        // shell's next egress.
+        peer.outgoing.clear();
+        self.closing.push(peer);
     }
 }
 

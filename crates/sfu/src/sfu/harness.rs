@@ -77,6 +77,8 @@ pub(super) struct Client {
     /// Its network is cut: what it sends and what is sent to it is lost.
     cut: bool,
     pub(super) received: Vec<Received>,
+    /// Datagrams the server sent it, of any kind.
+    pub(super) datagrams: usize,
     pub(super) signals: Vec<Signal>,
 }
 
@@ -264,6 +266,7 @@ impl Net {
             connected: false,
             cut: false,
             received: Vec::new(),
+            datagrams: 0,
             signals: Vec::new(),
         };
         // The negotiated payload types, read back now the answer is in.
@@ -371,6 +374,7 @@ impl Net {
                     },
                     message: t.data,
                 };
+                c.datagrams += 1;
                 let _ = c.pc.handle_read(msg);
             }
             while let Some(event) = self.sfu.poll_event() {

@@ -220,10 +220,13 @@ pub struct Sfu {
     /// a peer or the active speaker changes.
     pub(super) routes: FxHashMap<RouteKey, Vec<(PeerId, usize)>>,
     pub(super) dirty: FxHashSet<PeerId>,
-    /// Connections whose stack may hold datagrams to send: forwarded
-    /// packets wait there, unencrypted, until the shell takes them (see
-    /// [`Sfu::egress`]).
+    /// Connections whose stack may hold datagrams to send, or whose
+    /// forwarded packets wait to be written to it, until the shell takes
+    /// them (see [`Sfu::egress`]).
     pub(super) egress: FxHashSet<PeerId>,
+    /// Connections removed whose last datagrams (the DTLS close alert)
+    /// the shell has yet to take; gone once it has.
+    pub(super) closing: Vec<Peer>,
     /// Sessions being recorded now: while none is, a packet costs no
     /// lookup for the recording.
     pub(super) recordings_live: usize,
@@ -262,6 +265,7 @@ impl Sfu {
             routes: FxHashMap::default(),
             dirty: FxHashSet::default(),
             egress: FxHashSet::default(),
+            closing: Vec::new(),
             recordings_live: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -310,24 +314,27 @@ impl Sfu {
     /// over again next time.
     pub fn egress(&mut self, send: impl FnOnce(&mut [Outbox<'_>])) {
         self.flush(self.now);
-        if self.egress.is_empty() {
+        if self.egress.is_empty() && self.closing.is_empty() {
             return;
         }
         let pending = std::mem::take(&mut self.egress);
+        let outbox = |peer| Outbox {
+            peer,
+            learnt: Vec::new(),
+            drained: false,
+        };
         let mut outboxes: Vec<Outbox<'_>> = self
             .peers
             .iter_mut()
             .filter(|(id, _)| pending.contains(*id))
-            .map(|(_, peer)| Outbox {
-                peer,
-                learnt: Vec::new(),
-                drained: false,
-            })
+            .map(|(_, peer)| outbox(peer))
             .collect();
+        let live = outboxes.len();
+        outboxes.extend(self.closing.iter_mut().map(outbox));
         send(&mut outboxes);
         let mut learnt = Vec::new();
         let mut left = Vec::new();
-        for outbox in &mut outboxes {
+        for outbox in &mut outboxes[..live] {
             let peer = &mut *outbox.peer;
             peer.next_timeout = peer.pc.poll_timeout();
             learnt.extend(outbox.learnt.iter().map(|a| (peer.id, *a)));
@@ -335,7 +342,11 @@ impl Sfu {
                 left.push(peer.id);
             }
         }
+        // A removed connection stays until its outbox is drained.
+        let drained: Vec<bool> = outboxes[live..].iter().map(|o| o.drained).collect();
         drop(outboxes);
+        let mut drained = drained.into_iter();
+        self.closing.retain(|_| !drained.next().unwrap_or(true));
         // The stack sends only to addresses it verified: what comes back
         // from them is routed to this connection (see `demux`).
         for (id, addr) in learnt {
@@ -357,7 +368,7 @@ impl Sfu {
     /// When [`Sfu::handle_timeout`] is due next; at once while work that
     /// an event poll left (a connection to pump, datagrams to send) waits.
     pub fn poll_timeout(&self) -> Instant {
-        if !self.dirty.is_empty() || !self.egress.is_empty() {
+        if !self.dirty.is_empty() || !self.egress.is_empty() || !self.closing.is_empty() {
             return self.now;
         }
         self.peers
@@ -391,6 +402,8 @@ impl Sfu {
         for peer in self.peers.values_mut() {
             let _ = peer.pc.close();
         }
+        // Their close alerts go out with the shell's last drain.
+        self.egress.extend(self.peers.keys().copied());
         self.finish_recordings();
     }
 

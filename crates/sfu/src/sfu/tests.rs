@@ -346,3 +346,23 @@ fn the_recording_takes_the_programme_as_a_viewer_does_and_switches_at_a_keyframe
     net.talk(&["00"], 3, true);
     assert_eq!(tape.on(Track::ChairVideo).len(), before, "stopped");
 }
+
+/// A connection the server closes says so to its client: its last
+/// datagram (the DTLS close alert) goes out after it is removed, whichever
+/// way the shell sends, and nothing of it is kept afterwards.
+#[test]
+fn a_closed_connection_sends_its_close_alert() {
+    for threads in [1, 3] {
+        let mut net = Net::with_sites(&["00", "A"]);
+        net.send_from_threads(threads);
+        let peer = net.clients["A"].peer;
+        let before = net.clients["A"].datagrams;
+        net.sfu.close(net.now, peer).expect("a live connection");
+        net.step();
+        assert!(
+            net.clients["A"].datagrams > before,
+            "nothing reached A after its connection closed ({threads} sending thread(s))"
+        );
+        assert!(net.sfu.closing.is_empty(), "the closed connection is kept");
+    }
+}
