@@ -29,16 +29,18 @@
 //! # Layout
 //!
 //! - [`sfu`]: the core and its contract; its tests run real WebRTC clients
-//!   in memory with a fake clock.
-//! - [`signaling`]: creating, renegotiating and removing connections.
-//! - [`forwarding`]: routes, packets and keyframe requests between them.
+//!   in memory with a fake clock. Its fields are its own: the files that
+//!   add to [`Sfu`] are its child modules (signaling: creating,
+//!   renegotiating and removing connections; forwarding: routes, packets
+//!   and keyframe requests; bitrate: the ceiling asked of each publisher;
+//!   recording: the programme's file while the policy says so). Every other
+//!   module is a concept with a type of its own.
 //! - [`demux`]: datagram → connection.
 //! - [`engine`]: how a server-side connection is configured.
 //! - [`peer`]: one connection, its inbound tracks and outgoing legs.
 //! - [`router`]: policy → source per leg.
 //! - [`sdp`]: what the server's SDP must carry for every standard client.
 //! - [`rewrite`]: SSRC, payload type, sequence, timestamp, extensions.
-//! - [`bitrate`]: the video bit rate asked of each publisher (REMB).
 //! - [`keyframe`]: keyframe detection and the PLI throttle.
 //! - [`record`]: the programme as a receiver without a connection, handed
 //!   to a [`record::RecordSink`].
@@ -47,12 +49,10 @@
 //! - [`stats`]: [`LinkStats`] from our own counters and receiver reports.
 //! - [`types`]: who a connection is, what happened to a link, signals.
 
-mod bitrate;
 mod config;
 mod demux;
 mod engine;
 mod error;
-mod forwarding;
 mod keyframe;
 mod peer;
 pub mod record;
@@ -61,7 +61,6 @@ mod router;
 pub mod rtcp_tap;
 mod sdp;
 mod sfu;
-mod signaling;
 mod speaker;
 mod stats;
 mod types;

@@ -11,8 +11,6 @@
 //! built and written elsewhere (the server writes WebM or Matroska files
 //! on a thread of their own).
 
-mod tap;
-
 use super::keyframe::VideoCodec;
 use super::rewrite::{Arrival, Rewriter, StreamTag, Verdict};
 use super::router::{MediaKind, SlotKind};

@@ -26,17 +26,15 @@
 //! core hands packets to a [`Recorder`]'s sink, which the shell backs with
 //! files written on their own thread.
 
-use super::bitrate::BitrateCaps;
-use super::demux::Demux;
-use super::peer::Peer;
-use super::record::{Recorder, Recording};
-use super::router::{Feed, MediaKind};
-use super::signaling::candidate_type;
-use super::signaling::Removal;
-use super::speaker::ActiveSpeaker;
-use super::stats::LinkStats;
-use super::Config;
-use super::{LinkEvent, MediaError, Owner, PeerId, PeerKind, Signal, SignalPath};
+use crate::demux::Demux;
+use crate::peer::Peer;
+use crate::record::{Recorder, Recording};
+use crate::router::{Feed, MediaKind};
+use crate::speaker::ActiveSpeaker;
+use crate::stats::LinkStats;
+use crate::Config;
+use crate::{LinkEvent, MediaError, Owner, PeerId, PeerKind, Signal, SignalPath};
+use bitrate::BitrateCaps;
 use bytes::BytesMut;
 use diemcau_control::{EndpointCode, ForwardingPolicy, SessionId};
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
@@ -46,13 +44,14 @@ use rtc::sansio::Protocol;
 use rtc::shared::time::SystemInstant;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use rustc_hash::{FxHashMap, FxHashSet};
+use signaling::{candidate_type, Removal};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 /// How long a link may stay down (silent, or its connection failed) before
 /// it counts as lost: a congested provincial line can miss a beat.
-pub(super) const LOST_GRACE: Duration = Duration::from_secs(3);
+const LOST_GRACE: Duration = Duration::from_secs(3);
 /// A link from which nothing at all arrived for this long — no consent
 /// check, no media, no RTCP — is down. A site sends audio many times a
 /// second and a receiver reports about every second, so silence this long
@@ -60,7 +59,7 @@ pub(super) const LOST_GRACE: Duration = Duration::from_secs(3);
 const SILENT_LINK: Duration = Duration::from_secs(5);
 /// A failed connection that nobody closed is dropped after this long.
 const FAILED_REAP: Duration = Duration::from_secs(60);
-pub(super) const STATS_PERIOD: Duration = Duration::from_secs(1);
+const STATS_PERIOD: Duration = Duration::from_secs(1);
 /// Bound on pump rounds per poll; anything left is flushed next time.
 const MAX_PUMP_ROUNDS: usize = 8;
 
@@ -151,32 +150,32 @@ pub enum SfuEvent {
 }
 
 #[derive(Default)]
-pub(super) struct Session {
-    pub(super) policy: ForwardingPolicy,
-    pub(super) speaker: ActiveSpeaker,
+struct Session {
+    policy: ForwardingPolicy,
+    speaker: ActiveSpeaker,
     /// The peer publishing each endpoint's media (the latest to join wins).
-    pub(super) publishers: HashMap<EndpointCode, PeerId>,
+    publishers: HashMap<EndpointCode, PeerId>,
     /// Endpoints under a link test: each gets its own media back on its
     /// floor slot.
-    pub(super) loopback: HashSet<EndpointCode>,
+    loopback: HashSet<EndpointCode>,
     /// The programme being written, while the policy says so.
-    pub(super) recording: Option<Recording>,
+    recording: Option<Recording>,
     /// A recording failed (the disk is full, say): no new one until the
     /// policy stops recording and starts again.
-    pub(super) recording_failed: bool,
+    recording_failed: bool,
 }
 
 /// Bounds on what clients may make the media plane hold.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct ConnectionLimits {
-    pub(super) total: usize,
-    pub(super) per_session: usize,
-    pub(super) viewers_per_session: usize,
-    pub(super) per_token: usize,
-    pub(super) media_lines: usize,
-    pub(super) candidates: usize,
+struct ConnectionLimits {
+    total: usize,
+    per_session: usize,
+    viewers_per_session: usize,
+    per_token: usize,
+    media_lines: usize,
+    candidates: usize,
     /// A connection not up by then is dropped.
-    pub(super) connect_within: Duration,
+    connect_within: Duration,
 }
 
 impl ConnectionLimits {
@@ -194,7 +193,7 @@ impl ConnectionLimits {
 }
 
 /// A publisher's connection and one of its feeds: what a route starts from.
-pub(super) type RouteKey = (PeerId, Feed);
+type RouteKey = (PeerId, Feed);
 
 /// Where the core's connections can be reached: the host candidates, and
 /// whether each also listens on TCP.
@@ -206,42 +205,42 @@ pub struct Candidates {
 
 pub struct Sfu {
     /// The host candidates every connection advertises, one per socket.
-    pub(super) candidates: Vec<SocketAddr>,
-    pub(super) tcp: bool,
-    pub(super) consent_timeout: Duration,
-    pub(super) limits: ConnectionLimits,
-    pub(super) demux: Demux<PeerId>,
+    candidates: Vec<SocketAddr>,
+    tcp: bool,
+    consent_timeout: Duration,
+    limits: ConnectionLimits,
+    demux: Demux<PeerId>,
     // Keyed by ids the server draws at random, so a fast hasher is safe
     // here; maps keyed by what clients send (addresses, ufrags) keep
     // SipHash.
-    pub(super) peers: FxHashMap<PeerId, Peer>,
-    pub(super) sessions: HashMap<SessionId, Session>,
+    peers: FxHashMap<PeerId, Peer>,
+    sessions: HashMap<SessionId, Session>,
     /// Which legs each publisher's track feeds, rebuilt when a policy,
     /// a peer or the active speaker changes.
-    pub(super) routes: FxHashMap<RouteKey, Vec<(PeerId, usize)>>,
-    pub(super) dirty: FxHashSet<PeerId>,
+    routes: FxHashMap<RouteKey, Vec<(PeerId, usize)>>,
+    dirty: FxHashSet<PeerId>,
     /// Connections whose stack may hold datagrams to send, or whose
     /// forwarded packets wait to be written to it, until the shell takes
     /// them (see [`Sfu::egress`]).
-    pub(super) egress: FxHashSet<PeerId>,
+    egress: FxHashSet<PeerId>,
     /// Connections removed whose last datagrams (the DTLS close alert)
     /// the shell has yet to take; gone once it has.
-    pub(super) closing: Vec<Peer>,
+    closing: Vec<Peer>,
     /// Sessions being recorded now: while none is, a packet costs no
     /// lookup for the recording.
-    pub(super) recordings_live: usize,
-    pub(super) transmits: VecDeque<Transmit>,
-    pub(super) events: VecDeque<SfuEvent>,
+    recordings_live: usize,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<SfuEvent>,
     /// The latest instant an input brought: pumping on a poll uses it.
     now: Instant,
     next_stats: Instant,
-    pub(super) started: Instant,
+    started: Instant,
     /// `started` on the wall clock.
     started_wall: SystemTime,
-    pub(super) wall: SystemInstant,
-    pub(super) caps: BitrateCaps,
+    wall: SystemInstant,
+    caps: BitrateCaps,
     /// Opens recordings; none: this server does not record.
-    pub(super) recorder: Option<Box<dyn Recorder>>,
+    recorder: Option<Box<dyn Recorder>>,
 }
 
 impl Sfu {
@@ -280,7 +279,7 @@ impl Sfu {
     }
 
     /// The wall-clock time at `now`.
-    pub(super) fn wall_clock(&self, now: Instant) -> SystemTime {
+    fn wall_clock(&self, now: Instant) -> SystemTime {
         self.started_wall + now.saturating_duration_since(self.started)
     }
 
@@ -535,19 +534,14 @@ impl Sfu {
 
     /// Whether `id` is the peer carrying `endpoint` now: a replaced peer's
     /// link events would contradict its successor's.
-    pub(super) fn is_publisher(
-        &self,
-        session: &SessionId,
-        endpoint: &EndpointCode,
-        id: PeerId,
-    ) -> bool {
+    fn is_publisher(&self, session: &SessionId, endpoint: &EndpointCode, id: PeerId) -> bool {
         self.sessions
             .get(session)
             .and_then(|s| s.publishers.get(endpoint))
             == Some(&id)
     }
 
-    pub(super) fn emit(&mut self, event: SfuEvent) {
+    fn emit(&mut self, event: SfuEvent) {
         self.events.push_back(event);
     }
 
@@ -837,6 +831,11 @@ impl Sfu {
         });
     }
 }
+
+mod bitrate;
+mod forwarding;
+mod recording;
+mod signaling;
 
 #[cfg(test)]
 mod harness;

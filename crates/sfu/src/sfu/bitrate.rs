@@ -11,10 +11,10 @@
 //! the likely next speaker starts early). The ceiling follows the floor: a
 //! site called on is raised at once, together with the keyframe request.
 
-use super::router::{MediaKind, SlotKind};
-use super::sfu::Sfu;
-use super::Config;
-use super::PeerKind;
+use super::Sfu;
+use crate::router::{MediaKind, SlotKind};
+use crate::Config;
+use crate::PeerKind;
 use diemcau_control::{EndpointCode, SessionId};
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;

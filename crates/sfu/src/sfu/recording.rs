@@ -1,11 +1,11 @@
 //! The media task's side of recording: a file while the policy says so,
 //! its slots routed as a viewer's, its failures reported.
 
-use super::{Recording, Took, Track, VideoCodecs, VideoFormat};
+use super::{Sfu, SfuEvent};
 use crate::keyframe::VideoCodec;
+use crate::record::{Recording, Took, Track, VideoCodecs, VideoFormat};
 use crate::rewrite::StreamTag;
 use crate::router::{source_for, Feed};
-use crate::sfu::{Sfu, SfuEvent};
 use crate::{LinkEvent, PeerKind};
 use diemcau_control::SessionId;
 use std::time::Instant;

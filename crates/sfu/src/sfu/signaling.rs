@@ -1,12 +1,12 @@
 //! Signaling: creating, renegotiating and removing peer connections.
 //! Part of the media task ([`Sfu`]).
 
-use super::engine::build_peer;
-use super::peer::{video_codec_for, Peer};
-use super::router::SlotKind;
-use super::sdp::with_candidates_everywhere;
-use super::sfu::{Sfu, SfuEvent};
-use super::{LinkEvent, MediaError, Owner, PeerId, PeerKind, Signal, SignalPath};
+use super::{Sfu, SfuEvent};
+use crate::engine::build_peer;
+use crate::peer::{video_codec_for, Peer};
+use crate::router::SlotKind;
+use crate::sdp::with_candidates_everywhere;
+use crate::{LinkEvent, MediaError, Owner, PeerId, PeerKind, Signal, SignalPath};
 use diemcau_control::SessionId;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;

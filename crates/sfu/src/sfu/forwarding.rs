@@ -2,13 +2,13 @@
 //! keyframe requests that follow from it. Part of the media task
 //! ([`Sfu`]); nothing here blocks or reads a clock.
 
-use super::engine::AUDIO_LEVEL_URI;
-use super::keyframe::VideoCodec;
-use super::rewrite::{Arrival, Verdict};
-use super::router::{source_for, Feed, MediaKind, SlotKind};
-use super::sfu::Sfu;
-use super::stats;
-use super::{PeerId, PeerKind};
+use super::Sfu;
+use crate::engine::AUDIO_LEVEL_URI;
+use crate::keyframe::VideoCodec;
+use crate::rewrite::{Arrival, Verdict};
+use crate::router::{source_for, Feed, MediaKind, SlotKind};
+use crate::stats;
+use crate::{PeerId, PeerKind};
 use diemcau_control::{EndpointCode, SessionId};
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
