@@ -39,3 +39,5 @@ pub mod speaking_log;
 pub mod spreadsheet;
 pub use diemcau_store as store;
 pub mod telemetry;
+#[cfg(test)]
+mod wire_names;

@@ -26,10 +26,8 @@ pub struct AttendanceRow {
     /// Its display name.
     pub name: String,
     /// `central` or `provincial`.
-    #[schema(value_type = String, example = "provincial")]
     pub role: EndpointRole,
     /// `absent`, `connected`, `present`, `dropped` or `left`.
-    #[schema(value_type = String, example = "present")]
     pub status: AttendanceStatus,
     /// First time its link came up (RFC 3339, UTC).
     pub first_joined_at: Option<String>,
@@ -85,7 +83,6 @@ pub struct AttendanceReport {
     /// What the meeting is about.
     pub title: String,
     /// `scheduled`, `open`, `live` or `ended`.
-    #[schema(value_type = String, example = "ended")]
     pub phase: Phase,
     /// When it went live (RFC 3339, UTC).
     pub started_at: Option<String>,
@@ -766,11 +763,15 @@ mod tests {
     }
 
     #[test]
-    fn the_schema_describes_enums_as_strings() {
+    fn the_schema_names_each_enum_and_its_values() {
         use utoipa::PartialSchema;
         let row = serde_json::to_value(AttendanceRow::schema()).expect("schema");
-        assert_eq!(row["properties"]["status"]["type"], "string");
-        assert_eq!(row["properties"]["role"]["type"], "string");
+        let refers = |field: &str| row["properties"][field]["$ref"].clone();
+        assert_eq!(refers("status"), "#/components/schemas/AttendanceStatus");
+        assert_eq!(refers("role"), "#/components/schemas/EndpointRole");
+        let status = serde_json::to_value(AttendanceStatus::schema()).expect("schema");
+        let wire = serde_json::to_value(AttendanceStatus::ALL).expect("json");
+        assert_eq!(status["enum"], wire);
         let report = serde_json::to_value(AttendanceReport::schema()).expect("schema");
         assert_eq!(report["properties"]["session"]["type"], "string");
         assert!(report["required"]

@@ -40,8 +40,20 @@ use utoipa::ToSchema;
 const VIETNAM_OFFSET_MS: u64 = 7 * 3600 * 1000;
 
 /// How a turn ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum TurnEnd {
     /// The site gave the floor back.
     Released,
@@ -64,16 +76,7 @@ pub enum TurnEnd {
 impl TurnEnd {
     /// The wire name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            TurnEnd::Released => "released",
-            TurnEnd::Revoked => "revoked",
-            TurnEnd::Replaced => "replaced",
-            TurnEnd::TimeUp => "time_up",
-            TurnEnd::Dropped => "dropped",
-            TurnEnd::Left => "left",
-            TurnEnd::SessionEnded => "session_ended",
-            TurnEnd::Ongoing => "ongoing",
-        }
+        self.into()
     }
 
     /// In Vietnamese, for the minutes and the terminal.
@@ -87,6 +90,72 @@ impl TurnEnd {
             TurnEnd::Left => "rời phiên",
             TurnEnd::SessionEnded => "kết thúc phiên",
             TurnEnd::Ongoing => "đang phát biểu",
+        }
+    }
+}
+
+/// How a presentation ended.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum PresentationEnd {
+    /// The site gave the token back.
+    Released,
+    /// The chair took it back.
+    Chair,
+    /// The chair gave it to another site.
+    Replaced,
+    /// The site lost the floor, and the token goes with it.
+    FloorLost,
+    /// The site's link was lost.
+    Dropped,
+    /// The site left.
+    Left,
+    /// The session ended.
+    SessionEnded,
+    /// It still presents.
+    Ongoing,
+}
+
+impl From<ContentEnd> for PresentationEnd {
+    /// Why a presenter lost the token. `Withdrawn` ends only a request,
+    /// never a presentation, so a log that says it ended one reads it as
+    /// given back.
+    fn from(end: ContentEnd) -> Self {
+        match end {
+            ContentEnd::Chair => PresentationEnd::Chair,
+            ContentEnd::Replaced => PresentationEnd::Replaced,
+            ContentEnd::FloorLost => PresentationEnd::FloorLost,
+            ContentEnd::Dropped => PresentationEnd::Dropped,
+            ContentEnd::Left => PresentationEnd::Left,
+            ContentEnd::SessionEnded => PresentationEnd::SessionEnded,
+            ContentEnd::Withdrawn => PresentationEnd::Released,
+        }
+    }
+}
+
+impl PresentationEnd {
+    /// In Vietnamese, for the minutes and the terminal.
+    pub fn label(self) -> &'static str {
+        match self {
+            PresentationEnd::Released => "tự kết thúc",
+            PresentationEnd::Chair => "chủ trì thu hồi",
+            PresentationEnd::Replaced => "chuyển điểm cầu khác",
+            PresentationEnd::FloorLost => "hết quyền phát biểu",
+            PresentationEnd::Dropped => "mất kết nối",
+            PresentationEnd::Left => "rời phiên",
+            PresentationEnd::SessionEnded => "kết thúc phiên",
+            PresentationEnd::Ongoing => "đang trình chiếu",
         }
     }
 }
@@ -122,7 +191,6 @@ pub struct Turn {
     pub topic: String,
     /// `released`, `revoked`, `replaced`, `time_up`, `dropped`, `left`,
     /// `session_ended` or `ongoing`.
-    #[schema(value_type = String, example = "revoked")]
     pub end: TurnEnd,
     /// It ran past its speaking limit (auto-revoke off, so it went on).
     pub overran: bool,
@@ -148,9 +216,8 @@ pub struct Presentation {
     pub duration_secs: u64,
     /// True when the chair granted it.
     pub by_chair: bool,
-    /// `released`, or why it was taken: `chair`, `replaced`, `floor_lost`,
-    /// `dropped`, `left`, `session_ended`; `ongoing` while it presents.
-    pub end: String,
+    /// How it ended; `ongoing` while it presents.
+    pub end: PresentationEnd,
 }
 
 /// A change of who may be heard.
@@ -161,7 +228,6 @@ pub struct ModeChange {
     #[schema(value_type = String)]
     pub at: Millis,
     /// `lecture`, `chaired` or `open`.
-    #[schema(value_type = String, example = "chaired")]
     pub mode: Mode,
 }
 
@@ -183,7 +249,6 @@ pub struct RollCallRound {
     /// Provincial sites asked (known when it closes).
     pub expected: Option<u32>,
     /// `closed`, `deadline` or `session_ended`; none while it runs.
-    #[schema(value_type = Option<String>)]
     pub end: Option<RollCallEnd>,
 }
 
@@ -200,8 +265,7 @@ pub struct RecordingSpan {
     pub stopped_at: Option<Millis>,
     /// True when the chair started it, false when the session's rule did.
     pub by_chair: bool,
-    /// `chair`, `failed` or `session_ended`; none while it runs.
-    #[schema(value_type = Option<String>)]
+    /// Why it stopped; none while it runs.
     pub end: Option<RecordingEnd>,
     /// What went wrong, when it failed.
     pub detail: Option<String>,
@@ -392,7 +456,7 @@ pub fn speaking_log(events: &[Event], now: Millis) -> SpeakingLog {
             EventKind::ContentGranted { endpoint, by_chair } => {
                 // A grant that replaces a presenter comes after its revoke;
                 // this only guards a log that says otherwise.
-                w.close_presentation(&mut log, t, "replaced");
+                w.close_presentation(&mut log, t, PresentationEnd::Replaced);
                 w.presenting = Some(log.presentations.len());
                 log.presentations.push(Presentation {
                     code: endpoint.clone(),
@@ -401,14 +465,14 @@ pub fn speaking_log(events: &[Event], now: Millis) -> SpeakingLog {
                     ended_at: None,
                     duration_secs: 0,
                     by_chair: *by_chair,
-                    end: "ongoing".into(),
+                    end: PresentationEnd::Ongoing,
                 });
             }
             EventKind::ContentRevoked { reason, .. } => {
-                w.close_presentation(&mut log, t, content_end_name(*reason));
+                w.close_presentation(&mut log, t, PresentationEnd::from(*reason));
             }
             EventKind::ContentReleased { .. } => {
-                w.close_presentation(&mut log, t, "released");
+                w.close_presentation(&mut log, t, PresentationEnd::Released);
             }
             EventKind::ModeChanged { mode } => log.modes.push(ModeChange { at: t, mode: *mode }),
             EventKind::RollCallStarted { round, .. } => log.roll_calls.push(RollCallRound {
@@ -493,7 +557,7 @@ impl Walk {
         }
     }
 
-    fn close_presentation(&mut self, log: &mut SpeakingLog, t: Millis, end: &str) {
+    fn close_presentation(&mut self, log: &mut SpeakingLog, t: Millis, end: PresentationEnd) {
         if let Some(p) = self
             .presenting
             .take()
@@ -501,7 +565,7 @@ impl Walk {
         {
             p.ended_at = Some(t);
             p.duration_secs = t.since(p.started_at) / 1000;
-            p.end = end.to_string();
+            p.end = end;
         }
     }
 }
@@ -510,62 +574,11 @@ fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-fn content_end_name(end: ContentEnd) -> &'static str {
-    match end {
-        ContentEnd::Chair => "chair",
-        ContentEnd::Replaced => "replaced",
-        ContentEnd::FloorLost => "floor_lost",
-        ContentEnd::Dropped => "dropped",
-        ContentEnd::Left => "left",
-        ContentEnd::SessionEnded => "session_ended",
-        ContentEnd::Withdrawn => "withdrawn",
-    }
-}
-
-/// In Vietnamese, for the minutes and the terminal.
-pub(crate) fn presentation_end_label(end: &str) -> &'static str {
-    match end {
-        "released" => "tự kết thúc",
-        "chair" => "chủ trì thu hồi",
-        "replaced" => "chuyển điểm cầu khác",
-        "floor_lost" => "hết quyền phát biểu",
-        "dropped" => "mất kết nối",
-        "left" => "rời phiên",
-        "session_ended" => "kết thúc phiên",
-        "ongoing" => "đang trình chiếu",
-        _ => "khác",
-    }
-}
-
 pub(crate) fn mode_label(mode: Mode) -> &'static str {
     match mode {
         Mode::Lecture => "chỉ chủ trì phát biểu",
         Mode::Chaired => "điều hành (chủ trì và người được phát biểu)",
         Mode::Open => "thảo luận mở",
-    }
-}
-
-fn mode_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Lecture => "lecture",
-        Mode::Chaired => "chaired",
-        Mode::Open => "open",
-    }
-}
-
-fn roll_call_end_name(end: RollCallEnd) -> &'static str {
-    match end {
-        RollCallEnd::Closed => "closed",
-        RollCallEnd::Deadline => "deadline",
-        RollCallEnd::SessionEnded => "session_ended",
-    }
-}
-
-fn recording_end_name(end: RecordingEnd) -> &'static str {
-    match end {
-        RecordingEnd::Chair => "chair",
-        RecordingEnd::Failed => "failed",
-        RecordingEnd::SessionEnded => "session_ended",
     }
 }
 
@@ -667,7 +680,7 @@ pub fn to_csv(log: &SpeakingLog) -> Result<String, csv::Error> {
                 String::new(),
                 String::new(),
                 String::new(),
-                p.end.clone(),
+                <&str>::from(p.end).into(),
                 if p.by_chair {
                     "granted by the chair"
                 } else {
@@ -681,12 +694,12 @@ pub fn to_csv(log: &SpeakingLog) -> Result<String, csv::Error> {
         let mut row: [String; 12] = Default::default();
         row[0] = "mode".into();
         row[1] = rfc3339(m.at);
-        row[11] = mode_name(m.mode).into();
+        row[11] = <&str>::from(m.mode).into();
         rows.push((m.at, row));
     }
     for rc in &log.roll_calls {
         let mut row = span_row("roll_call", rc.started_at, rc.closed_at);
-        row[10] = rc.end.map(roll_call_end_name).unwrap_or("ongoing").into();
+        row[10] = rc.end.map_or("ongoing", <&str>::from).into();
         row[11] = match rc.expected {
             Some(e) => format!("round {}: {}/{} answered", rc.round, rc.answered, e),
             None => format!("round {}: {} answered", rc.round, rc.answered),
@@ -695,7 +708,7 @@ pub fn to_csv(log: &SpeakingLog) -> Result<String, csv::Error> {
     }
     for r in &log.recordings {
         let mut row = span_row("recording", r.started_at, r.stopped_at);
-        row[10] = r.end.map(recording_end_name).unwrap_or("ongoing").into();
+        row[10] = r.end.map_or("ongoing", <&str>::from).into();
         row[11] = r.detail.clone().unwrap_or_else(|| {
             if r.by_chair {
                 "started by the chair"
@@ -791,7 +804,7 @@ pub fn to_text(log: &SpeakingLog) -> String {
             crate::report::clock(p.duration_secs),
             flat(&p.name),
             p.code,
-            presentation_end_label(&p.end)
+            p.end.label()
         );
     }
     if !log.roll_calls.is_empty() {
@@ -1277,7 +1290,7 @@ mod tests {
         let p = &log.presentations[0];
         assert_eq!((p.code.as_str(), p.name.as_str()), ("30", "Hải Dương"));
         assert_eq!((p.started_at, p.ended_at), (at(70), Some(at(100))));
-        assert_eq!((p.duration_secs, p.end.as_str()), (30, "released"));
+        assert_eq!((p.duration_secs, p.end), (30, PresentationEnd::Released));
         let r = &log.recordings[0];
         assert_eq!((r.started_at, r.stopped_at), (at(50), Some(at(110))));
         assert_eq!(r.end, Some(RecordingEnd::Chair));

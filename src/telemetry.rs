@@ -28,6 +28,7 @@ use crate::control::Phase;
 use crate::monitor::LinkSample;
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 use std::time::Duration;
+use strum::VariantArray as _;
 
 /// Sessions by phase.
 pub const SESSIONS: &str = "diemcau_sessions";
@@ -116,8 +117,8 @@ pub fn describe() {
     ::metrics::describe_histogram!(STORE_APPEND, "Event store append latency, seconds");
     ::metrics::describe_counter!(COMMANDS, "Control commands applied");
 
-    for phase in [Phase::Scheduled, Phase::Open, Phase::Live, Phase::Ended] {
-        sessions(phase, 0);
+    for phase in Phase::VARIANTS {
+        sessions(*phase, 0);
     }
     endpoints(0, 0);
     ::metrics::counter!(FLOOR_CHANGES).absolute(0);
@@ -129,7 +130,7 @@ pub fn describe() {
 
 /// How many sessions are in `phase`.
 pub fn sessions(phase: Phase, count: usize) {
-    ::metrics::gauge!(SESSIONS, "phase" => phase_name(phase)).set(count as f64);
+    ::metrics::gauge!(SESSIONS, "phase" => <&str>::from(phase)).set(count as f64);
 }
 
 /// How many endpoints are connected and how many present, over all sessions.
@@ -144,7 +145,8 @@ pub fn floor_change() {
 }
 
 /// The kind of media forwarded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum MediaKind {
     /// Opus.
     Audio,
@@ -152,20 +154,11 @@ pub enum MediaKind {
     Video,
 }
 
-impl MediaKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            MediaKind::Audio => "audio",
-            MediaKind::Video => "video",
-        }
-    }
-}
-
 /// The router forwarded `packets` packets carrying `bytes` bytes. Meant to
 /// be called per batch, not per packet, on the hot path.
 pub fn forwarded(kind: MediaKind, packets: u64, bytes: u64) {
-    ::metrics::counter!(PACKETS_FORWARDED, "kind" => kind.as_str()).increment(packets);
-    ::metrics::counter!(BYTES_FORWARDED, "kind" => kind.as_str()).increment(bytes);
+    ::metrics::counter!(PACKETS_FORWARDED, "kind" => <&str>::from(kind)).increment(packets);
+    ::metrics::counter!(BYTES_FORWARDED, "kind" => <&str>::from(kind)).increment(bytes);
 }
 
 /// Feeds a link sample's RTT and loss into the histograms; figures the
@@ -197,15 +190,6 @@ pub fn store_append(elapsed: Duration) {
 pub fn command(name: &'static str, ok: bool) {
     let outcome = if ok { "ok" } else { "rejected" };
     ::metrics::counter!(COMMANDS, "command" => name, "outcome" => outcome).increment(1);
-}
-
-fn phase_name(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Scheduled => "scheduled",
-        Phase::Open => "open",
-        Phase::Live => "live",
-        Phase::Ended => "ended",
-    }
 }
 
 #[cfg(test)]

@@ -28,8 +28,20 @@ pub use secret::{load_or_create_secret, Secret, SECRET_ENV};
 pub use turn::{mint as mint_turn_credentials, IceServers};
 
 /// What a token holder may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Role {
     /// Runs the session and the floor, from the central room.
     Chair,
@@ -44,12 +56,7 @@ pub enum Role {
 impl Role {
     /// The role as written in tokens and on the command line.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Role::Chair => "chair",
-            Role::Endpoint => "endpoint",
-            Role::Technician => "technician",
-            Role::Viewer => "viewer",
-        }
+        self.into()
     }
 }
 

@@ -25,9 +25,7 @@ pub mod signature;
 
 use crate::control::{EndpointCode, EndpointRole, Millis, Phase, Session};
 use crate::report::{self, clock, AttendanceReport, AttendanceRow};
-use crate::speaking_log::{
-    self, local_clock, local_date, mode_label, presentation_end_label, speaker, SpeakingLog,
-};
+use crate::speaking_log::{self, local_clock, local_date, mode_label, speaker, SpeakingLog};
 use crate::store::{Store, StoreError, StoredLog};
 use layout::{Column, Doc, Weight, BODY_W};
 use std::path::Path;
@@ -339,7 +337,7 @@ fn presentations_section(doc: &mut Doc, log: &SpeakingLog) {
                     "tự trình chiếu"
                 }
                 .to_string(),
-                presentation_end_label(&p.end).to_string(),
+                p.end.label().to_string(),
             ]
         })
         .collect();

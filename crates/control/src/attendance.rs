@@ -5,9 +5,23 @@ use super::types::{EndpointInfo, Millis};
 use serde::{Deserialize, Serialize};
 
 /// Where an endpoint stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AttendanceStatus {
     /// Never connected.
     Absent,
@@ -33,13 +47,7 @@ impl AttendanceStatus {
 
     /// The wire name.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            AttendanceStatus::Absent => "absent",
-            AttendanceStatus::Connected => "connected",
-            AttendanceStatus::Present => "present",
-            AttendanceStatus::Dropped => "dropped",
-            AttendanceStatus::Left => "left",
-        }
+        self.into()
     }
 
     fn index(self) -> usize {

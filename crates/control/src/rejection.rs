@@ -6,8 +6,20 @@ use std::fmt;
 
 /// A stable, machine-readable reason. Integrators match on these, so they
 /// only ever gain variants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum RejectionCode {
     /// The command is not allowed in the session's current phase.
     WrongPhase,
@@ -52,27 +64,7 @@ pub enum RejectionCode {
 impl RejectionCode {
     /// The code as it appears on the wire.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            RejectionCode::WrongPhase => "wrong_phase",
-            RejectionCode::UnknownEndpoint => "unknown_endpoint",
-            RejectionCode::NotConnected => "not_connected",
-            RejectionCode::AlreadyConnected => "already_connected",
-            RejectionCode::CentralEndpoint => "central_endpoint",
-            RejectionCode::AlreadyRequested => "already_requested",
-            RejectionCode::AlreadyHolding => "already_holding",
-            RejectionCode::UnknownRequest => "unknown_request",
-            RejectionCode::RequestNotPending => "request_not_pending",
-            RejectionCode::NotHolder => "not_holder",
-            RejectionCode::FloorEmpty => "floor_empty",
-            RejectionCode::RollCallNotRunning => "roll_call_not_running",
-            RejectionCode::RollCallRunning => "roll_call_running",
-            RejectionCode::AlreadyConfirmed => "already_confirmed",
-            RejectionCode::BadQueueOrder => "bad_queue_order",
-            RejectionCode::InvalidValue => "invalid_value",
-            RejectionCode::AlreadyPresenting => "already_presenting",
-            RejectionCode::NotPresenter => "not_presenter",
-            RejectionCode::NoPresenter => "no_presenter",
-        }
+        self.into()
     }
 }
 

@@ -9,8 +9,22 @@ use serde::{Deserialize, Serialize};
 
 /// Why an alert was raised. Integrators match on these, so they only ever
 /// gain variants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AlertReason {
     /// Round-trip time at or above a threshold.
     HighRtt,
@@ -39,14 +53,7 @@ impl AlertReason {
 
     /// The reason as it appears on the wire.
     pub fn as_str(self) -> &'static str {
-        match self {
-            AlertReason::HighRtt => "high_rtt",
-            AlertReason::HighLossUp => "high_loss_up",
-            AlertReason::HighLossDown => "high_loss_down",
-            AlertReason::HighJitter => "high_jitter",
-            AlertReason::LinkDown => "link_down",
-            AlertReason::NoMedia => "no_media",
-        }
+        self.into()
     }
 
     /// The reason's place in [`AlertReason::ALL`].

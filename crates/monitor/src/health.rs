@@ -9,9 +9,22 @@ use serde::{Deserialize, Serialize};
 /// How a link is doing. Ordered: `Good < Warn < Bad`, so the worst of
 /// several is their maximum.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
 )]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Health {
     /// Nothing to see.
     #[default]
@@ -25,11 +38,7 @@ pub enum Health {
 impl Health {
     /// The level as it appears on the wire.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Health::Good => "good",
-            Health::Warn => "warn",
-            Health::Bad => "bad",
-        }
+        self.into()
     }
 }
 

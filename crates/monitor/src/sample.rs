@@ -49,8 +49,20 @@ impl From<&str> for LinkId {
 }
 
 /// The peer connection's state, as WebRTC names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum LinkState {
     /// Created, not yet negotiating.
     New,
@@ -79,14 +91,7 @@ impl LinkState {
 
     /// The state as it appears on the wire.
     pub fn as_str(self) -> &'static str {
-        match self {
-            LinkState::New => "new",
-            LinkState::Connecting => "connecting",
-            LinkState::Connected => "connected",
-            LinkState::Disconnected => "disconnected",
-            LinkState::Failed => "failed",
-            LinkState::Closed => "closed",
-        }
+        self.into()
     }
 }
 

@@ -9,10 +9,12 @@ use crate::control::{
     Millis, Mode, RecordingEnd, RequestId, RollCallEnd, Rules, Session, SessionId, SessionSpec,
 };
 use crate::http::caller::Caller;
+use crate::speaking_log::{PresentationEnd, TurnEnd};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use strum::VariantArray;
 use utoipa::ToSchema;
 
 /// Every tag serde knows for an internally tagged enum, read from its
@@ -479,8 +481,8 @@ fn examples() -> BTreeMap<String, Vec<Value>> {
         round_trip(&representative),
         round_trip(&AttendanceStatus::ALL),
         round_trip(&[EndpointRole::Central, EndpointRole::Provincial]),
-        round_trip(&[Phase::Scheduled, Phase::Open, Phase::Live, Phase::Ended]),
-        round_trip(&[Mode::Lecture, Mode::Chaired, Mode::Open]),
+        round_trip(Phase::VARIANTS),
+        round_trip(Mode::VARIANTS),
         round_trip(&[session.floor.clone(), FloorState::default()]),
         round_trip(&requests),
         round_trip(&[
@@ -499,26 +501,11 @@ fn examples() -> BTreeMap<String, Vec<Value>> {
             requested_at: now,
         }]),
         round_trip(&[ContentRule::FloorOrChair, ContentRule::ChairGrants]),
-        round_trip(&[
-            ContentEnd::Chair,
-            ContentEnd::Replaced,
-            ContentEnd::FloorLost,
-            ContentEnd::Dropped,
-            ContentEnd::Left,
-            ContentEnd::SessionEnded,
-            ContentEnd::Withdrawn,
-        ]),
+        round_trip(ContentEnd::VARIANTS),
         round_trip::<RollCall>(&session.roll_calls),
-        round_trip(&[
-            RollCallEnd::Closed,
-            RollCallEnd::Deadline,
-            RollCallEnd::SessionEnded,
-        ]),
-        round_trip(&[
-            RecordingEnd::Chair,
-            RecordingEnd::Failed,
-            RecordingEnd::SessionEnded,
-        ]),
+        round_trip(RollCallEnd::VARIANTS),
+        round_trip(RecordingEnd::VARIANTS),
+        round_trip(TurnEnd::VARIANTS),
         round_trip(&events),
         round_trip(
             &events
@@ -557,6 +544,7 @@ fn examples() -> BTreeMap<String, Vec<Value>> {
         sent(std::slice::from_ref(&speaking)),
         sent(&speaking.turns),
         sent(&speaking.presentations),
+        sent(PresentationEnd::VARIANTS),
         sent(&speaking.modes),
         sent(&speaking.roll_calls),
         sent(&speaking.recordings),
