@@ -9,6 +9,7 @@
 #   scripts/restart-bench.sh [N]
 #
 # Environment: RUNS (default 3), DURATION (traffic time, default 40s),
+# PARALLEL (peers joining at once, default all of them),
 # KILL_AFTER (seconds after the generator starts, default 20), PORT (HTTP,
 # default 18480; the media port is PORT+1), OUT (directory for the reports),
 # BIN (default target/release; build with `cargo build --release --workspace --bins`).
@@ -27,6 +28,10 @@ PORT=${PORT:-18480}
 MEDIA_PORT=$((PORT + 1))
 OUT=${OUT:-$(mktemp -d -t diemcau-restart.XXXXXX)}
 N=${1:-63}
+# In the field every site's pages join again on their own machines, all at
+# once after a restart; the generator's join gate (8 by default) would make
+# them queue, and measure that queue instead of the server.
+PARALLEL=${PARALLEL:-$((2 * N + 1))}
 SESSION=loadgen
 # shellcheck source=scripts/bench-tokens.sh
 . "$ROOT/scripts/bench-tokens.sh"
@@ -89,7 +94,7 @@ TOML
   echo "run $run: $N endpoints, server pid $SERVER_PID, SIGKILL after ${KILL_AFTER}s" >&2
   "$BIN/diemcau-loadgen" \
     --server "http://127.0.0.1:$PORT" --diemcau --session "$SESSION" --tokens "$work/tokens.csv" \
-    --endpoints "$N" --duration "$DURATION" --rejoin \
+    --endpoints "$N" --duration "$DURATION" --rejoin --parallel "$PARALLEL" \
     --json > "$OUT/restart-$run.json" 2> "$work/loadgen.log" &
   LOADGEN_PID=$!
   sleep "$KILL_AFTER"

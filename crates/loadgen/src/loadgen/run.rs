@@ -392,7 +392,7 @@ enum Joined {
         Arc<TrackOut>,
         Arc<KeyframeRequests>,
     ),
-    Viewer(Peer, Option<Resource>, Arc<Recorder>),
+    Viewer(u32, Peer, Option<Resource>, Arc<Recorder>),
 }
 
 /// A keeper's wait for a drop or the end of the run looks at the run's
@@ -464,11 +464,11 @@ impl WhipJoin {
         Ok(Joined::Publisher(id, peer, resource, out, requests))
     }
 
-    async fn viewer(&self, clock: Clock) -> Result<Joined, LoadError> {
+    async fn viewer(&self, id: u32, clock: Clock) -> Result<Joined, LoadError> {
         let _permit = self.gate.acquire().await;
         let recorder = Arc::new(Recorder::default());
         let (peer, resource) = self.view(recorder.clone(), clock).await?;
-        Ok(Joined::Viewer(peer, resource, recorder))
+        Ok(Joined::Viewer(id, peer, resource, recorder))
     }
 
     /// The chair first (so the programme has its source), then endpoints
@@ -489,7 +489,7 @@ impl WhipJoin {
             let r = if publish {
                 self.publisher(id).await
             } else {
-                self.viewer(running.clock).await
+                self.viewer(id, running.clock).await
             };
             (what, r)
         }))
@@ -524,10 +524,10 @@ impl WhipJoin {
                     attached.resources.extend(resource);
                 }
             }
-            Ok(Joined::Viewer(peer, resource, recorder)) => {
+            Ok(Joined::Viewer(id, peer, resource, recorder)) => {
                 attached.receivers.push((true, recorder.clone()));
                 if self.rejoin {
-                    let again = Rejoin::Viewer(recorder);
+                    let again = Rejoin::Viewer(id, recorder);
                     attached
                         .keepers
                         .push(self.keeper(peer, resource, again, running, attached));
@@ -568,6 +568,10 @@ impl WhipJoin {
                 if !on() {
                     return (peer, resource);
                 }
+                // Logged with the run's clock, so that a slow return can be
+                // told apart from a link that dropped late.
+                let dropped_ms = clock.now_us() / 1000;
+                let mut tries = 0u32;
                 // As a WHIP client ending its session: a server that is
                 // still there (a false alarm) lets the site in again at once.
                 if let Some(r) = resource.take() {
@@ -575,6 +579,7 @@ impl WhipJoin {
                 }
                 peer.close().await;
                 while on() {
+                    tries += 1;
                     let joined = {
                         let _permit = join.gate.acquire().await;
                         match &again {
@@ -585,13 +590,18 @@ impl WhipJoin {
                                     switch.replace(out);
                                     (p, r)
                                 }),
-                            Rejoin::Viewer(recorder) => join.view(recorder.clone(), clock).await,
+                            Rejoin::Viewer(_, recorder) => join.view(recorder.clone(), clock).await,
                         }
                     };
                     match joined {
                         Ok((p, r)) => {
                             (peer, resource) = (p, r);
                             rejoins.fetch_add(1, Ordering::Relaxed);
+                            let now_ms = clock.now_us() / 1000;
+                            eprintln!(
+                                "loadgen: {} dropped at {dropped_ms} ms, joined again at {now_ms} ms ({tries} tries)",
+                                again.name()
+                            );
                             break;
                         }
                         Err(e) => {
@@ -608,14 +618,14 @@ impl WhipJoin {
 /// What a peer needs to join again as itself.
 enum Rejoin {
     Publisher(u32, Arc<SwitchOut>, Arc<KeyframeRequests>),
-    Viewer(Arc<Recorder>),
+    Viewer(u32, Arc<Recorder>),
 }
 
 impl Rejoin {
     fn name(&self) -> String {
         match self {
             Rejoin::Publisher(id, ..) => format!("publisher {id}"),
-            Rejoin::Viewer(_) => "a viewer".into(),
+            Rejoin::Viewer(id, _) => format!("viewer {id}"),
         }
     }
 }
