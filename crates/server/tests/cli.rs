@@ -14,8 +14,9 @@ struct Run {
 }
 
 fn shipped(name: &str) -> PathBuf {
+    // The shipped files sit at the repository's root.
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("config")
+        .join("../../config")
         .join(name)
 }
 

@@ -27,7 +27,7 @@ use problem::{parse_all, span_of, Source};
 use std::path::{Path, PathBuf};
 
 /// The config compiled into the binary: the shipped file, defaults only.
-const EMBEDDED: &str = include_str!("../../config/diemcau.toml");
+const EMBEDDED: &str = include_str!("../../../../config/diemcau.toml");
 
 /// Where `serve` looks for a config file when none is named.
 pub const DEFAULT_PATH: &str = "config/diemcau.toml";

@@ -12,7 +12,7 @@ use std::ops::Range;
 use std::path::Path;
 
 /// The registry compiled into the binary, used when no config file exists.
-const EMBEDDED: &str = include_str!("../../config/endpoints-63.toml");
+const EMBEDDED: &str = include_str!("../../../../config/endpoints-63.toml");
 
 /// The endpoints of one registry file, sorted by code; codes are unique and
 /// exactly one endpoint is central.

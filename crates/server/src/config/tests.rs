@@ -4,8 +4,9 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
 fn shipped(name: &str) -> PathBuf {
+    // The shipped files sit at the repository's root.
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("config")
+        .join("../../config")
         .join(name)
 }
 

@@ -107,7 +107,7 @@ const SHIPPED_MARK: &str = "use-shipped-config";
 fn spawn(dir: &Path, secret: &str) -> (Child, SocketAddr) {
     let shipped = dir.join(SHIPPED_MARK).exists();
     let config = if shipped {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/diemcau.toml")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/diemcau.toml")
     } else {
         write_config(dir)
     };

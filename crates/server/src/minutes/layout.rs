@@ -20,8 +20,8 @@ use std::sync::OnceLock;
 
 /// DejaVu Sans covers Vietnamese (Latin Extended Additional), and its
 /// licence lets it be embedded: `assets/fonts/LICENSE`.
-const REGULAR_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-const BOLD_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+const REGULAR_TTF: &[u8] = include_bytes!("../../../../assets/fonts/DejaVuSans.ttf");
+const BOLD_TTF: &[u8] = include_bytes!("../../../../assets/fonts/DejaVuSans-Bold.ttf");
 
 /// A4 portrait, in points.
 pub(super) const PAGE_W: f32 = 595.28;

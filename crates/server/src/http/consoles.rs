@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
 #[derive(RustEmbed)]
-#[folder = "web/"]
+#[folder = "../../web/"]
 struct Web;
 
 /// The top-level folders of `web/` that are served.
