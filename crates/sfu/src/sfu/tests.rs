@@ -366,3 +366,30 @@ fn a_closed_connection_sends_its_close_alert() {
         assert!(net.sfu.closing.is_empty(), "the closed connection is kept");
     }
 }
+
+#[test]
+fn a_packet_lost_on_the_way_to_a_site_is_sent_again_when_its_stack_asks() {
+    let sites = ["00", "A", "B"];
+    let mut net = Net::with_sites(&sites);
+    net.set_policy(policy(Some("A"), &["00", "A"], &sites));
+    net.talk(&["A"], 3, true);
+    // B's line drops what A sends for one frame; its own stack sees the
+    // gap when the next packet arrives and sends a NACK, which the core
+    // answers from the leg's history (the source is never asked again).
+    net.cut("B", true);
+    net.talk(&["A"], 1, false);
+    net.cut("B", false);
+    net.talk(&["A"], 3, false);
+    net.advance(Duration::from_millis(500));
+    let got = net.on_leg("B", &SlotKind::Floor, MediaKind::Video);
+    // Counted from the leg's first packet, so a wrap of the 16-bit
+    // sequence number reads the same.
+    let mut offsets: Vec<u16> = got.iter().map(|r| r.seq.wrapping_sub(got[0].seq)).collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    assert_eq!(
+        offsets,
+        (0..7).collect::<Vec<u16>>(),
+        "B has every packet of the leg"
+    );
+}
