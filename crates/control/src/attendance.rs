@@ -3,6 +3,7 @@
 
 use super::types::{EndpointInfo, Millis};
 use serde::{Deserialize, Serialize};
+use strum::VariantArray;
 
 /// Where an endpoint stands.
 #[derive(
@@ -36,15 +37,6 @@ pub enum AttendanceStatus {
 }
 
 impl AttendanceStatus {
-    /// Every status, in display order.
-    pub const ALL: [AttendanceStatus; 5] = [
-        AttendanceStatus::Absent,
-        AttendanceStatus::Connected,
-        AttendanceStatus::Present,
-        AttendanceStatus::Dropped,
-        AttendanceStatus::Left,
-    ];
-
     /// The wire name.
     pub fn as_str(&self) -> &'static str {
         self.into()
@@ -90,8 +82,8 @@ pub struct Attendance {
     /// none while it has not joined.
     pub lateness_ms: Option<u64>,
     /// Milliseconds spent live in each status, indexed like
-    /// [`AttendanceStatus::ALL`].
-    pub status_ms: [u64; 5],
+    /// `AttendanceStatus::VARIANTS` (declaration order, the display order).
+    pub status_ms: [u64; AttendanceStatus::VARIANTS.len()],
     /// Who presides at the site.
     pub representative: Option<Representative>,
     /// People in the room.

@@ -479,7 +479,7 @@ fn examples() -> BTreeMap<String, Vec<Value>> {
         round_trip(&rules),
         round_trip(&attendance),
         round_trip(&representative),
-        round_trip(&AttendanceStatus::ALL),
+        round_trip(AttendanceStatus::VARIANTS),
         round_trip(&[EndpointRole::Central, EndpointRole::Provincial]),
         round_trip(Phase::VARIANTS),
         round_trip(Mode::VARIANTS),
