@@ -96,6 +96,15 @@ class Server:
             status, answer = self.api(method, path, chair, body)
             assert status in (200, 201), (path, status, answer)
 
+    def metric(self, series):
+        """A metric's value from `/metrics` (name and labels as rendered)."""
+        status, _, text = http("GET", f"{self.base}/metrics", None, None)
+        assert status == 200, (status, text)
+        for line in text.splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[-1])
+        return None
+
     def log_text(self):
         if not self.log.closed:
             self.log.flush()
@@ -112,14 +121,34 @@ class Server:
         self.log.close()
 
 
+def changed_config(path, media):
+    """A copy of the shipped config at `path` with the `[media]` settings
+    in `media` changed (each replaces the shipped line of its key), the
+    registry still the shipped one."""
+    lines = SHIPPED_CONFIG.read_text().splitlines()
+    registry = SHIPPED_CONFIG.parent / "endpoints-63.toml"
+    for key, value in {"registry": str(registry), **media}.items():
+        at = [i for i, line in enumerate(lines) if line.startswith(f"{key} =")]
+        assert len(at) == 1, f"`{key} =` once in the shipped config"
+        lines[at[0]] = f"{key} = {json.dumps(value)}"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 @pytest.fixture
 def server(request):
-    """The shipped config in a fresh namespace; removed when the test ends."""
+    """The shipped config in a fresh namespace; removed when the test ends.
+    A test may change `[media]` settings with an indirect parameter, e.g.
+    `@pytest.mark.parametrize("server", [{"threads": 2}], indirect=True)`."""
     ns = Namespace("srv")
     data = tempfile.TemporaryDirectory(prefix="diemcau-interop-")
     srv = None
     try:
-        srv = Server(ns, data.name)
+        media = getattr(request, "param", None)
+        config = SHIPPED_CONFIG
+        if media:
+            config = changed_config(pathlib.Path(data.name) / "diemcau.toml", media)
+        srv = Server(ns, data.name, config=config)
         yield srv
     finally:
         try:

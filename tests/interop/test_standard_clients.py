@@ -154,6 +154,16 @@ def test_aiortc_publishers_and_viewer(server, policy):
     asyncio.run(programme_and_switch(server, AiortcSite(server, policy), policy, "aiortc"))
 
 
+@pytest.mark.parametrize("server", [{"threads": 2, "share_from": 1}], indirect=True)
+def test_sending_shared_between_threads(server):
+    """The shipped config with every round of sending shared between two
+    threads: aiortc publishers and viewer see and hear the programme and
+    the floor as with one, and the server says the rounds were shared."""
+    asyncio.run(programme_and_switch(server, AiortcSite(server, "balanced"), "balanced", "threads"))
+    shared = server.metric("diemcau_media_sending_shared_total")
+    assert shared is not None and shared > 0, shared
+
+
 def test_gstreamer_webrtcbin_publisher(server):
     """GStreamer's webrtcbin publishing over WHIP: seen and heard on the
     floor slot of an aiortc viewer once granted, never before."""

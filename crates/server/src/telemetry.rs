@@ -52,6 +52,8 @@ pub const ALERTS_ACTIVE: &str = "diemcau_alerts_active";
 pub const STORE_APPEND: &str = "diemcau_store_append_seconds";
 /// Commands, by command and outcome.
 pub const COMMANDS: &str = "diemcau_commands_total";
+/// Sending rounds shared between threads.
+pub const SENDING_SHARED: &str = "diemcau_media_sending_shared_total";
 
 /// Every metric name, for tests and docs.
 pub const ALL: [&str; 11] = [
@@ -116,12 +118,17 @@ pub fn describe() {
     ::metrics::describe_gauge!(ALERTS_ACTIVE, "Link alerts active");
     ::metrics::describe_histogram!(STORE_APPEND, "Event store append latency, seconds");
     ::metrics::describe_counter!(COMMANDS, "Control commands applied");
+    ::metrics::describe_counter!(
+        SENDING_SHARED,
+        "Rounds of forwarded media sent from more than one thread"
+    );
 
     for phase in Phase::VARIANTS {
         sessions(*phase, 0);
     }
     endpoints(0, 0);
     ::metrics::counter!(FLOOR_CHANGES).absolute(0);
+    ::metrics::counter!(SENDING_SHARED).absolute(0);
     for kind in [MediaKind::Audio, MediaKind::Video] {
         forwarded(kind, 0, 0);
     }
@@ -159,6 +166,12 @@ pub enum MediaKind {
 pub fn forwarded(kind: MediaKind, packets: u64, bytes: u64) {
     ::metrics::counter!(PACKETS_FORWARDED, "kind" => <&str>::from(kind)).increment(packets);
     ::metrics::counter!(BYTES_FORWARDED, "kind" => <&str>::from(kind)).increment(bytes);
+}
+
+/// The media task shared a round of sending with helper threads: it was
+/// behind, with `[media] share_from` packets or more waiting.
+pub fn sending_shared() {
+    ::metrics::counter!(SENDING_SHARED).increment(1);
 }
 
 /// Feeds a link sample's RTT and loss into the histograms; figures the

@@ -658,6 +658,69 @@ async fn the_shipped_config_carries_the_programme() {
     assert!(heard.is_empty(), "sites without the floor heard: {heard:?}");
 }
 
+/// The shipped config with every round of sending shared between two
+/// threads (`share_from = 1`, where the shipped 256 waits until the media
+/// task is behind): the programme and each floor holder reach every
+/// receiver whole and in order, and no site is heard before its grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_shared_between_threads_keeps_every_leg_whole() {
+    let server = Server::start_shipped_with_media("threads = 2\nshare_from = 1");
+    let id = "s";
+    live_session(&server, id).await;
+    let (mut chair, mut sites) =
+        join_chair_and_sites(&server, &ws_base(&server), id, &["30", "31", "33"]).await;
+    let (viewer, _) = join_http(
+        &server.url(&format!("/whep/{id}")),
+        &server.viewer(),
+        "viewer",
+        false,
+    )
+    .await;
+    wait_status(&server, id, &["00", "30", "31", "33"], "connected").await;
+    chair.peer.start_sending();
+    for s in sites.iter_mut() {
+        s.peer.start_sending();
+    }
+    let receivers: Vec<(String, Arc<Received>)> = vec![
+        ("33".into(), sites[2].peer.received.clone()),
+        ("viewer".into(), viewer.received.clone()),
+    ];
+    for (who, rx) in &receivers {
+        wait_got(rx, 0, "chair", "video", "00", 5, who).await;
+        wait_got(rx, 0, "chair", "audio", "00", 10, who).await;
+    }
+    let start = marks(&receivers);
+    tokio::time::sleep(WATCH).await;
+    let heard = leaks(&receivers, &start, "audio", &["30", "31", "33"]);
+    assert!(heard.is_empty(), "sites heard before any grant: {heard:?}");
+
+    for holder in ["30", "31"] {
+        grant(&server, id, holder).await;
+        let mark = marks(&receivers);
+        for ((who, rx), m) in receivers.iter().zip(&mark) {
+            wait_got(rx, *m, "floor", "video", holder, 20, who).await;
+            wait_got(rx, *m, "floor", "audio", holder, 10, who).await;
+        }
+    }
+    tokio::time::sleep(SETTLE).await;
+    for ((who, rx), m) in receivers.iter().zip(&start) {
+        assert_floor_video_continuous(rx, *m, who);
+    }
+    let text = server
+        .raw(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let shared = common::metric_value(&text, "diemcau_media_sending_shared_total");
+    assert!(
+        shared.is_some_and(|n| n > 0.0),
+        "no round was shared between threads: {shared:?}"
+    );
+}
+
 /// A second page (or machine) of the same site takes the site over; the
 /// first page is told and its connection closed, rather than left to
 /// notice a dead connection, reconnect and take the site back.

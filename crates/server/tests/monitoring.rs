@@ -28,14 +28,6 @@ fn is_error(body: &Value, code: &str) -> bool {
     body["error"] == code && body["message"].as_str().is_some_and(|m| !m.is_empty())
 }
 
-/// The metric's value in Prometheus text: the first line that starts with
-/// `series` (name and labels as rendered).
-fn value_of(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-}
-
 /// After a few commands `/metrics` has every core metric, with the figures
 /// the commands produced, and needs no token.
 #[tokio::test]
@@ -82,30 +74,42 @@ async fn metrics_count_the_sessions_commands_and_floor() {
         telemetry::ALERTS_ACTIVE,
         telemetry::STORE_APPEND,
         telemetry::COMMANDS,
+        telemetry::SENDING_SHARED,
     ] {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
     assert_eq!(
-        value_of(&text, "diemcau_sessions{phase=\"live\"}"),
+        metric_value(&text, "diemcau_sessions{phase=\"live\"}"),
         Some(1.0)
     );
-    assert_eq!(value_of(&text, "diemcau_endpoints_connected"), Some(3.0));
-    assert_eq!(value_of(&text, "diemcau_floor_changes_total"), Some(1.0));
     assert_eq!(
-        value_of(
+        metric_value(&text, "diemcau_endpoints_connected"),
+        Some(3.0)
+    );
+    assert_eq!(
+        metric_value(&text, "diemcau_floor_changes_total"),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric_value(
             &text,
             "diemcau_commands_total{command=\"grant_floor\",outcome=\"ok\"}"
         ),
         Some(1.0)
     );
     assert_eq!(
-        value_of(
+        metric_value(
             &text,
             "diemcau_commands_total{command=\"grant_floor\",outcome=\"rejected\"}"
         ),
         Some(1.0)
     );
-    assert!(value_of(&text, "diemcau_store_append_seconds_count").is_some_and(|n| n >= 5.0));
+    assert!(metric_value(&text, "diemcau_store_append_seconds_count").is_some_and(|n| n >= 5.0));
+    // No media at all: the media task never fell behind.
+    assert_eq!(
+        metric_value(&text, "diemcau_media_sending_shared_total"),
+        Some(0.0)
+    );
 }
 
 /// Links, history and alerts are for technicians and the chair; an unknown

@@ -192,6 +192,11 @@ pub struct MediaConfig {
     /// Threads that encrypt and send forwarded media, most of what a
     /// forwarded packet costs; 0: one per core the server may use.
     pub threads: u32,
+    /// Forwarded packets waiting in one sending round from which the
+    /// round is shared between the threads: a thread's start costs about
+    /// what sending a hundred packets does, so smaller rounds go from the
+    /// media task alone.
+    pub share_from: u32,
 }
 
 impl Default for MediaConfig {
@@ -216,6 +221,7 @@ impl Default for MediaConfig {
             connect_timeout_secs: 30,
             ice_tcp: true,
             threads: 0,
+            share_from: 256,
         }
     }
 }

@@ -492,6 +492,7 @@ header_timeout_secs = 0
 consent_timeout_secs = 5
 max_media_lines = 2
 threads = 100000
+share_from = 0
 [media.turn]
 urls = [\"stun:x\"]
 secret = \"short\"
@@ -507,6 +508,7 @@ ttl_secs = 10
         "consent_timeout_secs must be between 10 and 300",
         "max_media_lines must be at least 6",
         "threads must be at most 256",
+        "share_from must be at least 1",
         "urls must be one or more turn:",
         "secret must be at least 16",
         "ttl_secs must be at least 60",
@@ -517,5 +519,5 @@ ttl_secs = 10
             lines(&problems)
         );
     }
-    assert_eq!(problems.len(), 9, "{:#?}", lines(&problems));
+    assert_eq!(problems.len(), 10, "{:#?}", lines(&problems));
 }

@@ -174,6 +174,7 @@ pub(crate) fn config_problems(
         ("max_media_lines", media.max_media_lines, 6),
         ("max_candidates", media.max_candidates, 1),
         ("connect_timeout_secs", media.connect_timeout_secs, 1),
+        ("share_from", media.share_from, 1),
     ] {
         if value < least {
             report(&["media", key], format!("{key} must be at least {least}"));

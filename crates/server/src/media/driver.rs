@@ -28,11 +28,6 @@ use tokio::sync::{mpsc, oneshot};
 /// and sends what they carry. Measured at 32 endpoints, 4 cost more CPU
 /// per packet than 64 (a wakeup each) and gave no lower latency.
 const MAX_READ_BATCH: usize = 64;
-/// Forwarded packets waiting to be sent from which the sending is shared
-/// with helper threads: about a millisecond of encrypting and sending,
-/// against a thread start of a tenth of that. Fewer are sent by this task
-/// alone, so helpers start only when the media task falls behind.
-const PARALLEL_FROM: usize = 256;
 /// Signals queued towards one `/ws` client: offers and track maps are
 /// few, and a client that reads none of them is gone.
 const SIGNAL_QUEUE: usize = 64;
@@ -100,7 +95,7 @@ struct Driver {
     sfu: Sfu,
     port: MediaPort,
     /// Threads that encrypt and send the outboxes, this task's included.
-    senders: usize,
+    sending: Sending,
     /// Where each `/ws` connection's signals go.
     signals: HashMap<PeerId, mpsc::Sender<Signal>>,
     events: mpsc::Sender<LinkEvent>,
@@ -136,11 +131,14 @@ pub(crate) async fn spawn(
         Instant::now(),
         SystemTime::now(),
     );
-    let senders = sending_threads(cfg.threads);
+    let sending = Sending {
+        threads: sending_threads(cfg.threads),
+        share_from: usize::try_from(cfg.share_from).unwrap_or(usize::MAX),
+    };
     let driver = Driver {
         sfu,
         port,
-        senders,
+        sending,
         signals: HashMap::new(),
         events: ev_tx,
         links,
@@ -159,16 +157,31 @@ fn sending_threads(threads: u32) -> usize {
     }
 }
 
-/// Sends the outboxes from `threads` threads: this one and scoped helpers,
-/// each taking an equal share. Helpers live only while there is work: a
-/// pool's idle workers would spin between packets, which costs more CPU
-/// than starting a thread per batch.
-fn send_all(port: &MediaPort, outboxes: &mut [Outbox<'_>], threads: usize) {
+/// Who sends a round of forwarded packets.
+#[derive(Debug, Clone, Copy)]
+struct Sending {
+    /// This task and helpers, in all.
+    threads: usize,
+    /// Packets waiting from which a round is shared: 256 by default, about
+    /// a millisecond of encrypting and sending against a thread start of a
+    /// tenth of that, so helpers start only when the media task falls
+    /// behind.
+    share_from: usize,
+}
+
+/// Sends the outboxes: from this thread alone, or for a round of
+/// `share_from` packets or more from scoped helpers too, each thread
+/// taking an equal share. Helpers live only while there is work: a pool's
+/// idle workers would spin between packets, which costs more CPU than
+/// starting a thread per round.
+fn send_all(port: &MediaPort, outboxes: &mut [Outbox<'_>], sending: Sending) {
     let queued: usize = outboxes.iter().map(Outbox::queued).sum();
-    if threads <= 1 || outboxes.len() < 2 || queued < PARALLEL_FROM {
+    let threads = sending.threads.min(outboxes.len());
+    if threads <= 1 || queued < sending.share_from {
         outboxes.iter_mut().for_each(|o| send_outbox(port, o));
         return;
     }
+    telemetry::sending_shared();
     let share = outboxes.len().div_ceil(threads);
     let mut shares = outboxes.chunks_mut(share);
     let mine = shares.next();
@@ -263,9 +276,9 @@ impl Driver {
     /// Sends what the core queued and delivers its events.
     fn drain(&mut self) {
         let port = &self.port;
-        let threads = self.senders;
+        let sending = self.sending;
         self.sfu
-            .egress(|outboxes| send_all(port, outboxes, threads));
+            .egress(|outboxes| send_all(port, outboxes, sending));
         while let Some(event) = self.sfu.poll_event() {
             match event {
                 SfuEvent::Link(event) => {

@@ -102,12 +102,47 @@ fn write_config(dir: &Path) -> PathBuf {
 }
 
 /// Marks a data dir whose server runs the shipped config file.
+/// A metric's value in Prometheus text: the first line that starts with
+/// `series` (name and labels as rendered).
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
 const SHIPPED_MARK: &str = "use-shipped-config";
+
+/// The shipped config file, or where a test changes some of its
+/// `[media]` settings, a copy with those lines changed and the registry
+/// still the shipped one.
+fn shipped_config(dir: &Path) -> PathBuf {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/diemcau.toml");
+    let Ok(changes) = std::fs::read_to_string(dir.join(EXTRA_MEDIA)) else {
+        return shipped;
+    };
+    let registry = shipped.with_file_name("endpoints-63.toml");
+    let mut text = std::fs::read_to_string(&shipped).expect("read the shipped config");
+    let registry_line = format!("registry = {:?}", registry.display().to_string());
+    for change in std::iter::once(registry_line.as_str()).chain(changes.lines()) {
+        let key = change.split('=').next().expect("a key").trim();
+        let lines: Vec<&str> = text.lines().collect();
+        let at: Vec<usize> = (0..lines.len())
+            .filter(|i| lines[*i].starts_with(&format!("{key} =")))
+            .collect();
+        assert_eq!(at.len(), 1, "`{key} =` once in the shipped config");
+        let mut changed: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        changed[at[0]] = change.to_string();
+        text = changed.join("\n");
+    }
+    let config = dir.join("diemcau.toml");
+    std::fs::write(&config, text).expect("write the changed config");
+    config
+}
 
 fn spawn(dir: &Path, secret: &str) -> (Child, SocketAddr) {
     let shipped = dir.join(SHIPPED_MARK).exists();
     let config = if shipped {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/diemcau.toml")
+        shipped_config(dir)
     } else {
         write_config(dir)
     };
@@ -193,6 +228,16 @@ impl Server {
     pub fn start_shipped() -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join(SHIPPED_MARK), "").expect("write mark");
+        Server::start_in(dir)
+    }
+
+    /// Starts a server on the shipped config file with some `[media]`
+    /// settings changed (`key = value` lines, each replacing the shipped
+    /// line of that key).
+    pub fn start_shipped_with_media(lines: &str) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join(SHIPPED_MARK), "").expect("write mark");
+        std::fs::write(dir.path().join(EXTRA_MEDIA), lines).expect("write media lines");
         Server::start_in(dir)
     }
 
