@@ -7,14 +7,17 @@
 //! from the SDP (the ufrag is the routing key), no mDNS (no multicast on
 //! the operator's network), the DTLS server role when answering (so the server picks the
 //! cheaper AES-GCM SRTP profile when the client offers it), consent that
-//! lasts as RFC 7675 says, and a
-//! host candidate per socket of the media port.
+//! lasts as RFC 7675 says, a host candidate per socket of the media
+//! port, and on a connection whose client only receives (a viewer, a
+//! technician) only the interceptors that serve what the server sends.
 
 use super::rtcp_tap::{RtcpTap, TAP_SLOT};
 use super::MediaError;
 use rtc::ice::tcp_type::TcpType;
-use rtc::interceptor::{Registry, Slot};
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::interceptor::{NackResponderBuilder, Registry, SenderReportBuilder, Slot};
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_simulcast_extension_headers, register_default_interceptors,
+};
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
@@ -22,8 +25,9 @@ use rtc::peer_connection::transport::{
     CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate, RTCIceCandidateInit,
 };
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
-use rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability;
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpHeaderExtensionCapability, RtpCodecKind, TYPE_RTCP_FB_NACK,
+};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -50,6 +54,7 @@ pub(crate) fn build_peer(
     candidates: &[SocketAddr],
     ice_tcp: bool,
     consent_timeout: Duration,
+    client: Client,
     now: Instant,
 ) -> Result<RTCPeerConnection, MediaError> {
     let mut media_engine = MediaEngine::default();
@@ -74,9 +79,12 @@ pub(crate) fn build_peer(
             None,
         )
         .map_err(MediaError::stack)?;
-    let registry = register_default_interceptors(Registry::new(), &mut media_engine)
-        .map_err(MediaError::stack)?
-        .with(Slot::from(TAP_SLOT), RtcpTap::router());
+    let registry = match client {
+        Client::Publishes => register_default_interceptors(Registry::new(), &mut media_engine)
+            .map_err(MediaError::stack)?,
+        Client::OnlyReceives => receiving_only_interceptors(&mut media_engine)?,
+    }
+    .with(Slot::from(TAP_SLOT), RtcpTap::router());
 
     let settings = SettingEngineBuilder::new()
         .with_lite(true)
@@ -107,6 +115,37 @@ pub(crate) fn build_peer(
             .map_err(MediaError::stack)?;
     }
     Ok(pc)
+}
+
+/// What the client of a connection sends the server besides RTCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Client {
+    /// A site's page or WHIP publisher: media both ways.
+    Publishes,
+    /// A viewer or a technician's console: media only from the server.
+    OnlyReceives,
+}
+
+/// The stack's interceptors for a connection that carries media from the
+/// server only: answering NACKs and sending sender reports. Those that
+/// watch incoming media (NACKs and receiver reports for it, transport-wide
+/// feedback) would have nothing to watch, yet each of the stack's
+/// interceptors handles every packet sent, a few per cent of a forwarded
+/// packet's cost apiece.
+fn receiving_only_interceptors(media_engine: &mut MediaEngine) -> Result<Registry, MediaError> {
+    for parameter in ["", "pli"] {
+        media_engine.register_feedback(
+            RTCPFeedback {
+                typ: TYPE_RTCP_FB_NACK.to_owned(),
+                parameter: parameter.to_owned(),
+            },
+            RtpCodecKind::Video,
+        );
+    }
+    configure_simulcast_extension_headers(media_engine).map_err(MediaError::stack)?;
+    Ok(Registry::new()
+        .with(Slot::NackResponder, NackResponderBuilder::new().build())
+        .with(Slot::SenderReport, SenderReportBuilder::new().build()))
 }
 
 /// A host candidate at `addr`: UDP, or passive ICE-TCP when `tcp`.

@@ -2,7 +2,7 @@
 //! Part of the media task ([`Sfu`]).
 
 use super::{Sfu, SfuEvent};
-use crate::engine::build_peer;
+use crate::engine::{build_peer, Client};
 use crate::peer::{video_codec_for, Peer};
 use crate::router::SlotKind;
 use crate::sdp::with_candidates_everywhere;
@@ -57,7 +57,17 @@ impl Sfu {
             return Err(too_many_candidates(self.limits.candidates));
         }
         let id = PeerId::random();
-        let mut pc = build_peer(&self.candidates, self.tcp, self.consent_timeout, now)?;
+        let client = match kind {
+            PeerKind::Participant(_) => Client::Publishes,
+            PeerKind::Viewer | PeerKind::Technician => Client::OnlyReceives,
+        };
+        let mut pc = build_peer(
+            &self.candidates,
+            self.tcp,
+            self.consent_timeout,
+            client,
+            now,
+        )?;
         pc.set_remote_description(now, offer)
             .map_err(MediaError::stack)?;
         let mut peer = Peer::new(id, session.clone(), kind.clone(), pc, video_mime, now);
@@ -744,6 +754,7 @@ a=sctp-port:5000\r\na=max-message-size:262144\r\n"
             &["192.0.2.1:3478".parse().unwrap()],
             false,
             Duration::from_secs(30),
+            Client::Publishes,
             now,
         )
         .expect("a server peer");
@@ -789,6 +800,7 @@ a=sctp-port:5000\r\na=max-message-size:262144\r\n"
                 &["192.0.2.1:3478".parse().unwrap()],
                 false,
                 Duration::from_secs(30),
+                Client::Publishes,
                 now,
             )
             .unwrap();
