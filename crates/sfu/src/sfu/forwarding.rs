@@ -294,10 +294,9 @@ impl Sfu {
             match verdict {
                 Verdict::Send => {
                     let size = out.payload.len() as u64;
-                    let sender_id = leg.sender_id;
                     leg.packets += 1;
                     leg.bytes += size;
-                    receiver.outgoing.push((sender_id, out, now));
+                    receiver.outgoing.push((out, now));
                     self.egress.insert(to);
                 }
                 Verdict::AwaitKeyframe => need_keyframe = true,

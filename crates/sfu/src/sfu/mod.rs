@@ -38,7 +38,7 @@ use bitrate::BitrateCaps;
 use bytes::BytesMut;
 use diemcau_control::{EndpointCode, ForwardingPolicy, SessionId};
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
-use rtc::peer_connection::message::RTCMessage;
+use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::sansio::Protocol;
 use rtc::shared::time::SystemInstant;
@@ -105,11 +105,19 @@ impl Outbox<'_> {
     /// The connection's next datagram, encrypted now.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let peer = &mut *self.peer;
-        for (sender_id, packet, at) in peer.outgoing.drain(..) {
-            if let Some(mut sender) = peer.pc.rtp_sender(sender_id) {
-                if let Err(err) = sender.write_rtp(at, packet) {
-                    tracing::trace!(peer = %peer.id, %err, "leg refused packet");
-                }
+        // Straight into the stack's pipeline, not through the leg's
+        // sender: the sender would check the SSRC, the payload type and
+        // every extension against the leg and copy out its track id, a
+        // few per cent of a copy's cost, and the leg's translation has
+        // already made each packet what those checks ask for. The stack
+        // routes by SSRC; the track id is not read.
+        for (packet, at) in peer.outgoing.drain(..) {
+            let message = TaggedRTCMessage {
+                now: at,
+                message: RTCMessage::RtpPacket(String::new(), packet),
+            };
+            if let Err(err) = peer.pc.handle_write(message) {
+                tracing::trace!(peer = %peer.id, %err, "stack refused packet");
             }
         }
         let Some(out) = self.peer.pc.poll_write() else {
