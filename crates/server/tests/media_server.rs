@@ -114,6 +114,20 @@ async fn wait_got(
     .await;
 }
 
+/// A WHEP viewer of session `id`.
+async fn join_viewer(server: &Server, id: &str) -> support::TestPeer {
+    let url = server.url(&format!("/whep/{id}"));
+    join_http(&url, &server.viewer(), "viewer", false).await.0
+}
+
+/// Waits until each receiver has the chair's picture and voice.
+async fn wait_programme(receivers: &[(String, Arc<Received>)]) {
+    for (who, rx) in receivers {
+        wait_got(rx, 0, "chair", "video", "00", 5, who).await;
+        wait_got(rx, 0, "chair", "audio", "00", 10, who).await;
+    }
+}
+
 /// Every receiver's packet count now, to count from later.
 fn marks(receivers: &[(String, Arc<Received>)]) -> Vec<usize> {
     receivers.iter().map(|(_, r)| r.mark()).collect()
@@ -190,13 +204,7 @@ async fn programme_floor_and_gating_through_the_server() {
         true,
     )
     .await;
-    let (viewer, _) = join_http(
-        &server.url(&format!("/whep/{id}")),
-        &server.viewer(),
-        "viewer",
-        false,
-    )
-    .await;
+    let viewer = join_viewer(&server, id).await;
     let mut everyone: Vec<&str> = vec!["00"];
     everyone.extend(&registry);
     wait_status(&server, id, &everyone, "connected").await;
@@ -619,13 +627,7 @@ async fn the_shipped_config_carries_the_programme() {
         true,
     )
     .await;
-    let (viewer, _) = join_http(
-        &server.url(&format!("/whep/{id}")),
-        &server.viewer(),
-        "viewer",
-        false,
-    )
-    .await;
+    let viewer = join_viewer(&server, id).await;
     wait_status(&server, id, &["00", "30", "31", "01"], "connected").await;
     chair.peer.start_sending();
     for s in sites.iter_mut() {
@@ -637,10 +639,7 @@ async fn the_shipped_config_carries_the_programme() {
         ("01".into(), whip.received.clone()),
         ("viewer".into(), viewer.received.clone()),
     ];
-    for (who, rx) in &receivers {
-        wait_got(rx, 0, "chair", "video", "00", 5, who).await;
-        wait_got(rx, 0, "chair", "audio", "00", 10, who).await;
-    }
+    wait_programme(&receivers).await;
     let before = marks(&receivers);
     tokio::time::sleep(WATCH).await;
     let heard = leaks(&receivers, &before, "audio", &["30", "31", "01"]);
@@ -669,13 +668,7 @@ async fn sending_shared_between_threads_keeps_every_leg_whole() {
     live_session(&server, id).await;
     let (mut chair, mut sites) =
         join_chair_and_sites(&server, &ws_base(&server), id, &["30", "31", "33"]).await;
-    let (viewer, _) = join_http(
-        &server.url(&format!("/whep/{id}")),
-        &server.viewer(),
-        "viewer",
-        false,
-    )
-    .await;
+    let viewer = join_viewer(&server, id).await;
     wait_status(&server, id, &["00", "30", "31", "33"], "connected").await;
     chair.peer.start_sending();
     for s in sites.iter_mut() {
@@ -685,10 +678,7 @@ async fn sending_shared_between_threads_keeps_every_leg_whole() {
         ("33".into(), sites[2].peer.received.clone()),
         ("viewer".into(), viewer.received.clone()),
     ];
-    for (who, rx) in &receivers {
-        wait_got(rx, 0, "chair", "video", "00", 5, who).await;
-        wait_got(rx, 0, "chair", "audio", "00", 10, who).await;
-    }
+    wait_programme(&receivers).await;
     let start = marks(&receivers);
     tokio::time::sleep(WATCH).await;
     let heard = leaks(&receivers, &start, "audio", &["30", "31", "33"]);
@@ -706,15 +696,7 @@ async fn sending_shared_between_threads_keeps_every_leg_whole() {
     for ((who, rx), m) in receivers.iter().zip(&start) {
         assert_floor_video_continuous(rx, *m, who);
     }
-    let text = server
-        .raw(reqwest::Method::GET, "/metrics")
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    let shared = common::metric_value(&text, "diemcau_media_sending_shared_total");
+    let shared = server.metric("diemcau_media_sending_shared_total").await;
     assert!(
         shared.is_some_and(|n| n > 0.0),
         "no round was shared between threads: {shared:?}"

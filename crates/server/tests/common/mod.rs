@@ -421,6 +421,19 @@ impl Server {
         self.call(Method::DELETE, path, Some(token), None).await
     }
     /// A raw request, for bodies that are not JSON.
+    /// The `/metrics` text; empty when the scrape fails.
+    pub async fn metrics_text(&self) -> String {
+        match self.raw(Method::GET, "/metrics").send().await {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// A metric's value from `/metrics` (see [`metric_value`]).
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        metric_value(&self.metrics_text().await, series)
+    }
+
     pub fn raw(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.http.request(method, self.url(path))
     }

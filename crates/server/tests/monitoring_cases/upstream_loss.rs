@@ -198,20 +198,9 @@ async fn ten_percent_upstream_loss_through_the_server() {
             Some(json!({"endpoint": HAI_DUONG})),
         )
         .await;
-    let metric = |text: &str, series: &str| -> f64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-            .unwrap_or(0.0)
-    };
+    let metric = |text: &str, series: &str| common::metric_value(text, series).unwrap_or(0.0);
     wait_for(CONNECT, "audio and video forwarded in /metrics", || async {
-        let text = server
-            .raw(reqwest::Method::GET, "/metrics")
-            .send()
-            .await
-            .expect("GET /metrics")
-            .text()
-            .await
-            .unwrap_or_default();
+        let text = server.metrics_text().await;
         metric(&text, "diemcau_packets_forwarded_total{kind=\"audio\"}") > 0.0
             && metric(&text, "diemcau_packets_forwarded_total{kind=\"video\"}") > 0.0
             && metric(&text, "diemcau_bytes_forwarded_total{kind=\"video\"}") > 0.0
