@@ -259,7 +259,7 @@ describe('presenting', { timeout: 300_000 }, () => {
     await videoPlaying(chair, '#content-video');
     await chair.screenshot({ path: path.join(SHOTS, 'chair-content.png') });
     await monitor.click(`#links tbody tr[data-code="${A.code}"]`);
-    await monitor.waitForSelector('#chart .uplot', { timeout: 15_000 });
+    await monitor.waitForSelector('#chart .uplot', { timeout: 30_000 });
     await until(monitor, 'a few samples of the selected link', (code) => {
       const row = document.querySelector(`#links tbody tr[data-code="${code}"]`);
       const s = row && window.diemcau.history.get(row.dataset.id);
