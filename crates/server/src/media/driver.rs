@@ -133,7 +133,7 @@ pub(crate) async fn spawn(
     );
     let sending = Sending {
         threads: sending_threads(cfg.threads),
-        share_from: usize::try_from(cfg.share_from).unwrap_or(usize::MAX),
+        share_from: count(cfg.share_from),
     };
     let driver = Driver {
         sfu,
@@ -213,18 +213,24 @@ fn send_outbox(port: &MediaPort, outbox: &mut Outbox<'_>) {
     }
 }
 
+/// A count from the config file: a `u32` there, a `usize` here (any
+/// count the file can hold fits a 32- or 64-bit `usize`; were it not to,
+/// the largest is as good as no limit).
+fn count(v: u32) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
 /// The core's share of the `[media]` section.
 fn core_config(cfg: &MediaConfig) -> Config {
-    let n = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
     Config {
         consent_timeout: Duration::from_secs(cfg.consent_timeout_secs.into()),
         connect_timeout: Duration::from_secs(cfg.connect_timeout_secs.into()),
-        max_connections: n(cfg.max_connections),
-        max_connections_per_session: n(cfg.max_connections_per_session),
-        max_viewers_per_session: n(cfg.max_viewers_per_session),
-        max_connections_per_token: n(cfg.max_connections_per_token),
-        max_media_lines: n(cfg.max_media_lines),
-        max_candidates: n(cfg.max_candidates),
+        max_connections: count(cfg.max_connections),
+        max_connections_per_session: count(cfg.max_connections_per_session),
+        max_viewers_per_session: count(cfg.max_viewers_per_session),
+        max_connections_per_token: count(cfg.max_connections_per_token),
+        max_media_lines: count(cfg.max_media_lines),
+        max_candidates: count(cfg.max_candidates),
         grid_bitrate_kbps: cfg.grid_bitrate_kbps,
         programme_bitrate_kbps: cfg.programme_bitrate_kbps,
         content_bitrate_kbps: cfg.content_bitrate_kbps,

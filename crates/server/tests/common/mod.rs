@@ -121,21 +121,20 @@ fn shipped_config(dir: &Path) -> PathBuf {
         return shipped;
     };
     let registry = shipped.with_file_name("endpoints-63.toml");
-    let mut text = std::fs::read_to_string(&shipped).expect("read the shipped config");
+    let text = std::fs::read_to_string(&shipped).expect("read the shipped config");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let registry_line = format!("registry = {:?}", registry.display().to_string());
     for change in std::iter::once(registry_line.as_str()).chain(changes.lines()) {
         let key = change.split('=').next().expect("a key").trim();
-        let lines: Vec<&str> = text.lines().collect();
+        let prefix = format!("{key} =");
         let at: Vec<usize> = (0..lines.len())
-            .filter(|i| lines[*i].starts_with(&format!("{key} =")))
+            .filter(|i| lines[*i].starts_with(&prefix))
             .collect();
         assert_eq!(at.len(), 1, "`{key} =` once in the shipped config");
-        let mut changed: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-        changed[at[0]] = change.to_string();
-        text = changed.join("\n");
+        lines[at[0]] = change.to_owned();
     }
     let config = dir.join("diemcau.toml");
-    std::fs::write(&config, text).expect("write the changed config");
+    std::fs::write(&config, lines.join("\n")).expect("write the changed config");
     config
 }
 
