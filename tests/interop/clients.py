@@ -75,14 +75,19 @@ class ToneTrack(MediaStreamTrack):
 
 
 class ColourTrack(MediaStreamTrack):
-    """A 320x240 picture of one colour at 15 frames a second."""
+    """A 320x240 picture of one colour at 15 frames a second. With `grain`,
+    each frame gets fresh noise of that amplitude around the colour: a
+    picture an encoder cannot squeeze, whose frames span several packets,
+    its average still the colour."""
 
     kind = "video"
 
-    def __init__(self, rgb):
+    def __init__(self, rgb, grain=0):
         super().__init__()
         self.image = numpy.zeros((240, 320, 3), dtype=numpy.uint8)
         self.image[:, :] = rgb
+        self.grain = grain
+        self.random = numpy.random.default_rng(1)
         self.count = 0
         self.start = None
 
@@ -93,7 +98,11 @@ class ColourTrack(MediaStreamTrack):
         delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        frame = av.VideoFrame.from_ndarray(self.image, format="rgb24")
+        image = self.image
+        if self.grain:
+            noise = self.random.integers(-self.grain, self.grain, image.shape, endpoint=True)
+            image = numpy.clip(image.astype(numpy.int16) + noise, 0, 255).astype(numpy.uint8)
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         frame.pts = self.count * 6000
         frame.time_base = fractions.Fraction(1, 90000)
         self.count += 1
@@ -204,12 +213,13 @@ class Client:
             self.watches[(slot, track.kind)] = watch
             self.tasks.append(asyncio.ensure_future(watch.run(track)))
 
-    async def publish(self, freq, rgb, video_codec=None):
+    async def publish(self, freq, rgb, video_codec=None, grain=0):
         """WHIP: send a tone and a colour; receive the chair and floor slots.
         `video_codec` ("video/H264", say) offers that codec alone for the
-        picture, as a client without VP8 would."""
+        picture, as a client without VP8 would; `grain` makes the picture
+        noisy (see `ColourTrack`)."""
         self.pc.addTransceiver(ToneTrack(freq), direction="sendrecv")
-        video = self.pc.addTransceiver(ColourTrack(rgb), direction="sendrecv")
+        video = self.pc.addTransceiver(ColourTrack(rgb, grain), direction="sendrecv")
         if video_codec is not None:
             codecs = RTCRtpSender.getCapabilities("video").codecs
             video.setCodecPreferences([c for c in codecs if c.mimeType == video_codec])

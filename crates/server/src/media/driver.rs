@@ -13,6 +13,7 @@
 
 use super::port::{MediaPort, READ_BUFFER};
 use super::record::FileRecorder;
+use super::run::Run;
 use super::{LinkEvent, LinkStats, MediaError, Owner, PeerId, PeerKind, Signal, SignalPath};
 use crate::config::MediaConfig;
 use crate::control::{EndpointCode, ForwardingPolicy, SessionId};
@@ -177,40 +178,56 @@ struct Sending {
 fn send_all(port: &MediaPort, outboxes: &mut [Outbox<'_>], sending: Sending) {
     let queued: usize = outboxes.iter().map(Outbox::queued).sum();
     let threads = sending.threads.min(outboxes.len());
-    if threads <= 1 || queued < sending.share_from {
-        outboxes.iter_mut().for_each(|o| send_outbox(port, o));
-        return;
-    }
-    telemetry::sending_shared();
-    let share = outboxes.len().div_ceil(threads);
-    let mut shares = outboxes.chunks_mut(share);
-    let mine = shares.next();
-    std::thread::scope(|scope| {
-        for other in shares {
-            let helper = std::thread::Builder::new()
-                .name("media-send".into())
-                .spawn_scoped(scope, move || {
-                    other.iter_mut().for_each(|o| send_outbox(port, o))
-                });
-            // No thread to be had (a process limit, say): the share stays
-            // undrained, and the core hands it over again at once.
-            if let Err(err) = helper {
-                tracing::warn!(%err, "no sending thread; its connections wait a round");
+    let in_runs = if threads <= 1 || queued < sending.share_from {
+        send_share(port, outboxes)
+    } else {
+        telemetry::sending_shared();
+        let share = outboxes.len().div_ceil(threads);
+        let mut shares = outboxes.chunks_mut(share);
+        let mine = shares.next().unwrap_or_default();
+        std::thread::scope(|scope| {
+            let helpers: Vec<_> = shares
+                .filter_map(|other| {
+                    let helper = std::thread::Builder::new()
+                        .name("media-send".into())
+                        .spawn_scoped(scope, move || send_share(port, other));
+                    // No thread to be had (a process limit, say): the share
+                    // stays undrained, and the core hands it over again at
+                    // once.
+                    helper
+                        .inspect_err(|err| {
+                            tracing::warn!(%err, "no sending thread; its connections wait a round")
+                        })
+                        .ok()
+                })
+                .collect();
+            let mut in_runs = send_share(port, mine);
+            for helper in helpers {
+                in_runs += helper.join().unwrap_or(0);
             }
-        }
-        mine.into_iter()
-            .flatten()
-            .for_each(|o| send_outbox(port, o));
-    });
+            in_runs
+        })
+    };
+    telemetry::datagrams_in_runs(in_runs);
 }
 
-/// Sends one connection's datagrams.
-fn send_outbox(port: &MediaPort, outbox: &mut Outbox<'_>) {
-    while let Some(t) = outbox.poll_transmit() {
-        if let Err(err) = port.send(&t.data, t.from, t.to, t.protocol) {
-            tracing::trace!(to = %t.to, %err, "datagram dropped on send");
+/// Sends one thread's share of the outboxes, each connection's datagrams
+/// in runs where they can be (see [`Run`]). Returns how many went out in
+/// runs of several.
+fn send_share(port: &MediaPort, outboxes: &mut [Outbox<'_>]) -> usize {
+    let segmenting = port.segmenting();
+    let mut run = Run::default();
+    let mut in_runs = 0;
+    for outbox in outboxes {
+        while let Some(t) = outbox.poll_transmit() {
+            if !run.takes(&t, segmenting) {
+                in_runs += port.send_run(&mut run);
+            }
+            run.push(t);
         }
+        in_runs += port.send_run(&mut run);
     }
+    in_runs
 }
 
 /// A count from the config file: a `u32` there, a `usize` here (any

@@ -16,6 +16,7 @@
 //! - [`plane`]: the handle ([`MediaPlane`]).
 //! - [`driver`]: the task: the sockets, the clock, the channels.
 //! - [`port`]: the UDP sockets of the one media port, and the candidates.
+//! - [`run`]: datagrams in a row to one address, sent with one system call.
 //! - [`tcp`]: ICE-TCP, the media port's TCP twin (RFC 6544, RFC 4571).
 //! - [`record`]: recordings as files.
 
@@ -23,6 +24,7 @@ mod driver;
 mod plane;
 mod port;
 mod record;
+mod run;
 mod tcp;
 
 pub use diemcau_sfu::{

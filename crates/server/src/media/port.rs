@@ -22,11 +22,14 @@
 //! Each address also listens on TCP with the same port number, for ICE-TCP
 //! ([`tcp`](super::tcp)), unless `ice_tcp` is off.
 
+use super::run::Run;
 use super::tcp::{TcpSide, MAX_FRAME};
 use crate::config::MediaConfig;
+use diemcau_sfu::Transmit;
 use rtc::shared::TransportProtocol;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
@@ -67,6 +70,9 @@ pub(super) struct MediaPort {
     next: usize,
     /// ICE-TCP, when on and its port could be bound.
     tcp: Option<TcpSide>,
+    /// Whether the kernel cuts runs of datagrams ([`Run`]) itself: known
+    /// at bind, and turned off for good if a send says otherwise.
+    segmenting: AtomicBool,
 }
 
 impl MediaPort {
@@ -117,11 +123,19 @@ impl MediaPort {
         } else {
             None
         };
+        let segmenting = AtomicBool::new(bound.iter().all(|b| segment::supported(&b.socket)));
         Ok(MediaPort {
             bound,
             next: 0,
             tcp,
+            segmenting,
         })
+    }
+
+    /// Whether runs of several datagrams may be built: the kernel sends
+    /// them with one system call.
+    pub(super) fn segmenting(&self) -> bool {
+        self.segmenting.load(Ordering::Relaxed)
     }
 
     /// Whether ICE-TCP candidates may be offered.
@@ -177,6 +191,68 @@ impl MediaPort {
         Some(tcp_arrival(frame, buf))
     }
 
+    /// Sends a run and empties it: several datagrams with one system call,
+    /// one datagram as [`send`](Self::send) does. Returns how many went out
+    /// with one call; none when the run was sent one by one (a kernel that
+    /// refuses to cut a run, which ends segmenting for good) or dropped
+    /// (a full socket buffer, as the network would drop them).
+    pub(super) fn send_run(&self, run: &mut Run) -> usize {
+        let sent = match run.datagrams() {
+            [] => 0,
+            [one] => {
+                self.send_logged(one);
+                0
+            }
+            many => match self.send_segmented(many) {
+                Ok(()) => many.len(),
+                Err(err) if segment::is_full(&err) => {
+                    tracing::trace!(to = %many[0].to, %err, "run dropped on send");
+                    0
+                }
+                Err(err) => {
+                    if segment::refused(&err) && self.segmenting.swap(false, Ordering::Relaxed) {
+                        tracing::warn!(%err, "the kernel does not cut runs of datagrams; sending one by one");
+                    }
+                    many.iter().for_each(|t| self.send_logged(t));
+                    0
+                }
+            },
+        };
+        run.clear();
+        sent
+    }
+
+    fn send_logged(&self, t: &Transmit) {
+        if let Err(err) = self.send(&t.data, t.from, t.to, t.protocol) {
+            tracing::trace!(to = %t.to, %err, "datagram dropped on send");
+        }
+    }
+
+    /// The socket of candidate `local`, or the first one when `local` names
+    /// none.
+    fn socket(&self, local: SocketAddr) -> io::Result<&UdpSocket> {
+        self.bound
+            .iter()
+            .find(|b| b.candidate == local)
+            .or_else(|| self.bound.first())
+            .map(|b| &b.socket)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "no media socket"))
+    }
+
+    /// One `sendmsg` for the whole run (see [`segment::send`]).
+    fn send_segmented(&self, run: &[Transmit]) -> io::Result<()> {
+        let first = run
+            .first()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "an empty run"))?;
+        if !self.segmenting() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "segmenting is off",
+            ));
+        }
+        segment::send(self.socket(first.from)?, run, first.to)
+    }
+
     /// Sends from the socket of candidate `local` (the first socket when
     /// `local` names none), or on the ICE-TCP connection from `to`. A full
     /// buffer drops the datagram, as the network would.
@@ -198,13 +274,88 @@ impl MediaPort {
                 ))
             };
         }
-        let b = self
-            .bound
-            .iter()
-            .find(|b| b.candidate == local)
-            .or_else(|| self.bound.first())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "no media socket"))?;
-        b.socket.try_send_to(data, to).map(|_| ())
+        self.socket(local)?.try_send_to(data, to).map(|_| ())
+    }
+}
+
+/// Runs sent with one system call: Linux's UDP segmentation offload.
+#[cfg(target_os = "linux")]
+mod segment {
+    use diemcau_sfu::Transmit;
+    use nix::errno::Errno;
+    use nix::sys::socket::SockaddrStorage;
+    use nix::sys::socket::{getsockopt, sendmsg, sockopt, ControlMessage, MsgFlags};
+    use std::io;
+    use std::net::SocketAddr;
+    use std::os::fd::AsRawFd;
+    use tokio::net::UdpSocket;
+
+    /// Whether the kernel takes the `UDP_SEGMENT` option on `socket`:
+    /// Linux 4.18 and later. An older kernel would ignore the option on a
+    /// send and send a run as one large datagram, so this is asked before
+    /// any run is built.
+    pub(super) fn supported(socket: &UdpSocket) -> bool {
+        getsockopt(socket, sockopt::UdpGsoSegment).is_ok()
+    }
+
+    /// Sends `run` to `to` with one `sendmsg`, the `UDP_SEGMENT` option
+    /// saying where to cut it: the first datagram's size (a [`Run`] keeps
+    /// the others to it).
+    ///
+    /// [`Run`]: super::Run
+    pub(super) fn send(socket: &UdpSocket, run: &[Transmit], to: SocketAddr) -> io::Result<()> {
+        let size = run.first().map_or(0, |t| t.data.len());
+        let size = u16::try_from(size)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "datagram too large"))?;
+        let parts: Vec<io::IoSlice<'_>> = run.iter().map(|t| io::IoSlice::new(&t.data)).collect();
+        sendmsg(
+            socket.as_raw_fd(),
+            &parts,
+            &[ControlMessage::UdpGsoSegments(&size)],
+            MsgFlags::empty(),
+            Some(&SockaddrStorage::from(to)),
+        )?;
+        Ok(())
+    }
+
+    /// A full socket buffer: the run is lost, as one datagram would be.
+    pub(super) fn is_full(err: &io::Error) -> bool {
+        err.kind() == io::ErrorKind::WouldBlock || err.raw_os_error() == Some(Errno::ENOBUFS as i32)
+    }
+
+    /// What a kernel or a route says when it cannot cut a run: the device
+    /// cannot compute the checksums (`EIO`), or a segment does not fit the
+    /// route's MTU (`EINVAL`).
+    pub(super) fn refused(err: &io::Error) -> bool {
+        err.kind() == io::ErrorKind::Unsupported
+            || [Errno::EIO, Errno::EINVAL]
+                .iter()
+                .any(|e| err.raw_os_error() == Some(*e as i32))
+    }
+}
+
+/// Elsewhere every datagram is sent alone.
+#[cfg(not(target_os = "linux"))]
+mod segment {
+    use diemcau_sfu::Transmit;
+    use std::io;
+    use std::net::SocketAddr;
+    use tokio::net::UdpSocket;
+
+    pub(super) fn supported(_socket: &UdpSocket) -> bool {
+        false
+    }
+
+    pub(super) fn send(_: &UdpSocket, _: &[Transmit], _: SocketAddr) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    pub(super) fn is_full(err: &io::Error) -> bool {
+        err.kind() == io::ErrorKind::WouldBlock
+    }
+
+    pub(super) fn refused(err: &io::Error) -> bool {
+        err.kind() == io::ErrorKind::Unsupported
     }
 }
 
@@ -360,5 +511,52 @@ mod tests {
         let mut buf = [0u8; 16];
         let got = port.recv(&mut buf).await.expect("recv");
         assert_eq!(got.to, candidates[0]);
+    }
+
+    /// A run of five full datagrams and a short one, as a forwarded frame
+    /// makes: sent with one call where the kernel cuts runs, and received
+    /// as the six datagrams they were, each whole and in order.
+    #[tokio::test]
+    async fn a_run_arrives_as_the_datagrams_it_was_made_of() {
+        let cfg = MediaConfig {
+            udp_port: 0,
+            bind_ip: "127.0.0.1".parse().unwrap(),
+            ice_tcp: false,
+            ..MediaConfig::default()
+        };
+        let port = MediaPort::bind(&cfg).await.expect("bind");
+        let from = port.candidates()[0];
+        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        receiver
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let to = receiver.local_addr().unwrap();
+        let sizes = [1100, 1100, 1100, 1100, 1100, 700];
+        let mut run = Run::default();
+        for (i, &len) in sizes.iter().enumerate() {
+            let t = Transmit {
+                from,
+                to,
+                protocol: TransportProtocol::UDP,
+                data: bytes::BytesMut::from(&vec![i as u8; len][..]),
+            };
+            if !run.takes(&t, port.segmenting()) {
+                port.send_run(&mut run);
+            }
+            run.push(t);
+        }
+        let in_one_call = port.send_run(&mut run);
+        if cfg!(target_os = "linux") {
+            assert!(port.segmenting(), "this kernel cuts no runs");
+            assert_eq!(in_one_call, sizes.len());
+        }
+        assert!(run.datagrams().is_empty(), "a sent run is emptied");
+        let mut buf = [0u8; 2048];
+        for (i, &len) in sizes.iter().enumerate() {
+            let (n, src) = receiver.recv_from(&mut buf).expect("datagram");
+            assert_eq!(src, from);
+            assert_eq!(n, len, "datagram {i}");
+            assert!(buf[..n].iter().all(|&b| b == i as u8), "datagram {i} mixed");
+        }
     }
 }
