@@ -515,18 +515,27 @@ mod tests {
 
     /// A run of five full datagrams and a short one, as a forwarded frame
     /// makes: sent with one call where the kernel cuts runs, and received
-    /// as the six datagrams they were, each whole and in order.
+    /// as the six datagrams they were, each whole and in order; over IPv4
+    /// and, where the machine has it, IPv6.
     #[tokio::test]
     async fn a_run_arrives_as_the_datagrams_it_was_made_of() {
+        run_arrives_whole("127.0.0.1").await;
+        if std::net::UdpSocket::bind("[::1]:0").is_ok() {
+            run_arrives_whole("::1").await;
+        }
+    }
+
+    async fn run_arrives_whole(ip: &str) {
+        let ip: IpAddr = ip.parse().unwrap();
         let cfg = MediaConfig {
             udp_port: 0,
-            bind_ip: "127.0.0.1".parse().unwrap(),
+            bind_ip: ip,
             ice_tcp: false,
             ..MediaConfig::default()
         };
         let port = MediaPort::bind(&cfg).await.expect("bind");
         let from = port.candidates()[0];
-        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let receiver = std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).unwrap();
         receiver
             .set_read_timeout(Some(std::time::Duration::from_secs(5)))
             .unwrap();
@@ -547,16 +556,19 @@ mod tests {
         }
         let in_one_call = port.send_run(&mut run);
         if cfg!(target_os = "linux") {
-            assert!(port.segmenting(), "this kernel cuts no runs");
-            assert_eq!(in_one_call, sizes.len());
+            assert!(port.segmenting(), "this kernel cuts no runs ({ip})");
+            assert_eq!(in_one_call, sizes.len(), "{ip}");
         }
         assert!(run.datagrams().is_empty(), "a sent run is emptied");
         let mut buf = [0u8; 2048];
         for (i, &len) in sizes.iter().enumerate() {
             let (n, src) = receiver.recv_from(&mut buf).expect("datagram");
-            assert_eq!(src, from);
-            assert_eq!(n, len, "datagram {i}");
-            assert!(buf[..n].iter().all(|&b| b == i as u8), "datagram {i} mixed");
+            assert_eq!(src, from, "{ip}");
+            assert_eq!(n, len, "datagram {i} ({ip})");
+            assert!(
+                buf[..n].iter().all(|&b| b == i as u8),
+                "datagram {i} mixed ({ip})"
+            );
         }
     }
 }
