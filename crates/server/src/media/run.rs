@@ -84,8 +84,8 @@ mod tests {
         }
     }
 
-    /// Pushes each datagram, sending (recording the run's sizes) whenever
-    /// the run gives one back, as the media task does.
+    /// Pushes each datagram, sending the run first (recording its sizes)
+    /// whenever it takes no more, as the media task does.
     fn runs(datagrams: Vec<Transmit>, segmenting: bool) -> Vec<Vec<usize>> {
         let mut run = Run::default();
         let mut sent = Vec::new();
