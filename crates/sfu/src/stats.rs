@@ -160,6 +160,13 @@ impl Downstream {
     }
 }
 
+/// The longest trip believed, in 1/65536 s: a minute.
+const RTT_CEILING: i32 = 65536 * 60;
+
+/// How far before its own report an echo may seem to come back and still
+/// count as a trip too short to measure, in 1/65536 s: 50 ms.
+const CLOCK_SLACK: i32 = -(65536 / 20);
+
 /// RTT per RFC 3550 6.4.1: now (middle 32 bits of NTP) − LSR − DLSR, in
 /// 1/65536 s. `None` until the client has seen one of our sender reports.
 pub(crate) fn downstream(
@@ -172,11 +179,22 @@ pub(crate) fn downstream(
         None
     } else {
         let now_mid = (now_ntp >> 16) as u32;
+        // Signed: the difference of two points on a wrapping 32-bit clock.
         let rtt = now_mid
             .wrapping_sub(block.last_sender_report)
-            .wrapping_sub(block.delay);
-        // A wrapped subtraction means clocks or reports out of order.
-        (rtt < 65536 * 60).then(|| f64::from(rtt) * 1000.0 / 65536.0)
+            .wrapping_sub(block.delay) as i32;
+        match rtt {
+            0..RTT_CEILING => Some(f64::from(rtt) * 1000.0 / 65536.0),
+            // The stack stamps a sender report from the instant it was
+            // handed the stream's latest frame, which on a busy server
+            // lags the wall clock by the work done before it. On a fast
+            // link the echo can then seem to come back before it left: the
+            // trip is shorter than the clocks resolve, not unknown.
+            CLOCK_SLACK..0 => Some(0.0),
+            // Further off: reports out of order, or a receiver that
+            // echoes garbage.
+            _ => None,
+        }
     };
     Downstream {
         rtt_ms,
@@ -247,5 +265,25 @@ mod tests {
         assert!(d.is_fresh(at + Duration::from_secs(2)));
         assert!(!d.is_fresh(at + REPORT_FRESH_FOR));
         assert!(!Downstream::default().is_fresh(at));
+    }
+
+    #[test]
+    fn an_echo_just_before_its_report_is_a_trip_too_short_to_measure() {
+        let lsr: u32 = 0x0010_0000;
+        let block = |now_mid: u32| {
+            let b = ReceptionReport {
+                last_sender_report: lsr,
+                delay: 0x100,
+                ..Default::default()
+            };
+            downstream(&b, u64::from(now_mid) << 16, 90_000, Instant::now()).rtt_ms
+        };
+        // 2 ms early: the report's stamp lagged; the trip is about nothing.
+        assert_eq!(block(lsr + 0x100 - 131), Some(0.0));
+        // A second early, or ten minutes late: not a trip at all.
+        assert_eq!(block(lsr + 0x100 - 65536), None);
+        assert_eq!(block(lsr + 0x100 + 65536 * 600), None);
+        // A report we never sent (its stamp far ahead of our clock).
+        assert_eq!(block(lsr.wrapping_sub(65536 * 3600)), None);
     }
 }

@@ -267,11 +267,14 @@ impl Driver {
                 },
                 res = self.port.recv(&mut buf) => {
                     if let Ok(first) = res {
-                        let now = Instant::now();
                         let mut arrival = Some(first);
                         let mut read = 0;
                         while let Some(a) = arrival {
-                            self.sfu.handle_datagram(now, Datagram {
+                            // Each datagram's own instant: the stack stamps
+                            // sender reports and we time receiver reports
+                            // and jitter from it, and a batch takes
+                            // milliseconds on a busy server.
+                            self.sfu.handle_datagram(Instant::now(), Datagram {
                                 from: a.from,
                                 to: a.to,
                                 protocol: a.protocol,
