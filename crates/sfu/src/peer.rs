@@ -158,7 +158,7 @@ pub(crate) struct Peer {
     /// Packets forwarded to its legs, not yet handed to its stack: writing
     /// them (interceptors, then SRTP) is the receiver's own work, done when
     /// its outbox is sent, on whichever thread sends it.
-    pub(crate) outgoing: Vec<(rtc::rtp::Packet, Instant)>,
+    pub(crate) outgoing: Vec<rtc::rtp::Packet>,
     pub(crate) keyframe_requests: u64,
     /// Candidates the client signalled: (address, type).
     pub(crate) remote_candidates: Vec<(SocketAddr, String)>,

@@ -219,7 +219,8 @@ fn send_share(port: &MediaPort, outboxes: &mut [Outbox<'_>]) -> usize {
     let mut run = Run::default();
     let mut in_runs = 0;
     for outbox in outboxes {
-        while let Some(t) = outbox.poll_transmit() {
+        let now = Instant::now();
+        while let Some(t) = outbox.poll_transmit(now) {
             if !run.takes(&t, segmenting) {
                 in_runs += port.send_run(&mut run);
             }

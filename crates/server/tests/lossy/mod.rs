@@ -1,5 +1,6 @@
 //! A UDP proxy between a test peer and the server that drops a share of
-//! the peer's outgoing RTP, as a lossy access link would.
+//! the peer's outgoing RTP, as a lossy access link would, or holds what
+//! the server sends the peer for a while, as a long path would.
 //!
 //! The kernel here has no netem, so loss is made in user space. Only RTP is
 //! dropped (RFC 7983: first byte 128–191, and not an RTCP packet type), by
@@ -12,8 +13,11 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 /// Datagrams each direction forwards at most: a bound on the loop, far
 /// above what a test sends (a publisher sends about 75 a second).
@@ -24,6 +28,8 @@ pub struct LossyProxy {
     /// Where the peer must send (written into the server's answer).
     pub addr: SocketAddr,
     drop_every: Arc<AtomicU32>,
+    /// How long the server's datagrams are held, in ms.
+    delay_down_ms: Arc<AtomicU64>,
     /// RTP packets dropped so far.
     pub dropped: Arc<AtomicU64>,
     tasks: Vec<JoinHandle<()>>,
@@ -59,6 +65,7 @@ impl LossyProxy {
         let back = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind back"));
         let addr = front.local_addr().expect("front address");
         let drop_every = Arc::new(AtomicU32::new(0));
+        let delay_down_ms = Arc::new(AtomicU64::new(0));
         let dropped = Arc::new(AtomicU64::new(0));
         let client: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
 
@@ -88,29 +95,58 @@ impl LossyProxy {
                 }
             })
         };
-        let down = tokio::spawn(async move {
-            let mut buf = vec![0u8; 2048];
-            for _ in 0..MAX_DATAGRAMS {
-                let Ok((n, _)) = back.recv_from(&mut buf).await else {
-                    return;
-                };
-                let to = client.lock().ok().and_then(|c| *c);
-                if let Some(to) = to {
-                    let _ = front.send_to(&buf[..n], to).await;
+        // The server's datagrams, each with the instant it may go on; one
+        // queue keeps their order whatever the delay.
+        let (held, mut due) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+        let down = {
+            let delay = delay_down_ms.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 2048];
+                for _ in 0..MAX_DATAGRAMS {
+                    let Ok((n, _)) = back.recv_from(&mut buf).await else {
+                        return;
+                    };
+                    let hold = Duration::from_millis(delay.load(Ordering::SeqCst));
+                    if held
+                        .send((Instant::now() + hold, buf[..n].to_vec()))
+                        .is_err()
+                    {
+                        return;
+                    }
                 }
-            }
-        });
+            })
+        };
+        let release = {
+            let front = front.clone();
+            tokio::spawn(async move {
+                while let Some((at, datagram)) = due.recv().await {
+                    tokio::time::sleep_until(at).await;
+                    let to = client.lock().ok().and_then(|c| *c);
+                    if let Some(to) = to {
+                        let _ = front.send_to(&datagram, to).await;
+                    }
+                }
+            })
+        };
         LossyProxy {
             addr,
             drop_every,
+            delay_down_ms,
             dropped,
-            tasks: vec![up, down],
+            tasks: vec![up, down, release],
         }
     }
 
     /// Drops one RTP packet in `every` from now on (10 = 10%); 0 stops.
     pub fn drop_one_in(&self, every: u32) {
         self.drop_every.store(every, Ordering::SeqCst);
+    }
+
+    /// Holds each datagram the server sends the peer for `by` from now on
+    /// (zero stops): the path's round trip grows by that much.
+    pub fn delay_down(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.delay_down_ms.store(ms, Ordering::SeqCst);
     }
 
     /// The server's SDP with its candidate pointing at the proxy instead.

@@ -296,7 +296,7 @@ impl Sfu {
                     let size = out.payload.len() as u64;
                     leg.packets += 1;
                     leg.bytes += size;
-                    receiver.outgoing.push((out, now));
+                    receiver.outgoing.push(out);
                     self.egress.insert(to);
                 }
                 Verdict::AwaitKeyframe => need_keyframe = true,

@@ -161,6 +161,7 @@ impl Net {
         }
         let threads = self.senders;
         let sent = Mutex::new(Vec::new());
+        let now = self.now;
         self.sfu.egress(|outboxes| {
             let share = outboxes.len().div_ceil(threads).max(1);
             std::thread::scope(|scope| {
@@ -169,7 +170,7 @@ impl Net {
                     scope.spawn(move || {
                         let mut mine = Vec::new();
                         for outbox in chunk {
-                            while let Some(t) = outbox.poll_transmit() {
+                            while let Some(t) = outbox.poll_transmit(now) {
                                 mine.push(t);
                             }
                         }

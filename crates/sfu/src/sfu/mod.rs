@@ -102,8 +102,15 @@ impl Outbox<'_> {
         self.peer.outgoing.len()
     }
 
-    /// The connection's next datagram, encrypted now.
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+    /// The connection's next datagram, encrypted now. `now` is the
+    /// instant it is sent at, read by the sending thread: the stack stamps
+    /// the connection's sender reports with the wall-clock time it pairs
+    /// with the instant of a frame's first write, and a packet can wait in
+    /// its outbox for milliseconds on a busy server. Stamped at its
+    /// arrival instead, every report would run ahead by that wait, and each
+    /// receiver's echo would make the link's round trip look that much
+    /// shorter.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         let peer = &mut *self.peer;
         // Straight into the stack's pipeline, not through the leg's
         // sender: the sender would check the SSRC, the payload type and
@@ -111,9 +118,9 @@ impl Outbox<'_> {
         // few per cent of a copy's cost, and the leg's translation has
         // already made each packet what those checks ask for. The stack
         // routes by SSRC; the track id is not read.
-        for (packet, at) in peer.outgoing.drain(..) {
+        for packet in peer.outgoing.drain(..) {
             let message = TaggedRTCMessage {
-                now: at,
+                now,
                 message: RTCMessage::RtpPacket(String::new(), packet),
             };
             if let Err(err) = peer.pc.handle_write(message) {
@@ -301,9 +308,10 @@ impl Sfu {
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         if self.transmits.is_empty() {
             let mut queued = std::mem::take(&mut self.transmits);
+            let now = self.now;
             self.egress(|outboxes| {
                 for outbox in outboxes {
-                    while let Some(t) = outbox.poll_transmit() {
+                    while let Some(t) = outbox.poll_transmit(now) {
                         queued.push_back(t);
                     }
                 }
