@@ -19,6 +19,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::support::{post_sdp, TestPeer};
+
+/// How long a site behind the proxy has to connect.
+const CONNECT: Duration = Duration::from_secs(30);
+
 /// Datagrams each direction forwards at most: a bound on the loop, far
 /// above what a test sends (a publisher sends about 75 a second).
 const MAX_DATAGRAMS: u64 = 2_000_000;
@@ -149,7 +154,9 @@ impl LossyProxy {
         self.delay_down_ms.store(ms, Ordering::SeqCst);
     }
 
-    /// The server's SDP with its candidate pointing at the proxy instead.
+    /// The server's SDP with the proxy as its only candidate (UDP): a
+    /// server on the wildcard offers every interface address, and a path
+    /// straight to one of them would skip the proxy.
     pub fn rewrite(&self, sdp: &str, server: SocketAddr) -> String {
         let from = format!(" {} {} typ", server.ip(), server.port());
         let to = format!(" {} {} typ", self.addr.ip(), self.addr.port());
@@ -157,8 +164,27 @@ impl LossyProxy {
             sdp.contains(&from),
             "the server's candidate {from} is in:\n{sdp}"
         );
-        sdp.replace(&from, &to)
+        sdp.split_inclusive('\n')
+            .filter(|l| {
+                !l.starts_with("a=candidate:") || (l.contains(&from) && l.contains(" udp "))
+            })
+            .map(|l| l.replace(&from, &to))
+            .collect()
     }
+}
+
+/// Site `name` publishing over WHIP at `whip` with `token`, its only path
+/// to the server a new proxy; the connection is up when this returns.
+pub async fn publish_through_proxy(whip: &str, token: &str, name: &str) -> (TestPeer, LossyProxy) {
+    let site = TestPeer::new(name, true).await;
+    let offer = site.offer().await;
+    let reply = post_sdp(whip, Some(token), &offer).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let media = server_candidate(&reply.body);
+    let proxy = LossyProxy::start(media).await;
+    site.apply_answer(proxy.rewrite(&reply.body, media)).await;
+    site.connected(CONNECT).await;
+    (site, proxy)
 }
 
 impl Drop for LossyProxy {

@@ -6,10 +6,10 @@
 
 use crate::{common, lossy, support};
 use common::{Server, HAI_DUONG};
-use lossy::{server_candidate, LossyProxy};
+use lossy::publish_through_proxy;
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::{join_http, post_sdp, wait_for, TestPeer};
+use support::{join_http, wait_for};
 
 const CONNECT: Duration = Duration::from_secs(30);
 
@@ -42,25 +42,7 @@ async fn a_link_test_measures_a_publishing_site() {
     })
     .await;
 
-    let (status, run) = server
-        .post(
-            &format!("/api/sessions/{id}/endpoints/{HAI_DUONG}/link-test"),
-            &tech,
-            Some(json!({"seconds": 3})),
-        )
-        .await;
-    assert_eq!(status.as_u16(), 202, "{run}");
-    let list = format!("/api/sessions/{id}/link-tests");
-    let mut result = Value::Null;
-    // The test takes 3 s; a result comes at the next sample after that.
-    for _ in 0..150 {
-        let (_, tests) = server.get(&list, &tech).await;
-        result = tests["done"][0].clone();
-        if !result.is_null() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let result = link_test_result(&server, id, HAI_DUONG, 3).await;
     eprintln!("link test: {result}");
     assert_eq!(result["endpoint"], HAI_DUONG);
     assert_eq!(result["requested_by"], "technician");
@@ -134,30 +116,13 @@ async fn a_link_test_measures_the_round_trip_of_the_sites_path() {
     server
         .ok(&format!("/api/sessions/{id}/open"), &server.chair(), None)
         .await;
-    let mut site = TestPeer::new(HAI_DUONG, true).await;
-    let offer = site.offer().await;
-    let reply = post_sdp(
+    let (mut site, proxy) = publish_through_proxy(
         &server.url(&format!("/whip/{id}")),
-        Some(&server.endpoint(HAI_DUONG)),
-        &offer,
+        &server.endpoint(HAI_DUONG),
+        HAI_DUONG,
     )
     .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let media = server_candidate(&reply.body);
-    let proxy = LossyProxy::start(media).await;
     proxy.delay_down(PATH_DELAY);
-    // The proxy is the site's only path: the shipped config offers every
-    // interface address, and a direct one would skip the delay.
-    let via_proxy = format!(" {} {} typ", proxy.addr.ip(), proxy.addr.port());
-    let answer: String = proxy
-        .rewrite(&reply.body, media)
-        .split_inclusive('\n')
-        .filter(|l| {
-            !l.starts_with("a=candidate:") || (l.contains(&via_proxy) && l.contains(" udp "))
-        })
-        .collect();
-    site.apply_answer(answer).await;
-    site.connected(CONNECT).await;
     site.start_sending();
     site.allow_own_media(true);
 

@@ -6,10 +6,10 @@
 
 use crate::{common, lossy, support};
 use common::{Server, HAI_DUONG, HAI_PHONG, WS_TIMEOUT};
-use lossy::{server_candidate, LossyProxy};
+use lossy::publish_through_proxy;
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::{post_sdp, wait_for, TestPeer, WsClient};
+use support::{wait_for, WsClient};
 use tokio::time::Instant;
 
 const CONNECT: Duration = Duration::from_secs(30);
@@ -69,19 +69,12 @@ async fn ten_percent_upstream_loss_through_the_server() {
     tech.until("snapshot").await;
 
     // Hải Dương publishes over WHIP, through the lossy proxy.
-    let mut site = TestPeer::new(HAI_DUONG, true).await;
-    let offer = site.offer().await;
-    let reply = post_sdp(
+    let (mut site, proxy) = publish_through_proxy(
         &server.url(&format!("/whip/{id}")),
-        Some(&server.endpoint(HAI_DUONG)),
-        &offer,
+        &server.endpoint(HAI_DUONG),
+        HAI_DUONG,
     )
     .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let media = server_candidate(&reply.body);
-    let proxy = LossyProxy::start(media).await;
-    site.apply_answer(proxy.rewrite(&reply.body, media)).await;
-    site.connected(CONNECT).await;
     site.start_sending();
     let link = format!("{id}/{HAI_DUONG}");
 
