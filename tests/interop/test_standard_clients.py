@@ -154,14 +154,18 @@ def test_aiortc_publishers_and_viewer(server, policy):
     asyncio.run(programme_and_switch(server, AiortcSite(server, policy), policy, "aiortc"))
 
 
-@pytest.mark.parametrize("server", [{"threads": 2, "share_from": 1}], indirect=True)
+@pytest.mark.parametrize(
+    "server", [{"threads": 2, "share_from": 1, "share_reads_from": 1}], indirect=True
+)
 def test_sending_shared_between_threads(server):
-    """The shipped config with every round of sending shared between two
-    threads: aiortc publishers and viewer see and hear the programme and
-    the floor as with one, and the server says the rounds were shared."""
+    """The shipped config with every round of reading and of sending
+    shared between two threads: aiortc publishers and viewer see and hear
+    the programme and the floor as with one, and the server says the
+    rounds were shared."""
     asyncio.run(programme_and_switch(server, AiortcSite(server, "balanced"), "balanced", "threads"))
-    shared = server.metric("diemcau_media_sending_shared_total")
-    assert shared is not None and shared > 0, shared
+    for metric in ("diemcau_media_sending_shared_total", "diemcau_media_reading_shared_total"):
+        shared = server.metric(metric)
+        assert shared is not None and shared > 0, (metric, shared)
 
 
 def test_frames_of_several_packets_arrive_whole(server):

@@ -54,11 +54,13 @@ pub const STORE_APPEND: &str = "diemcau_store_append_seconds";
 pub const COMMANDS: &str = "diemcau_commands_total";
 /// Sending rounds shared between threads.
 pub const SENDING_SHARED: &str = "diemcau_media_sending_shared_total";
+/// Rounds of reading shared between threads.
+pub const READING_SHARED: &str = "diemcau_media_reading_shared_total";
 /// Datagrams sent in runs, several to one address with one system call.
 pub const DATAGRAMS_IN_RUNS: &str = "diemcau_media_datagrams_in_runs_total";
 
 /// Every metric name, for tests and docs.
-pub const ALL: [&str; 13] = [
+pub const ALL: [&str; 14] = [
     SESSIONS,
     ENDPOINTS_CONNECTED,
     ENDPOINTS_PRESENT,
@@ -71,6 +73,7 @@ pub const ALL: [&str; 13] = [
     STORE_APPEND,
     COMMANDS,
     SENDING_SHARED,
+    READING_SHARED,
     DATAGRAMS_IN_RUNS,
 ];
 
@@ -127,6 +130,10 @@ pub fn describe() {
         "Rounds of forwarded media sent from more than one thread"
     );
     ::metrics::describe_counter!(
+        READING_SHARED,
+        "Rounds of arrived datagrams read (decrypted) on more than one thread"
+    );
+    ::metrics::describe_counter!(
         DATAGRAMS_IN_RUNS,
         "Datagrams sent in runs of several to one address with one system call"
     );
@@ -137,6 +144,7 @@ pub fn describe() {
     endpoints(0, 0);
     ::metrics::counter!(FLOOR_CHANGES).absolute(0);
     ::metrics::counter!(SENDING_SHARED).absolute(0);
+    ::metrics::counter!(READING_SHARED).absolute(0);
     ::metrics::counter!(DATAGRAMS_IN_RUNS).absolute(0);
     for kind in [MediaKind::Audio, MediaKind::Video] {
         forwarded(kind, 0, 0);
@@ -181,6 +189,12 @@ pub fn forwarded(kind: MediaKind, packets: u64, bytes: u64) {
 /// behind, with `[media] share_from` packets or more waiting.
 pub fn sending_shared() {
     ::metrics::counter!(SENDING_SHARED).increment(1);
+}
+
+/// The media task shared the reading of a round's datagrams with helper
+/// threads: `[media] share_reads_from` or more had arrived.
+pub fn reading_shared() {
+    ::metrics::counter!(READING_SHARED).increment(1);
 }
 
 /// A round of sending put `count` datagrams in runs (several to one
@@ -265,6 +279,7 @@ mod tests {
             command("grant_floor", true);
             command("grant_floor", false);
             sending_shared();
+            reading_shared();
             datagrams_in_runs(7);
         });
         let text = handle.render();

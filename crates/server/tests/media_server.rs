@@ -657,13 +657,15 @@ async fn the_shipped_config_carries_the_programme() {
     assert!(heard.is_empty(), "sites without the floor heard: {heard:?}");
 }
 
-/// The shipped config with every round of sending shared between two
-/// threads (`share_from = 1`, where the shipped 256 waits until the media
-/// task is behind): the programme and each floor holder reach every
-/// receiver whole and in order, and no site is heard before its grant.
+/// The shipped config with every round of sending and of reading shared
+/// between two threads (`share_from = 1`, `share_reads_from = 1`, where
+/// the shipped 256 and 32 wait until the media task is behind): the
+/// programme and each floor holder reach every receiver whole and in
+/// order, and no site is heard before its grant.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sending_shared_between_threads_keeps_every_leg_whole() {
-    let server = Server::start_shipped_with_media("threads = 2\nshare_from = 1");
+    let server =
+        Server::start_shipped_with_media("threads = 2\nshare_from = 1\nshare_reads_from = 1");
     let id = "s";
     live_session(&server, id).await;
     let (mut chair, mut sites) =
@@ -696,11 +698,16 @@ async fn sending_shared_between_threads_keeps_every_leg_whole() {
     for ((who, rx), m) in receivers.iter().zip(&start) {
         assert_floor_video_continuous(rx, *m, who);
     }
-    let shared = server.metric("diemcau_media_sending_shared_total").await;
-    assert!(
-        shared.is_some_and(|n| n > 0.0),
-        "no round was shared between threads: {shared:?}"
-    );
+    for metric in [
+        "diemcau_media_sending_shared_total",
+        "diemcau_media_reading_shared_total",
+    ] {
+        let shared = server.metric(metric).await;
+        assert!(
+            shared.is_some_and(|n| n > 0.0),
+            "no round was shared between threads: {metric} {shared:?}"
+        );
+    }
 }
 
 /// A second page (or machine) of the same site takes the site over; the

@@ -106,10 +106,12 @@ async fn metrics_count_the_sessions_commands_and_floor() {
     );
     assert!(metric_value(&text, "diemcau_store_append_seconds_count").is_some_and(|n| n >= 5.0));
     // No media at all: the media task never fell behind.
-    assert_eq!(
-        metric_value(&text, "diemcau_media_sending_shared_total"),
-        Some(0.0)
-    );
+    for shared in [
+        "diemcau_media_sending_shared_total",
+        "diemcau_media_reading_shared_total",
+    ] {
+        assert_eq!(metric_value(&text, shared), Some(0.0), "{shared}");
+    }
 }
 
 /// Links, history and alerts are for technicians and the chair; an unknown

@@ -28,6 +28,11 @@ pub struct Config {
     pub programme_bitrate_kbps: u32,
     /// Added for a presenter's content, kbit/s.
     pub content_bitrate_kbps: u32,
+    /// Datagrams wait in their connection's inbox until the shell has
+    /// them read ([`Sfu::ingress`](crate::Sfu::ingress)) instead of being
+    /// read as they arrive: for a shell that reads on several threads. A
+    /// shell with one has nothing to gain from the wait.
+    pub batch_reads: bool,
 }
 
 impl Default for Config {
@@ -45,6 +50,7 @@ impl Default for Config {
             grid_bitrate_kbps: 300,
             programme_bitrate_kbps: 2500,
             content_bitrate_kbps: 1500,
+            batch_reads: false,
         }
     }
 }

@@ -67,6 +67,6 @@ mod types;
 
 pub use config::Config;
 pub use error::MediaError;
-pub use sfu::{Candidates, Datagram, Outbox, Sfu, SfuEvent, Transmit};
+pub use sfu::{Candidates, Datagram, Inbox, Outbox, Sfu, SfuEvent, Transmit};
 pub use stats::LinkStats;
 pub use types::{BadPeerId, LinkEvent, Owner, PeerId, PeerKind, Signal, SignalPath, TrackInfo};

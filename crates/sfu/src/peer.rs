@@ -24,6 +24,8 @@ use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
+use rtc::sansio::Protocol;
+use rtc::shared::TaggedBytesMut;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -155,6 +157,10 @@ pub(crate) struct Peer {
     pub(crate) wants_offer: bool,
     pub(crate) offer_outstanding: bool,
     pub(crate) next_timeout: Option<Instant>,
+    /// Datagrams that arrived for it, not yet read by its stack: reading
+    /// them (SRTP, then the interceptors) is the connection's own work,
+    /// done when its inbox is read, on whichever thread reads it.
+    pub(crate) inbox: Vec<TaggedBytesMut>,
     /// Packets forwarded to its legs, not yet handed to its stack: writing
     /// them (interceptors, then SRTP) is the receiver's own work, done when
     /// its outbox is sent, on whichever thread sends it.
@@ -245,6 +251,7 @@ impl Peer {
             wants_offer: false,
             offer_outstanding: false,
             next_timeout: None,
+            inbox: Vec::new(),
             outgoing: Vec::new(),
             keyframe_requests: 0,
             remote_candidates: Vec::new(),
@@ -262,6 +269,15 @@ impl Peer {
             announced: Vec::new(),
             bitrate_cap: None,
             watching: None,
+        }
+    }
+
+    /// Hands what arrived to the stack, in the order it arrived.
+    pub(crate) fn read_inbox(&mut self) {
+        for msg in self.inbox.drain(..) {
+            if let Err(err) = self.pc.handle_read(msg) {
+                tracing::trace!(peer = %self.id, %err, "datagram refused");
+            }
         }
     }
 

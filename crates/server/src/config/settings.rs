@@ -189,14 +189,20 @@ pub struct MediaConfig {
     /// Also offer passive ICE-TCP candidates, on TCP with the media
     /// port's number, for networks that block UDP.
     pub ice_tcp: bool,
-    /// Threads that encrypt and send forwarded media, most of what a
-    /// forwarded packet costs; 0: one per core the server may use.
+    /// Threads that read what arrives (decrypting it) and encrypt and send
+    /// forwarded media, most of what a forwarded packet costs; 0: one per
+    /// core the server may use.
     pub threads: u32,
     /// Forwarded packets waiting in one sending round from which the
     /// round is shared between the threads: a thread's start costs about
     /// what sending a hundred packets does, so smaller rounds go from the
     /// media task alone.
     pub share_from: u32,
+    /// Datagrams read in one round (at most 65) from which their reading
+    /// (decrypting, the connections' interceptors) is shared between the
+    /// threads: reading one costs about what sending one does, and a round
+    /// of reads is smaller than one of sends.
+    pub share_reads_from: u32,
 }
 
 impl Default for MediaConfig {
@@ -222,6 +228,7 @@ impl Default for MediaConfig {
             ice_tcp: true,
             threads: 0,
             share_from: 256,
+            share_reads_from: 32,
         }
     }
 }

@@ -493,6 +493,7 @@ consent_timeout_secs = 5
 max_media_lines = 2
 threads = 100000
 share_from = 0
+share_reads_from = 0
 [media.turn]
 urls = [\"stun:x\"]
 secret = \"short\"
@@ -509,6 +510,7 @@ ttl_secs = 10
         "max_media_lines must be at least 6",
         "threads must be at most 256",
         "share_from must be at least 1",
+        "share_reads_from must be at least 1",
         "urls must be one or more turn:",
         "secret must be at least 16",
         "ttl_secs must be at least 60",
@@ -519,5 +521,5 @@ ttl_secs = 10
             lines(&problems)
         );
     }
-    assert_eq!(problems.len(), 10, "{:#?}", lines(&problems));
+    assert_eq!(problems.len(), 11, "{:#?}", lines(&problems));
 }

@@ -175,6 +175,7 @@ pub(crate) fn config_problems(
         ("max_candidates", media.max_candidates, 1),
         ("connect_timeout_secs", media.connect_timeout_secs, 1),
         ("share_from", media.share_from, 1),
+        ("share_reads_from", media.share_reads_from, 1),
     ] {
         if value < least {
             report(&["media", key], format!("{key} must be at least {least}"));

@@ -18,7 +18,7 @@ use super::{LinkEvent, LinkStats, MediaError, Owner, PeerId, PeerKind, Signal, S
 use crate::config::MediaConfig;
 use crate::control::{EndpointCode, ForwardingPolicy, SessionId};
 use crate::telemetry;
-use diemcau_sfu::{Candidates, Config, Datagram, Outbox, Sfu, SfuEvent};
+use diemcau_sfu::{Candidates, Config, Datagram, Inbox, Outbox, Sfu, SfuEvent};
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -95,8 +95,9 @@ pub(crate) enum Command {
 struct Driver {
     sfu: Sfu,
     port: MediaPort,
-    /// Threads that encrypt and send the outboxes, this task's included.
-    sending: Sending,
+    /// Threads that read the inboxes and send the outboxes, this task's
+    /// included.
+    sharing: Sharing,
     /// Where each `/ws` connection's signals go.
     signals: HashMap<PeerId, mpsc::Sender<Signal>>,
     events: mpsc::Sender<LinkEvent>,
@@ -132,14 +133,15 @@ pub(crate) async fn spawn(
         Instant::now(),
         SystemTime::now(),
     );
-    let sending = Sending {
-        threads: sending_threads(cfg.threads),
+    let sharing = Sharing {
+        threads: media_threads(cfg.threads),
         share_from: count(cfg.share_from),
+        share_reads_from: count(cfg.share_reads_from),
     };
     let driver = Driver {
         sfu,
         port,
-        sending,
+        sharing,
         signals: HashMap::new(),
         events: ev_tx,
         links,
@@ -149,66 +151,98 @@ pub(crate) async fn spawn(
     Ok((cmd_tx, candidates, ev_rx))
 }
 
-/// How many threads send: `threads`, or with 0 one per core this
-/// process may use.
-fn sending_threads(threads: u32) -> usize {
+/// How many threads read and send: `threads`, or with 0 one per core
+/// this process may use.
+fn media_threads(threads: u32) -> usize {
     match threads {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         n => usize::try_from(n).unwrap_or(1),
     }
 }
 
-/// Who sends a round of forwarded packets.
+/// When a round's per-connection work is shared between threads.
 #[derive(Debug, Clone, Copy)]
-struct Sending {
+struct Sharing {
     /// This task and helpers, in all.
     threads: usize,
-    /// Packets waiting from which a round is shared: 256 by default, about
-    /// a millisecond of encrypting and sending against a thread start of a
-    /// tenth of that, so helpers start only when the media task falls
-    /// behind.
+    /// Packets waiting to be sent from which a round of sending is shared:
+    /// 256 by default, about a millisecond of encrypting and sending
+    /// against a thread start of a tenth of that, so helpers start only
+    /// when the media task falls behind.
     share_from: usize,
+    /// Datagrams read from which their reading is shared: 32 by default,
+    /// half of a full read batch; reading one costs about what sending one
+    /// does.
+    share_reads_from: usize,
+}
+
+/// Reads the inboxes (decrypting, the connections' interceptors): from
+/// this thread alone, or for `share_reads_from` datagrams or more from
+/// helpers too.
+fn read_all(inboxes: &mut [Inbox<'_>], sharing: Sharing) {
+    let queued: usize = inboxes.iter().map(Inbox::queued).sum();
+    let threads = sharing.threads.min(inboxes.len());
+    if threads <= 1 || queued < sharing.share_reads_from {
+        inboxes.iter_mut().for_each(Inbox::read);
+        return;
+    }
+    telemetry::reading_shared();
+    on_threads(inboxes, threads, |share| {
+        share.iter_mut().for_each(Inbox::read);
+        0
+    });
 }
 
 /// Sends the outboxes: from this thread alone, or for a round of
-/// `share_from` packets or more from scoped helpers too, each thread
-/// taking an equal share. Helpers live only while there is work: a pool's
-/// idle workers would spin between packets, which costs more CPU than
-/// starting a thread per round.
-fn send_all(port: &MediaPort, outboxes: &mut [Outbox<'_>], sending: Sending) {
+/// `share_from` packets or more from helpers too.
+fn send_all(port: &MediaPort, outboxes: &mut [Outbox<'_>], sharing: Sharing) {
     let queued: usize = outboxes.iter().map(Outbox::queued).sum();
-    let threads = sending.threads.min(outboxes.len());
-    let in_runs = if threads <= 1 || queued < sending.share_from {
+    let threads = sharing.threads.min(outboxes.len());
+    let in_runs = if threads <= 1 || queued < sharing.share_from {
         send_share(port, outboxes)
     } else {
         telemetry::sending_shared();
-        let share = outboxes.len().div_ceil(threads);
-        let mut shares = outboxes.chunks_mut(share);
-        let mine = shares.next().unwrap_or_default();
-        std::thread::scope(|scope| {
-            let helpers: Vec<_> = shares
-                .filter_map(|other| {
-                    let helper = std::thread::Builder::new()
-                        .name("media-send".into())
-                        .spawn_scoped(scope, move || send_share(port, other));
-                    // No thread to be had (a process limit, say): the share
-                    // stays undrained, and the core hands it over again at
-                    // once.
-                    helper
-                        .inspect_err(|err| {
-                            tracing::warn!(%err, "no sending thread; its connections wait a round")
-                        })
-                        .ok()
-                })
-                .collect();
-            let mut in_runs = send_share(port, mine);
-            for helper in helpers {
-                in_runs += helper.join().unwrap_or(0);
-            }
-            in_runs
-        })
+        on_threads(outboxes, threads, |share| send_share(port, share))
     };
     telemetry::datagrams_in_runs(in_runs);
+}
+
+/// Splits `items` into `threads` equal shares (`threads` at most their
+/// number) and has `work` do each, one on this thread and the others on
+/// scoped helpers; returns the sum of what `work` returned. Helpers live
+/// only while there is work: a pool's idle workers would spin between
+/// packets, which costs more CPU than starting a thread per round.
+fn on_threads<T: Send>(
+    items: &mut [T],
+    threads: usize,
+    work: impl Fn(&mut [T]) -> usize + Sync,
+) -> usize {
+    let share = items.len().div_ceil(threads.max(1)).max(1);
+    let mut shares = items.chunks_mut(share);
+    let mine = shares.next().unwrap_or_default();
+    let work = &work;
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = shares
+            .filter_map(|other| {
+                let helper = std::thread::Builder::new()
+                    .name("media-share".into())
+                    .spawn_scoped(scope, move || work(other));
+                // No thread to be had (a process limit, say): that share
+                // is left, and the core handles it at once or hands it
+                // over again.
+                helper
+                    .inspect_err(|err| {
+                        tracing::warn!(%err, "no helper thread; its connections wait a round")
+                    })
+                    .ok()
+            })
+            .collect();
+        let mut total = work(mine);
+        for helper in helpers {
+            total += helper.join().unwrap_or(0);
+        }
+        total
+    })
 }
 
 /// Sends one thread's share of the outboxes, each connection's datagrams
@@ -252,6 +286,7 @@ fn core_config(cfg: &MediaConfig) -> Config {
         grid_bitrate_kbps: cfg.grid_bitrate_kbps,
         programme_bitrate_kbps: cfg.programme_bitrate_kbps,
         content_bitrate_kbps: cfg.content_bitrate_kbps,
+        batch_reads: media_threads(cfg.threads) > 1,
     }
 }
 
@@ -300,12 +335,14 @@ impl Driver {
         tracing::info!("media plane stopped");
     }
 
-    /// Sends what the core queued and delivers its events.
+    /// Has the datagrams that arrived read, sends what the core queued and
+    /// delivers its events.
     fn drain(&mut self) {
         let port = &self.port;
-        let sending = self.sending;
+        let sharing = self.sharing;
+        self.sfu.ingress(|inboxes| read_all(inboxes, sharing));
         self.sfu
-            .egress(|outboxes| send_all(port, outboxes, sending));
+            .egress(|outboxes| send_all(port, outboxes, sharing));
         while let Some(event) = self.sfu.poll_event() {
             match event {
                 SfuEvent::Link(event) => {

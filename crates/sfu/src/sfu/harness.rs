@@ -4,7 +4,7 @@
 //! real; nothing touches a socket, and a minute of meeting takes well under
 //! a second.
 
-use super::{Candidates, Datagram, Sfu, SfuEvent, Transmit};
+use super::{Candidates, Datagram, Inbox, Sfu, SfuEvent, Transmit};
 use crate::record::tape::Tape;
 use crate::record::Recorder;
 use crate::router::{MediaKind, SlotKind};
@@ -89,9 +89,13 @@ pub(super) struct Net {
     pub(super) links: Vec<LinkEvent>,
     pub(super) session: SessionId,
     next_port: u16,
-    /// Threads the core's outboxes are sent from, as a shell with several
-    /// cores does; 1: through `poll_transmit`.
-    senders: usize,
+    /// Threads the core's inboxes are read and its outboxes sent from, as
+    /// a shell with several cores does; 1: sent through `poll_transmit`.
+    threads: usize,
+    /// Real time spent reading the datagrams that reached the core, and
+    /// how many: what a shell's reading costs, for the measurement in the
+    /// tests.
+    pub(super) reading: (Duration, usize),
     /// Real time spent taking the core's datagrams, and how many: what a
     /// shell's sending costs, for the measurement in the tests.
     pub(super) sending: (Duration, usize),
@@ -131,19 +135,47 @@ impl Net {
             links: Vec::new(),
             session: SessionId("s1".into()),
             next_port: 40_000,
-            senders: 1,
+            threads: 1,
+            reading: (Duration::ZERO, 0),
             sending: (Duration::ZERO, 0),
         }
     }
 
-    /// Sends the core's datagrams from `threads` threads from now on.
-    pub(super) fn send_from_threads(&mut self, threads: usize) {
-        self.senders = threads.max(1);
+    /// Reads (from the inboxes) and sends the core's datagrams from
+    /// `threads` threads from now on.
+    pub(super) fn use_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
+        // As the shell does with several threads; with one, so that a
+        // measurement times the same work either way.
+        self.sfu.batch_reads = true;
+    }
+
+    /// Has the core's inboxes read the way a shell with `self.threads`
+    /// threads reads them.
+    fn read(&mut self) {
+        let threads = self.threads;
+        let started = Instant::now();
+        let mut datagrams = 0;
+        self.sfu.ingress(|inboxes| {
+            datagrams = inboxes.iter().map(Inbox::queued).sum();
+            let share = inboxes.len().div_ceil(threads).max(1);
+            std::thread::scope(|scope| {
+                let mut chunks = inboxes.chunks_mut(share);
+                let mine = chunks.next().unwrap_or_default();
+                for chunk in chunks {
+                    scope.spawn(move || chunk.iter_mut().for_each(Inbox::read));
+                }
+                mine.iter_mut().for_each(Inbox::read);
+            });
+        });
+        self.reading.0 += started.elapsed();
+        self.reading.1 += datagrams;
     }
 
     /// What the core has to send, taken the way a shell with
-    /// `self.senders` threads takes it.
+    /// `self.threads` threads takes it.
     fn transmits(&mut self) -> Vec<Transmit> {
+        self.read();
         let started = Instant::now();
         let out = self.take_transmits();
         self.sending.0 += started.elapsed();
@@ -153,13 +185,13 @@ impl Net {
 
     fn take_transmits(&mut self) -> Vec<Transmit> {
         let mut out = Vec::new();
-        if self.senders == 1 {
+        if self.threads == 1 {
             while let Some(t) = self.sfu.poll_transmit() {
                 out.push(t);
             }
             return out;
         }
-        let threads = self.senders;
+        let threads = self.threads;
         let sent = Mutex::new(Vec::new());
         let now = self.now;
         self.sfu.egress(|outboxes| {
@@ -297,17 +329,19 @@ impl Net {
         self.step();
     }
 
-    /// `frames` video packets of `size` bytes from `name` (not keyframes)
-    /// and as many of audio, all before the core is stepped: a burst such
-    /// as a loaded media task reads in one wakeup.
-    pub(super) fn send_burst(&mut self, name: &str, frames: usize, size: usize) {
+    /// `frames` video packets of `size` bytes from each of `names` (not
+    /// keyframes) and as many of audio, all before the core is stepped: a
+    /// burst such as a loaded media task reads in one wakeup.
+    pub(super) fn send_bursts(&mut self, names: &[&str], frames: usize, size: usize) {
         let mut delta = VP8_DELTA.to_vec();
         delta.resize(size.max(VP8_DELTA.len()), 0);
         let delta = Bytes::from(delta);
         let now = self.now;
-        let client = self.client(name);
-        for _ in 0..frames {
-            client.send_pair(now, delta.clone());
+        for name in names {
+            let client = self.client(name);
+            for _ in 0..frames {
+                client.send_pair(now, delta.clone());
+            }
         }
         self.step();
     }

@@ -15,12 +15,18 @@
 //!   [`Sfu::poll_event`] until `None` (link events, signals for the
 //!   clients, link statistics).
 //!
-//! Each input reads no clock: `now` is the caller's. Handling an input
-//! marks the connections it touched; polling pumps them (their events
-//! handled, their decrypted media routed to other connections' legs, their
-//! outgoing datagrams queued), so a batch of datagrams costs one pump per
-//! connection instead of one per datagram. Forwarding touches the
-//! receivers, so pumping repeats (bounded) until nothing is left.
+//! Each input reads no clock: `now` is the caller's. For a shell with
+//! several cores a datagram waits in its connection's inbox until the
+//! next poll or input, or until the shell reads the inboxes from several
+//! threads ([`Sfu::ingress`], [`Config::batch_reads`]), as it may send
+//! the outboxes ([`Sfu::egress`]): a connection's own stack work
+//! (decrypting, encrypting, its interceptors) is most of the cost, and
+//! touches no other connection. Handling an input marks the connections
+//! it touched; polling pumps them (their events handled, their decrypted
+//! media routed to other connections' legs, their outgoing datagrams
+//! queued), so a batch of datagrams costs one pump per connection instead
+//! of one per datagram. Forwarding touches the receivers, so pumping
+//! repeats (bounded) until nothing is left.
 //!
 //! Recording is the one output that is not a datagram or an event: the
 //! core hands packets to a [`Recorder`]'s sink, which the shell backs with
@@ -82,6 +88,24 @@ pub struct Transmit {
     pub to: SocketAddr,
     pub protocol: TransportProtocol,
     pub data: BytesMut,
+}
+
+/// One connection's datagrams that arrived and wait for its stack,
+/// borrowed apart from every other connection's (see [`Sfu::ingress`]).
+pub struct Inbox<'a> {
+    peer: &'a mut Peer,
+}
+
+impl Inbox<'_> {
+    /// Datagrams waiting in it.
+    pub fn queued(&self) -> usize {
+        self.peer.inbox.len()
+    }
+
+    /// Hands them to the connection's stack, in the order they arrived.
+    pub fn read(&mut self) {
+        self.peer.read_inbox();
+    }
 }
 
 /// One connection's datagrams waiting to be sent, borrowed apart from
@@ -234,6 +258,10 @@ pub struct Sfu {
     /// a peer or the active speaker changes.
     routes: FxHashMap<RouteKey, Vec<(PeerId, usize)>>,
     dirty: FxHashSet<PeerId>,
+    /// Connections with datagrams in their inbox (see [`Sfu::ingress`]).
+    ingress: FxHashSet<PeerId>,
+    /// Whether datagrams wait in the inboxes (see [`Config::batch_reads`]).
+    pub(super) batch_reads: bool,
     /// Connections whose stack may hold datagrams to send, or whose
     /// forwarded packets wait to be written to it, until the shell takes
     /// them (see [`Sfu::egress`]).
@@ -278,6 +306,8 @@ impl Sfu {
             sessions: HashMap::new(),
             routes: FxHashMap::default(),
             dirty: FxHashSet::default(),
+            ingress: FxHashSet::default(),
+            batch_reads: cfg.batch_reads,
             egress: FxHashSet::default(),
             closing: Vec::new(),
             recordings_live: 0,
@@ -298,8 +328,46 @@ impl Sfu {
         self.started_wall + now.saturating_duration_since(self.started)
     }
 
+    /// Every input but a datagram: the clock moves, and what arrived
+    /// before is read first, as it came first.
     fn advance(&mut self, now: Instant) {
         self.now = self.now.max(now);
+        self.read_inboxes();
+    }
+
+    /// Reads every inbox here, one connection after another.
+    fn read_inboxes(&mut self) {
+        for id in self.ingress.drain() {
+            if let Some(peer) = self.peers.get_mut(&id) {
+                peer.read_inbox();
+            }
+        }
+    }
+
+    /// Hands `read` the connections with datagrams waiting, each borrowed
+    /// on its own, to be read by their stacks (decrypted, through their
+    /// interceptors) on as many threads as the shell likes. What `read`
+    /// leaves is read here afterwards. A shell that calls this before
+    /// [`Sfu::egress`] spreads both directions' per-connection work;
+    /// without it the inboxes are read on the next poll or input.
+    pub fn ingress(&mut self, read: impl FnOnce(&mut [Inbox<'_>])) {
+        if self.ingress.is_empty() {
+            return;
+        }
+        let waiting = std::mem::take(&mut self.ingress);
+        let mut inboxes: Vec<Inbox<'_>> = self
+            .peers
+            .iter_mut()
+            .filter(|(id, _)| waiting.contains(*id))
+            .map(|(_, peer)| Inbox { peer })
+            .collect();
+        read(&mut inboxes);
+        for inbox in &mut inboxes {
+            inbox.read();
+        }
+        drop(inboxes);
+        self.ingress = waiting;
+        self.ingress.clear();
     }
 
     /// The next datagram to send, once every touched connection is pumped.
@@ -424,7 +492,9 @@ impl Sfu {
 
     /// A datagram that arrived on the media port.
     pub fn handle_datagram(&mut self, now: Instant, datagram: Datagram<'_>) {
-        self.advance(now);
+        // Not `advance`: the datagrams before this one stay in their
+        // inboxes, to be read together.
+        self.now = self.now.max(now);
         let Datagram {
             from,
             to,
@@ -452,8 +522,11 @@ impl Sfu {
         if peer.sent_to == Some(from) {
             peer.last_heard = Some(now);
         }
-        if let Err(err) = peer.pc.handle_read(msg) {
-            tracing::trace!(peer = %id, %err, "datagram refused");
+        peer.inbox.push(msg);
+        if self.batch_reads {
+            self.ingress.insert(id);
+        } else {
+            peer.read_inbox();
         }
         let back = peer.down_since.is_some() && peer.state == RTCPeerConnectionState::Connected;
         self.dirty.insert(id);
@@ -486,6 +559,7 @@ impl Sfu {
 
     /// Pumps dirty peers until quiet (bounded).
     fn flush(&mut self, now: Instant) {
+        self.read_inboxes();
         for _ in 0..MAX_PUMP_ROUNDS {
             if self.dirty.is_empty() {
                 break;
