@@ -123,8 +123,13 @@ pub(crate) async fn spawn(
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::channel(1024);
     let recorder = recordings.map(|dir| Box::new(FileRecorder { dir }) as _);
+    let sharing = Sharing {
+        threads: media_threads(cfg.threads),
+        share_from: count(cfg.share_from),
+        share_reads_from: count(cfg.share_reads_from),
+    };
     let sfu = Sfu::new(
-        &core_config(cfg),
+        &core_config(cfg, sharing),
         Candidates {
             addresses: candidates.clone(),
             tcp: port.has_tcp(),
@@ -133,11 +138,6 @@ pub(crate) async fn spawn(
         Instant::now(),
         SystemTime::now(),
     );
-    let sharing = Sharing {
-        threads: media_threads(cfg.threads),
-        share_from: count(cfg.share_from),
-        share_reads_from: count(cfg.share_reads_from),
-    };
     let driver = Driver {
         sfu,
         port,
@@ -272,8 +272,9 @@ fn count(v: u32) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
 }
 
-/// The core's share of the `[media]` section.
-fn core_config(cfg: &MediaConfig) -> Config {
+/// The core's share of the `[media]` section; datagrams wait for their
+/// reading where `sharing` may read them on several threads.
+fn core_config(cfg: &MediaConfig, sharing: Sharing) -> Config {
     Config {
         consent_timeout: Duration::from_secs(cfg.consent_timeout_secs.into()),
         connect_timeout: Duration::from_secs(cfg.connect_timeout_secs.into()),
@@ -286,7 +287,7 @@ fn core_config(cfg: &MediaConfig) -> Config {
         grid_bitrate_kbps: cfg.grid_bitrate_kbps,
         programme_bitrate_kbps: cfg.programme_bitrate_kbps,
         content_bitrate_kbps: cfg.content_bitrate_kbps,
-        batch_reads: media_threads(cfg.threads) > 1,
+        batch_reads: sharing.threads > 1,
     }
 }
 
